@@ -1,0 +1,41 @@
+"""Every threshold, name and alias of the product, in one place.
+
+Changing a number here changes it for training, serving, the asset graph and the tests alike.
+"""
+from __future__ import annotations
+
+# Model registry
+MODEL_NAME = "credit-risk"
+CHAMPION_ALIAS = "champion"
+CHALLENGER_ALIAS = "challenger"
+EXPERIMENT_NAME = "credit-risk"
+
+# Label and decision
+LABEL = "loan_status"  # 1 = the loan defaulted
+DECISION_THRESHOLD = 0.40  # probability of default at or above which we deny; see README "Decision threshold"
+DECISION_APPROVED = "pre-approved"
+DECISION_DENIED = "denied"
+
+# Training
+HOLDOUT_FRACTION = 0.30
+RANDOM_SEED = 42
+
+# Quality floor a candidate must meet on its holdout before it may be compared with the champion
+QUALITY_FLOOR = {"roc_auc": 0.90, "brier": 0.10}
+
+# Drift monitoring (the original design: the last week against the previous 3 months)
+REFERENCE_WEEKS = 13
+CURRENT_WEEKS = 1
+MIN_WEEKLY_REQUESTS = 120
+DRIFT_SHARE = 0.5  # dataset drift when at least this share of columns drifted (Evidently's default)
+MAX_NULL_RATE = 0.05
+
+# Promotion (the original design: compare on the last 10 days of labelled requests)
+EVALUATION_DAYS = 10
+MIN_EVALUATION_ROWS = 200
+MIN_AUC_GAIN = 0.0  # the bootstrap lower bound of the AUC gain must exceed this
+BOOTSTRAP_SAMPLES = 500
+BOOTSTRAP_CONFIDENCE = 0.95
+
+# Realized-performance alert (concept drift)
+MIN_REALIZED_AUC = 0.80

@@ -1,0 +1,36 @@
+"""The MLflow pyfunc face of a `CreditModel`, for `mlflow.pyfunc.load_model` and batch users.
+
+Serving does not go through pyfunc (it loads the booster directly from the same artifact folder,
+see `registry.Registry.load`), so both read the identical files: the booster, the feature spec and
+the threshold.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from mlflow.pyfunc import PythonModel, PythonModelContext
+
+from creditrisk.constants import DECISION_APPROVED, DECISION_DENIED
+from creditrisk.model import CreditModel
+
+ARTIFACT_KEY = "credit_model"
+
+
+def predict_frame(model: CreditModel, df: pd.DataFrame) -> pd.DataFrame:
+    proba = model.score_frame(df)
+    pred = (proba >= model.threshold).astype(np.int64)
+    return pd.DataFrame({"probability_of_default": proba, "prediction": pred,
+                         "decision": np.where(pred == 1, DECISION_DENIED, DECISION_APPROVED)})
+
+
+class CreditRiskPyfunc(PythonModel):
+    """Input: the 11 applicant fields; output: probability_of_default, prediction, decision."""
+
+    def load_context(self, context: PythonModelContext) -> None:
+        self.model = CreditModel.load(context.artifacts[ARTIFACT_KEY])
+
+    def predict(self, context: PythonModelContext, model_input: pd.DataFrame,
+                params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return predict_frame(self.model, model_input)

@@ -1,0 +1,110 @@
+"""The request store: every answered `/predict` and every outcome reported later.
+
+Serving appends requests; the back office appends outcomes; the asset graph reads time windows
+`[start, end)` with the latest outcome joined where one is known. Backends: `local.py` (embedded,
+append-only Parquet read through DuckDB) and `bigquery.py` (production).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime, timezone
+from typing import Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from creditrisk.schema import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
+
+# Column -> pandas dtype of one logged request. `reasons` is a JSON list of strings.
+REQUEST_COLUMNS: dict[str, str] = {
+    "request_id": "string",
+    "ts": "datetime64[us, UTC]",
+    **{f: ("Int64" if f == "person_age" else "float64") for f in NUMERIC_FEATURES},
+    **{f: "string" for f in CATEGORICAL_FEATURES},
+    "probability": "float64",
+    "prediction": "Int64",
+    "decision": "string",
+    "threshold": "float64",
+    "model_name": "string",
+    "model_version": "string",
+    "reasons": "string",
+    "latency_ms": "float64",
+}
+OUTCOME_COLUMNS: dict[str, str] = {
+    "request_id": "string",
+    "loan_status": "Int64",
+    "reported_at": "datetime64[us, UTC]",
+}
+# What `read_window` returns: the request plus its latest outcome (missing when not yet known).
+WINDOW_COLUMNS: list[str] = list(REQUEST_COLUMNS) + ["loan_status", "reported_at"]
+
+
+class StoreError(RuntimeError):
+    """A store operation failed; the message names the backend and the location."""
+
+
+def utc(ts: datetime | str | pd.Timestamp) -> pd.Timestamp:
+    t = pd.Timestamp(ts)
+    return t.tz_localize(timezone.utc) if t.tzinfo is None else t.tz_convert(timezone.utc)
+
+
+def _frame(rows: pd.DataFrame | Iterable[Mapping], columns: Mapping[str, str], what: str) -> pd.DataFrame:
+    df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise StoreError(f"{what} rows are missing columns {missing}")
+    df = df[list(columns)]
+    for col, dtype in columns.items():
+        if dtype.startswith("datetime"):
+            df[col] = pd.to_datetime(df[col], utc=True).astype(dtype)
+        else:
+            df[col] = df[col].astype(dtype)
+    if df["request_id"].isna().any():
+        raise StoreError(f"{what} rows with an empty request_id")
+    return df.reset_index(drop=True)
+
+
+def request_frame(rows: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
+    """Coerce rows to the request schema (raises StoreError naming missing columns)."""
+    return _frame(rows, REQUEST_COLUMNS, "request")
+
+
+def outcome_frame(rows: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
+    df = _frame(rows, OUTCOME_COLUMNS, "outcome")
+    if not df["loan_status"].isin([0, 1]).all():
+        raise StoreError("outcome loan_status must be 0 or 1")
+    return df
+
+
+def empty_window() -> pd.DataFrame:
+    cols = {**REQUEST_COLUMNS, **OUTCOME_COLUMNS}
+    return pd.DataFrame({c: pd.Series(dtype=cols[c]) for c in WINDOW_COLUMNS})
+
+
+class RequestStore(ABC):
+    """Append-only log of requests and outcomes, read by time window."""
+
+    @abstractmethod
+    def append_requests(self, rows: pd.DataFrame | Iterable[Mapping]) -> int:
+        """Durably append request rows; returns how many were written."""
+
+    @abstractmethod
+    def append_outcomes(self, rows: pd.DataFrame | Iterable[Mapping]) -> int:
+        """Append outcome rows (request_id, loan_status, reported_at); the latest per id wins."""
+
+    @abstractmethod
+    def read_window(self, start: datetime, end: datetime, *, labelled_only: bool = False) -> pd.DataFrame:
+        """Requests with `start <= ts < end`, ordered by ts, with the latest outcome joined.
+
+        Columns are `WINDOW_COLUMNS`; `loan_status` is missing where no outcome is known.
+        """
+
+    @abstractmethod
+    def known_request_ids(self, request_ids: Sequence[str]) -> set[str]:
+        """The subset of `request_ids` that the store holds."""
+
+    @abstractmethod
+    def count(self, start: datetime | None = None, end: datetime | None = None) -> int:
+        """Number of requests with `start <= ts < end` (all when both are None)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default holds none."""

@@ -1,0 +1,87 @@
+"""One training run end to end: split, fit, evaluate, log to MLflow, register a version.
+
+Used by `creditrisk bootstrap` (first champion) and by the `candidate_model` asset (challenger),
+so both produce identical runs: the original design's params, per-class metrics, the model with
+signature and input example, classification_report.txt, raw/preprocessed/processed data, ROC and
+calibration plots.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+
+from creditrisk import plots
+from creditrisk.constants import LABEL
+from creditrisk.model import CreditModel, TrainConfig, config_dict, evaluate, report_text, split_holdout, train
+from creditrisk.pyfunc import ARTIFACT_KEY, CreditRiskPyfunc, predict_frame
+from creditrisk.registry import Registry
+from creditrisk.schema import FEATURES
+
+Progress = Callable[[str], None]
+# Serving never installs from these; they document what the artifact needs (and avoid a 5-9 s pip probe).
+PIP_REQUIREMENTS = ["xgboost>=3.2,<3.3", "pandas>=2.3,<3", "numpy>=2.1,<3", "scikit-learn>=1.9,<1.10",
+                    "mlflow>=3.17,<3.18", "creditrisk"]
+
+
+@dataclass
+class TrainingResult:
+    model: CreditModel
+    run_id: str
+    version: str
+    metrics: dict[str, float]
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def _shape(df: pd.DataFrame) -> str:
+    return f"{df.shape[0]}x{df.shape[1]}"
+
+
+def train_and_register(registry: Registry, raw: pd.DataFrame, preprocessed: pd.DataFrame, *,
+                       alias: str | None, run_name: str, source: str,
+                       config: TrainConfig | None = None, tags: dict[str, str] | None = None,
+                       progress: Progress = lambda _msg: None) -> TrainingResult:
+    """Train on `preprocessed` (clean rows with labels), log everything, register a version."""
+    config = config or TrainConfig()
+    train_df, holdout = split_holdout(preprocessed[FEATURES + [LABEL]], seed=config.seed)
+    progress(f"training XGBoost on {len(train_df):,} rows ({config.num_rounds} trees)")
+    model = train(train_df, config)
+    scores = evaluate(model, holdout)
+    processed = pd.DataFrame(model.spec.encode_frame(train_df), columns=model.spec.columns)
+    processed[LABEL] = train_df[LABEL].to_numpy()
+    progress(f"holdout ROC AUC {scores['roc_auc']:.4f}; logging run to MLflow")
+    with registry.run(run_name, tags={"source": source, **(tags or {})}) as run_id:
+        mlflow.log_params({
+            "rawdataset_shape": _shape(raw), "rawdataset_columns": list(raw.columns),
+            "preprocesseddataset_shape": _shape(preprocessed),
+            "preprocesseddataset_columns": list(preprocessed.columns),
+            "processeddataset_shape": _shape(processed), "processeddataset_columns": list(processed.columns),
+            "holdout_rows": len(holdout), "data_source": source, **config_dict(config),
+        })
+        mlflow.log_metrics({k: v for k, v in scores.items() if v == v})  # NaN-free
+        mlflow.log_text(report_text(model, holdout), "classification_report.txt")
+        y, proba = holdout[LABEL].to_numpy(), model.score_frame(holdout)
+        for name, fig in (("roc_curve.png", plots.roc_figure(y, proba, scores["roc_auc"])),
+                          ("calibration.png", plots.calibration_figure(y, proba, scores["brier"]))):
+            mlflow.log_figure(fig, f"plots/{name}")
+            plots.close(fig)
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, frame in (("raw", raw), ("preprocessed", preprocessed), ("processed", processed)):
+                path = Path(tmp) / f"{name}.parquet"
+                frame.to_parquet(path, index=False)
+                mlflow.log_artifact(str(path), "data")
+            model_dir = model.save(Path(tmp) / "credit_model")
+            example = holdout[FEATURES].head(5)
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=CreditRiskPyfunc(), artifacts={ARTIFACT_KEY: str(model_dir)},
+                signature=infer_signature(example, predict_frame(model, example)),
+                input_example=example, pip_requirements=PIP_REQUIREMENTS)
+    version = registry.register(info.model_uri, run_id, alias=alias, tags={"source": source, "roc_auc": f"{scores['roc_auc']:.4f}"})
+    progress(f"registered {registry.model_name} version {version}" + (f" as @{alias}" if alias else ""))
+    return TrainingResult(model, run_id, version, scores,
+                          {"train": len(train_df), "holdout": len(holdout), "raw": len(raw)})

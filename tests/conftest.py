@@ -1,0 +1,54 @@
+"""Session-wide fixtures: the real data set when present, a temp MLflow registry, a trained model.
+
+Heavy things (MLflow's first SQLite migration, training) happen once per session.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_CSV = Path(os.environ.get("CREDITRISK_TEST_DATA", REPO.parent / "shared" / "data" / "credit_risk_dataset.csv"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_mlflow() -> Iterator[None]:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    yield
+
+
+@pytest.fixture(scope="session")
+def real_csv() -> Path:
+    if not REAL_CSV.is_file():
+        pytest.skip(f"real data set not present at {REAL_CSV} (set CREDITRISK_TEST_DATA)")
+    return REAL_CSV
+
+
+@pytest.fixture(scope="session")
+def base_data() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(raw, clean) base training data: the real file when present, else synthetic."""
+    from creditrisk.data import load_base_data
+
+    raw, clean, _ = load_base_data(REAL_CSV if REAL_CSV.is_file() else None, rows=12_000)
+    return raw, clean
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory):  # -> creditrisk.registry.Registry
+    from creditrisk.registry import Registry
+
+    d = tmp_path_factory.mktemp("mlflow")
+    return Registry(f"sqlite:///{d / 'mlflow.db'}", artifact_location=(d / "artifacts").as_uri())
+
+
+@pytest.fixture(scope="session")
+def champion(registry, base_data):  # -> creditrisk.training.TrainingResult
+    """Version 1, trained on the base data and aliased champion."""
+    from creditrisk.training import train_and_register
+
+    raw, clean = base_data
+    return train_and_register(registry, raw, clean, alias="champion", run_name="test-bootstrap", source="test")
