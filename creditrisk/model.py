@@ -25,6 +25,7 @@ from creditrisk.features import FeatureSpec
 
 BOOSTER_FILE = "booster.json"
 META_FILE = "model_meta.json"
+WEIGHT = "sample_weight"  # optional training column: recent production rows can count more
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,9 @@ def train(df: pd.DataFrame, config: TrainConfig | None = None,
           threshold: float = DECISION_THRESHOLD) -> CreditModel:
     config = config or TrainConfig()
     spec = FeatureSpec.default()
-    dtrain = xgb.DMatrix(spec.encode_frame(df), label=df[LABEL].to_numpy(), feature_names=spec.columns,
-                         feature_types=spec.feature_types, enable_categorical=True)
+    weight = df[WEIGHT].to_numpy() if WEIGHT in df.columns else None
+    dtrain = xgb.DMatrix(spec.encode_frame(df), label=df[LABEL].to_numpy(), weight=weight,
+                         feature_names=spec.columns, feature_types=spec.feature_types, enable_categorical=True)
     booster = xgb.train(config.xgb_params(), dtrain, num_boost_round=config.num_rounds)
     return CreditModel(booster, spec, threshold)
 

@@ -126,13 +126,26 @@ class Registry:
         folder = Path(local) / "artifacts" / ARTIFACT_KEY
         return LoadedModel(CreditModel.load(folder), self.model_name, str(mv.version), mv.run_id or "")
 
-    def _audit(self, move: AliasMove, extra: dict[str, Any] | None) -> None:
-        event = {**move.__dict__, **(extra or {})}
+    def _audit(self, event: dict[str, Any], version: str) -> None:
+        """Append `event` to the model's audit trail and tag `version` with who/when/why."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-        self.client.set_registered_model_tag(self.model_name, f"audit.{stamp}", json.dumps(event)[:4900])
-        self.client.set_registered_model_tag(self.model_name, "last_decision", json.dumps(event)[:4900])
-        for key, value in (("by", move.actor), ("at", move.at), ("reason", move.reason)):
-            self.client.set_model_version_tag(self.model_name, move.champion, f"{move.action}.{key}", value[:4900])
+        text = json.dumps(event, default=str)[:4900]
+        self.client.set_registered_model_tag(self.model_name, f"audit.{stamp}", text)
+        self.client.set_registered_model_tag(self.model_name, "last_decision", text)
+        for key in ("actor", "at", "reason"):
+            self.client.set_model_version_tag(self.model_name, version, f"{event['action']}.{key}",
+                                              str(event[key])[:4900])
+
+    def record_decision(self, challenger: str, reason: str, actor: str | None = None,
+                        extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Record an evaluation that kept the champion (no alias moves)."""
+        event = {"action": "keep", "champion": None, "challenger": challenger, "reason": reason,
+                 "actor": _actor(actor), "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 **(extra or {})}
+        if (champion := self.version_for(CHAMPION_ALIAS)) is not None:
+            event["champion"] = str(champion.version)
+        self._audit(event, challenger)
+        return event
 
     def promote(self, reason: str, actor: str | None = None, extra: dict[str, Any] | None = None) -> AliasMove:
         """challenger -> champion and the old champion -> challenger (the original design)."""
@@ -158,7 +171,7 @@ class Registry:
         self.client.set_registered_model_alias(self.model_name, CHAMPION_ALIAS, champion)
         if challenger is not None and challenger != champion:
             self.client.set_registered_model_alias(self.model_name, CHALLENGER_ALIAS, challenger)
-        self._audit(move, extra)
+        self._audit({**move.__dict__, **(extra or {})}, champion)
         return move
 
     def audit_log(self) -> list[dict[str, Any]]:

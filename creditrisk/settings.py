@@ -15,7 +15,10 @@ ENV_VARS: dict[str, str] = {
     "CREDITRISK_MLFLOW_URI": "MLflow tracking/registry URI. Default: sqlite:///$CREDITRISK_HOME/mlflow/mlflow.db",
     "CREDITRISK_BQ_PROJECT": "Production: GCP project of the request store.",
     "CREDITRISK_BQ_DATASET": "Production: BigQuery dataset of the request store. Default: creditrisk",
-    "CREDITRISK_DATA": "Optional CSV of the credit-risk schema used as base training data.",
+    "CREDITRISK_DATA": "Optional CSV of the credit-risk schema used as base training data (default: synthetic).",
+    "CREDITRISK_ALERT_WEBHOOK": "Optional URL that receives performance alerts as JSON POSTs.",
+    "CREDITRISK_REPORTS_DIR": "Where Evidently HTML reports are written. Default: $CREDITRISK_HOME/reports",
+    "CREDITRISK_OUTCOMES_TOKEN": "Bearer token required by POST /outcomes.",
 }
 
 
@@ -26,6 +29,9 @@ class Settings:
     mlflow_uri: str
     bq_project: str | None
     bq_dataset: str
+    base_data: str | None = None
+    alert_webhook: str | None = None
+    reports_override: Path | None = None
 
     @property
     def mlflow_dir(self) -> Path:
@@ -41,7 +47,7 @@ class Settings:
 
     @property
     def reports_dir(self) -> Path:
-        return self.home / "reports"
+        return self.reports_override or self.home / "reports"
 
     @property
     def dagster_home(self) -> Path:
@@ -71,4 +77,7 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         mlflow_uri=env.get("CREDITRISK_MLFLOW_URI") or default_uri,
         bq_project=env.get("CREDITRISK_BQ_PROJECT") or None,
         bq_dataset=env.get("CREDITRISK_BQ_DATASET") or "creditrisk",
+        base_data=env.get("CREDITRISK_DATA") or None,
+        alert_webhook=env.get("CREDITRISK_ALERT_WEBHOOK") or None,
+        reports_override=Path(env["CREDITRISK_REPORTS_DIR"]) if env.get("CREDITRISK_REPORTS_DIR") else None,
     )

@@ -8,6 +8,7 @@ calibration plots.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -18,7 +19,7 @@ from mlflow.models import infer_signature
 
 from creditrisk import plots
 from creditrisk.constants import LABEL
-from creditrisk.model import CreditModel, TrainConfig, config_dict, evaluate, report_text, split_holdout, train
+from creditrisk.model import WEIGHT, CreditModel, TrainConfig, config_dict, evaluate, report_text, split_holdout, train
 from creditrisk.pyfunc import ARTIFACT_KEY, CreditRiskPyfunc, predict_frame
 from creditrisk.registry import Registry
 from creditrisk.schema import FEATURES
@@ -48,11 +49,14 @@ def train_and_register(registry: Registry, raw: pd.DataFrame, preprocessed: pd.D
                        progress: Progress = lambda _msg: None) -> TrainingResult:
     """Train on `preprocessed` (clean rows with labels), log everything, register a version."""
     config = config or TrainConfig()
-    train_df, holdout = split_holdout(preprocessed[FEATURES + [LABEL]], seed=config.seed)
+    keep = FEATURES + [LABEL] + ([WEIGHT] if WEIGHT in preprocessed.columns else [])
+    train_df, holdout = split_holdout(preprocessed[keep], seed=config.seed)
     progress(f"training XGBoost on {len(train_df):,} rows ({config.num_rounds} trees)")
     model = train(train_df, config)
     scores = evaluate(model, holdout)
     processed = pd.DataFrame(model.spec.encode_frame(train_df), columns=model.spec.columns)
+    if WEIGHT in train_df.columns:
+        processed[WEIGHT] = train_df[WEIGHT].to_numpy()
     processed[LABEL] = train_df[LABEL].to_numpy()
     progress(f"holdout ROC AUC {scores['roc_auc']:.4f}; logging run to MLflow")
     with registry.run(run_name, tags={"source": source, **(tags or {})}) as run_id:
@@ -77,9 +81,12 @@ def train_and_register(registry: Registry, raw: pd.DataFrame, preprocessed: pd.D
                 mlflow.log_artifact(str(path), "data")
             model_dir = model.save(Path(tmp) / "credit_model")
             example = holdout[FEATURES].head(5)
+            with warnings.catch_warnings():  # "integer column" hint: person_age is never missing
+                warnings.simplefilter("ignore", UserWarning)
+                signature = infer_signature(example, predict_frame(model, example))
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=CreditRiskPyfunc(), artifacts={ARTIFACT_KEY: str(model_dir)},
-                signature=infer_signature(example, predict_frame(model, example)),
+                signature=signature,
                 input_example=example, pip_requirements=PIP_REQUIREMENTS)
     version = registry.register(info.model_uri, run_id, alias=alias, tags={"source": source, "roc_auc": f"{scores['roc_auc']:.4f}"})
     progress(f"registered {registry.model_name} version {version}" + (f" as @{alias}" if alias else ""))

@@ -75,9 +75,23 @@ def outcome_frame(rows: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
     return df
 
 
-def empty_window() -> pd.DataFrame:
+def window_columns(columns: Sequence[str] | None) -> list[str]:
+    """Validate a `read_window(columns=...)` selection; None means every column of WINDOW_COLUMNS."""
+    if columns is None:
+        return list(WINDOW_COLUMNS)
+    if isinstance(columns, str):  # a lone name would otherwise be split into letters
+        raise StoreError(f"read_window columns must be a sequence of names, not the string {columns!r}")
+    chosen = list(columns)
+    unknown = [c for c in chosen if c not in WINDOW_COLUMNS]
+    if unknown or not chosen or len(set(chosen)) != len(chosen):
+        raise StoreError(f"read_window columns must be distinct names from WINDOW_COLUMNS; got {chosen} "
+                         f"(unknown: {unknown})")
+    return chosen
+
+
+def empty_window(columns: Sequence[str] | None = None) -> pd.DataFrame:
     cols = {**REQUEST_COLUMNS, **OUTCOME_COLUMNS}
-    return pd.DataFrame({c: pd.Series(dtype=cols[c]) for c in WINDOW_COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype=cols[c]) for c in window_columns(columns)})
 
 
 class RequestStore(ABC):
@@ -92,10 +106,20 @@ class RequestStore(ABC):
         """Append outcome rows (request_id, loan_status, reported_at); the latest per id wins."""
 
     @abstractmethod
-    def read_window(self, start: datetime, end: datetime, *, labelled_only: bool = False) -> pd.DataFrame:
+    def read_window(self, start: datetime, end: datetime, *, labelled_only: bool = False,
+                    columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Requests with `start <= ts < end`, ordered by ts, with the latest outcome joined.
 
         Columns are `WINDOW_COLUMNS`; `loan_status` is missing where no outcome is known.
+
+        `columns`, a subset of WINDOW_COLUMNS, narrows the result to exactly those columns, in the
+        order given, with the same dtypes; the rows (which, how many, their order) are unchanged.
+        Why: the drift check needs only the features of a 1M-row window, and materialising request
+        ids, reasons and timestamps as Python strings would cost more memory than the features
+        themselves (and, on BigQuery, bytes billed). Only the named columns leave the backend; `ts`
+        and `request_id` are still used inside it to filter, order and de-duplicate, and outcomes
+        are joined only when an outcome column is named or `labelled_only` is set. Unknown, repeated
+        or no names raise StoreError. None (the default) returns every column, as before.
         """
 
     @abstractmethod

@@ -23,13 +23,13 @@ from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 from creditrisk.store.base import (
     OUTCOME_COLUMNS,
     REQUEST_COLUMNS,
-    WINDOW_COLUMNS,
     RequestStore,
     StoreError,
     empty_window,
     outcome_frame,
     request_frame,
     utc,
+    window_columns,
 )
 
 _BQ_TYPES = {"string": "STRING", "Int64": "INT64", "float64": "FLOAT64", "datetime64[us, UTC]": "TIMESTAMP"}
@@ -169,33 +169,38 @@ class BigQueryRequestStore(RequestStore):
             table = result.to_arrow(create_bqstorage_client=False)
         return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.string(): pd.StringDtype()}.get)
 
-    def read_window(self, start: datetime, end: datetime, *, labelled_only: bool = False) -> pd.DataFrame:
-        request_cols = ", ".join(f"r.{c}" for c in REQUEST_COLUMNS)
+    def read_window(self, start: datetime, end: datetime, *, labelled_only: bool = False,
+                    columns: Sequence[str] | None = None) -> pd.DataFrame:
+        chosen = window_columns(columns)
+        select = ", ".join(f"r.{c}" if c in REQUEST_COLUMNS else f"o.{c}" for c in chosen)
+        # Outcomes are joined only when asked for: BigQuery bills the columns it scans.
+        needs_outcomes = labelled_only or any(c in OUTCOME_COLUMNS for c in chosen)
         # Latest outcome per id via ROW_NUMBER in a subquery joined on rn = 1 (portable to both
         # BigQuery and the emulator, unlike a bare QUALIFY). Ties on reported_at: the default (1) wins.
-        sql = f"""
-            SELECT {request_cols}, o.loan_status, o.reported_at
-            FROM `{self.requests_table}` AS r
+        join = f"""
             LEFT JOIN (
               SELECT request_id, loan_status, reported_at,
                      ROW_NUMBER() OVER (PARTITION BY request_id
                                         ORDER BY reported_at DESC, loan_status DESC) AS rn
               FROM `{self.outcomes_table}`
-            ) AS o ON o.request_id = r.request_id AND o.rn = 1
-            WHERE r.ts >= @start AND r.ts < @end AND (NOT @labelled_only OR o.loan_status IS NOT NULL)
+            ) AS o ON o.request_id = r.request_id AND o.rn = 1""" if needs_outcomes else ""
+        sql = f"""
+            SELECT {select}
+            FROM `{self.requests_table}` AS r{join}
+            WHERE r.ts >= @start AND r.ts < @end{" AND o.loan_status IS NOT NULL" if labelled_only else ""}
             ORDER BY r.ts, r.request_id"""
         params = [bigquery.ScalarQueryParameter("start", "TIMESTAMP", utc(start).to_pydatetime()),
-                  bigquery.ScalarQueryParameter("end", "TIMESTAMP", utc(end).to_pydatetime()),
-                  bigquery.ScalarQueryParameter("labelled_only", "BOOL", labelled_only)]
-        df = self._query(sql, params, self.requests_table, self.outcomes_table)
+                  bigquery.ScalarQueryParameter("end", "TIMESTAMP", utc(end).to_pydatetime())]
+        tables = (self.requests_table, self.outcomes_table) if needs_outcomes else (self.requests_table,)
+        df = self._query(sql, params, *tables)
         if df.empty:
-            return empty_window()
+            return empty_window(chosen)
         # Arrow gives e.g. ns or us timestamps depending on versions: pin the declared dtypes.
         dtypes = {**REQUEST_COLUMNS, **OUTCOME_COLUMNS}
-        for col in WINDOW_COLUMNS:
+        for col in chosen:
             values = pd.to_datetime(df[col], utc=True) if dtypes[col].startswith("datetime") else df[col]
             df[col] = values.astype(dtypes[col])
-        return df[WINDOW_COLUMNS].reset_index(drop=True)
+        return df[chosen].reset_index(drop=True)
 
     def known_request_ids(self, request_ids: Sequence[str]) -> set[str]:
         ids = sorted({str(i) for i in request_ids})

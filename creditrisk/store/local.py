@@ -26,8 +26,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from creditrisk.store.base import (OUTCOME_COLUMNS, REQUEST_COLUMNS, WINDOW_COLUMNS, RequestStore, StoreError,
-                                   empty_window, outcome_frame, request_frame, utc)
+from creditrisk.store.base import (OUTCOME_COLUMNS, REQUEST_COLUMNS, RequestStore, StoreError, empty_window,
+                                   outcome_frame, request_frame, utc, window_columns)
 
 _READ_RETRIES = 3
 
@@ -90,29 +90,37 @@ class LocalRequestStore(RequestStore):
                 con.close()
         raise AssertionError("unreachable")
 
-    def _requests_sql(self, files: list[Path]) -> str:
-        return (f"(SELECT * FROM read_parquet({_sql_list(files)}, union_by_name=true) "
+    def _requests_sql(self, files: list[Path], columns: Sequence[str] | None = None) -> str:
+        # Naming the columns lets DuckDB read only those column chunks of each Parquet file.
+        cols = "*" if columns is None else ", ".join(dict.fromkeys(["request_id", "ts", *columns]))
+        return (f"(SELECT {cols} FROM read_parquet({_sql_list(files)}, union_by_name=true) "
                 "WHERE ts >= ? AND ts < ? QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY ts) = 1)")
 
-    def read_window(self, start: datetime, end: datetime, *, labelled_only: bool = False) -> pd.DataFrame:
+    def read_window(self, start: datetime, end: datetime, *, labelled_only: bool = False,
+                    columns: Sequence[str] | None = None) -> pd.DataFrame:
+        chosen = window_columns(columns)
         files = self._files("requests", start, end)
         if not files:
-            return empty_window()
+            return empty_window(chosen)
         outcomes = self._files("outcomes")
-        req_cols = ", ".join(f"r.{c}" for c in REQUEST_COLUMNS)
-        if outcomes:
+        if labelled_only and not outcomes:
+            return empty_window(chosen)
+        req = [c for c in chosen if c in REQUEST_COLUMNS]
+        select = [f"r.{c}" if c in REQUEST_COLUMNS else f"o.{c}" for c in chosen]
+        join = where = ""
+        if outcomes and (labelled_only or any(c in OUTCOME_COLUMNS for c in chosen)):
             join = (f"LEFT JOIN (SELECT request_id, loan_status, reported_at FROM "
                     f"read_parquet({_sql_list(outcomes)}) QUALIFY row_number() OVER "
                     "(PARTITION BY request_id ORDER BY reported_at DESC, loan_status DESC) = 1) o USING (request_id)")
-            out_cols = "o.loan_status, o.reported_at"
-        else:
-            join, out_cols = "", "CAST(NULL AS BIGINT) AS loan_status, CAST(NULL AS TIMESTAMPTZ) AS reported_at"
-        where = "WHERE o.loan_status IS NOT NULL" if labelled_only and outcomes else ""
-        if labelled_only and not outcomes:
-            return empty_window()
-        sql = f"SELECT {req_cols}, {out_cols} FROM {self._requests_sql(files)} r {join} {where} ORDER BY r.ts"
+            where = "WHERE o.loan_status IS NOT NULL" if labelled_only else ""
+        elif not outcomes:  # no outcome was ever reported: the outcome columns are all missing
+            nulls = {"loan_status": "CAST(NULL AS BIGINT) AS loan_status",
+                     "reported_at": "CAST(NULL AS TIMESTAMPTZ) AS reported_at"}
+            select = [nulls.get(c, f"r.{c}") for c in chosen]
+        sql = (f"SELECT {', '.join(select)} FROM {self._requests_sql(files, req)} r {join} {where} "
+               "ORDER BY r.ts")
         df = self._query(sql, [utc(start).to_pydatetime(), utc(end).to_pydatetime()])
-        return _typed(df)
+        return _typed(df, chosen)
 
     def known_request_ids(self, request_ids: Sequence[str]) -> set[str]:
         files = self._files("requests")
@@ -129,7 +137,7 @@ class LocalRequestStore(RequestStore):
         files = self._files("requests", start, end)
         if not files:
             return 0
-        df = self._query(f"SELECT count(*) AS n FROM {self._requests_sql(files)}",
+        df = self._query(f"SELECT count(*) AS n FROM {self._requests_sql(files, [])}",
                          [utc(start).to_pydatetime(), utc(end).to_pydatetime()])
         return int(df["n"].iloc[0])
 
@@ -151,9 +159,9 @@ class LocalRequestStore(RequestStore):
         return removed
 
 
-def _typed(df: pd.DataFrame) -> pd.DataFrame:
-    cols = {**REQUEST_COLUMNS, **OUTCOME_COLUMNS}
-    for c in WINDOW_COLUMNS:
-        df[c] = pd.to_datetime(df[c], utc=True).astype(cols[c]) if cols[c].startswith("datetime") \
-            else df[c].astype(cols[c])
-    return df[WINDOW_COLUMNS].reset_index(drop=True)
+def _typed(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    dtypes = {**REQUEST_COLUMNS, **OUTCOME_COLUMNS}
+    for c in columns:
+        df[c] = pd.to_datetime(df[c], utc=True).astype(dtypes[c]) if dtypes[c].startswith("datetime") \
+            else df[c].astype(dtypes[c])
+    return df[columns].reset_index(drop=True)

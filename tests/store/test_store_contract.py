@@ -7,8 +7,9 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from creditrisk.store.base import RequestStore, empty_window
-from store_rows import T0, assert_window_dtypes, outcome_row, request_row
+from creditrisk.schema import FEATURES
+from creditrisk.store.base import RequestStore, StoreError, empty_window
+from store_rows import T0, WINDOW_DTYPES, assert_window_dtypes, outcome_row, request_row
 
 
 @pytest.fixture
@@ -76,3 +77,30 @@ def test_known_request_ids_and_count(filled: RequestStore) -> None:
     assert filled.count(T0, T0 + timedelta(days=3)) == 4
     assert filled.count(start=T0) == 6
     assert filled.count(end=T0) == 1
+
+
+def test_read_window_columns_narrows_without_changing_rows(filled: RequestStore) -> None:
+    """`columns=` returns exactly the named columns (order, dtypes) of the same rows as a full read."""
+    start, end = T0, T0 + timedelta(days=3)
+    before = ["reported_at", "request_id"]  # outcome columns asked for before any outcome exists
+    pd.testing.assert_frame_equal(filled.read_window(start, end, columns=before),
+                                  filled.read_window(start, end)[before])
+    filled.append_outcomes([outcome_row("day1", 1, T0 + timedelta(days=30))])
+    full = filled.read_window(start, end)
+    features = filled.read_window(start, end, columns=FEATURES)
+    assert list(features.columns) == FEATURES
+    pd.testing.assert_frame_equal(features, full[FEATURES])
+
+    mixed = ["loan_status", "person_age", "ts"]  # any order, outcome columns included
+    pd.testing.assert_frame_equal(filled.read_window(start, end, columns=mixed), full[mixed])
+    # labelled_only still filters on the outcome even when no outcome column is asked for.
+    labelled = filled.read_window(start, end, labelled_only=True, columns=["loan_grade"])
+    pd.testing.assert_frame_equal(labelled, full.loc[full["loan_status"].notna(), ["loan_grade"]]
+                                  .reset_index(drop=True))
+
+    empty = filled.read_window(T0 + timedelta(days=10), T0 + timedelta(days=11), columns=FEATURES)
+    pd.testing.assert_frame_equal(empty, empty_window(FEATURES))
+    assert empty_window(FEATURES).dtypes.astype(str).to_dict() == {c: WINDOW_DTYPES[c] for c in FEATURES}
+    for bad in (["person_age", "nope"], [], ["ts", "ts"], "person_age"):
+        with pytest.raises(StoreError, match="columns"):
+            filled.read_window(start, end, columns=bad)

@@ -1,0 +1,57 @@
+"""Windows of logged requests: the evaluated week and its 3-month reference."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import pandas as pd
+
+from creditrisk.constants import LABEL, REFERENCE_WEEKS
+from creditrisk.schema import FEATURES
+from creditrisk.windows import week_windows
+from creditrisk_assets import checks
+from creditrisk_assets.partitions import WEEKS
+from creditrisk_assets.resources import LoopConfig, StoreResource
+
+
+def _time_range(df: pd.DataFrame) -> str:
+    return f"{df['ts'].min()} .. {df['ts'].max()}" if len(df) else "empty"
+
+
+@dg.asset(partitions_def=WEEKS, group_name="monitoring", kinds={"pandas"})
+def raw_requests(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopConfig) -> dg.Output[pd.DataFrame]:
+    """The week's logged applications, with outcomes joined where known."""
+    w = week_windows(context.partition_key, loop.reference_weeks, loop.evaluation_days)
+    df = store.get_store().read_window(*w.current)
+    labelled = int(df["loan_status"].notna().sum())
+    return dg.Output(df, metadata={"week": w.label, "row_count": len(df), "labelled_count": labelled,
+                                   "time_range": _time_range(df), "window_start": str(w.current[0]),
+                                   "window_end": str(w.current[1])})
+
+
+@dg.asset(partitions_def=WEEKS, group_name="monitoring", kinds={"pandas"},
+          check_specs=[checks.VOLUME_GATE, checks.DATA_QUALITY])
+def current_window(context: dg.AssetExecutionContext, raw_requests: pd.DataFrame,
+                   loop: LoopConfig) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
+    """The evaluated week's applicant features (what the drift report compares)."""
+    df = raw_requests[FEATURES + [LABEL]].reset_index(drop=True)
+    yield dg.Output(df, metadata={"row_count": len(df), "labelled_count": int(df[LABEL].notna().sum())})
+    yield checks.volume_gate(df, loop)
+    yield checks.data_quality(df, loop)
+
+
+@dg.asset(partitions_def=WEEKS, group_name="monitoring", kinds={"pandas"},
+          deps=[dg.AssetDep("raw_requests", partition_mapping=dg.TimeWindowPartitionMapping(
+              start_offset=-REFERENCE_WEEKS, end_offset=-1))])
+def reference_window(context: dg.AssetExecutionContext, store: StoreResource,
+                     loop: LoopConfig) -> dg.Output[pd.DataFrame]:
+    """The weeks before the evaluated one (13 by default); the base training data if too few."""
+    w = week_windows(context.partition_key, loop.reference_weeks, loop.evaluation_days)
+    df = store.get_store().read_window(*w.reference)[FEATURES + [LABEL]]
+    source = f"requests {w.reference[0]:%Y-%m-%d} .. {w.reference[1]:%Y-%m-%d}"
+    if len(df) < loop.min_weekly_requests * loop.reference_weeks // 4:
+        # Before a quarter of the reference period has traffic, the model's own training data is
+        # the only sound reference (a new deployment, or a store that was just moved).
+        _, base = loop.base_data()
+        df, source = base[FEATURES + [LABEL]], f"base training data ({len(df)} logged requests were too few)"
+    df = df.reset_index(drop=True)
+    return dg.Output(df, metadata={"row_count": len(df), "source": source, "weeks": loop.reference_weeks})

@@ -1,0 +1,95 @@
+"""The weekly graph in-process: windows, checks, the drift report, and the drift sensor's decisions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from creditrisk.windows import week_windows
+from creditrisk_assets.definitions import ASSETS, CHECKS, build_definitions
+from creditrisk_assets.sensors import drift_sensor
+from world import DRIFT_WEEK, NORMAL_WEEK, QUIET_WEEK, resources_for
+
+WEEKLY = dg.AssetSelection.assets("raw_requests", "current_window", "reference_window", "drift_report")
+
+
+def run_week(world: dict, instance: dg.DagsterInstance, key: str) -> dg.ExecuteInJobResult:
+    return dg.materialize(ASSETS + CHECKS, selection=WEEKLY, partition_key=key, instance=instance,
+                          resources=resources_for(world))
+
+
+def meta(result: dg.ExecuteInJobResult, asset: str) -> dict:
+    mats = result.asset_materializations_for_node(asset)
+    assert len(mats) == 1
+    return {k: v.value for k, v in mats[0].metadata.items()}
+
+
+def checks(result: dg.ExecuteInJobResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
+            for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+
+
+def tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
+    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=build_definitions())
+    return drift_sensor.evaluate_tick(ctx)
+
+
+def test_weekly_graph_reports_drift_and_the_sensor_retrains_once(world: dict) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    store = world["store"]
+
+    normal = run_week(world, instance, NORMAL_WEEK)
+    assert normal.success
+    w = week_windows(NORMAL_WEEK)
+    raw = meta(normal, "raw_requests")
+    assert raw["row_count"] == store.count(*w.current) > 400 and raw["labelled_count"] == raw["row_count"]
+    ref = meta(normal, "reference_window")
+    assert ref["row_count"] == store.count(*w.reference) and ref["source"].startswith("requests")
+    report = meta(normal, "drift_report")
+    assert report["dataset_drift"] is False and report["status"] == "ok"
+    assert report["n_columns"] == 11 and isinstance(report["drift_share"], float)
+    assert report["current_rows"] == raw["row_count"] and report["reference_rows"] == ref["row_count"]
+    assert Path(report["html_report"]).stat().st_size > 100_000
+    assert len(report["columns"].records) == 11
+    assert {"volume_gate", "data_quality"} <= {k for k, v in checks(normal).items() if v.passed}
+
+    first = tick(instance, None)
+    assert not first.run_requests
+    assert first.skip_message.startswith("no drift in week 2026-W31: ")
+    assert first.skip_message.endswith("/11 columns drifted")
+
+    drifted = run_week(world, instance, DRIFT_WEEK)
+    report = meta(drifted, "drift_report")
+    assert report["dataset_drift"] is True and report["drift_share"] >= 0.2
+    by_column = {r.data["column"]: r.data for r in report["columns"].records}
+    assert by_column["person_income"]["drifted"] and by_column["loan_percent_income"]["drifted"]
+    assert not by_column["loan_grade"]["drifted"]
+
+    second = tick(instance, first.cursor)
+    assert [(r.partition_key, r.job_name) for r in second.run_requests] == [(DRIFT_WEEK, "retrain_job")]
+    assert second.run_requests[0].run_key.startswith(f"retrain-{DRIFT_WEEK}-")
+
+    third = tick(instance, second.cursor)  # the same report again: no second retrain
+    assert not third.run_requests
+
+
+def test_volume_gate_blocks_a_quiet_week(world: dict) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    quiet = run_week(world, instance, QUIET_WEEK)
+    gate = checks(quiet)["volume_gate"]
+    assert not gate.passed and gate.metadata["rows"].value == 50
+    report = meta(quiet, "drift_report")
+    assert report["status"] == "insufficient data" and report["dataset_drift"] is False
+    skip = tick(instance, None)
+    assert not skip.run_requests and skip.skip_message.startswith("insufficient data in week 2026-W33")
+
+
+@pytest.mark.parametrize("env", [{"CREDITRISK_ENV": "production"}, {"CREDITRISK_ENV": "local"}])
+def test_definitions_load_in_both_modes_without_credentials(env: dict, tmp_path: Path) -> None:
+    defs = build_definitions({**env, "CREDITRISK_HOME": str(tmp_path)})
+    assert {k.to_user_string() for k in defs.resolve_all_asset_keys()} == {
+        "raw_requests", "current_window", "reference_window", "drift_report", "candidate_model", "champion_model"}
+    assert defs.resolve_job_def("retrain_job") and defs.resolve_sensor_def("drift_sensor")
+    kind = type(defs.resources["store"]).__name__
+    assert kind == ("BigQueryStoreResource" if env["CREDITRISK_ENV"] == "production" else "LocalStoreResource")

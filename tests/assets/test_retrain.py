@@ -1,0 +1,84 @@
+"""retrain_job in-process: promotion only with evidence, and a failed retrain never touches the champion."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from creditrisk.data import load_dataset
+from creditrisk.model import TrainConfig
+from creditrisk.registry import Registry
+from creditrisk.training import train_and_register
+from creditrisk_assets.definitions import ASSETS, CHECKS
+from world import DRIFT_WEEK, resources_for
+
+RETRAIN = dg.AssetSelection.assets("candidate_model", "champion_model")
+
+
+@pytest.fixture
+def weak_world(world: dict, tmp_path: Path) -> dict:
+    """The shared traffic, but a fresh registry whose champion is deliberately weak (300 rows, 5 stumps)."""
+    registry = Registry(f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_location=(tmp_path / "art").as_uri())
+    raw, clean, _ = load_dataset(world["base_csv"])
+    weak = train_and_register(registry, raw, clean.head(300), alias="champion", run_name="weak", source="test",
+                              config=TrainConfig(num_rounds=5, max_depth=1))
+    return {**world, "registry": registry, "weak_version": weak.version}
+
+
+def retrain(world: dict, **loop) -> dg.ExecuteInJobResult:
+    return dg.materialize(ASSETS + CHECKS, selection=RETRAIN, partition_key=DRIFT_WEEK, raise_on_error=False,
+                          instance=dg.DagsterInstance.ephemeral(), resources=resources_for(world, **loop))
+
+
+def aliases(registry: Registry) -> tuple[str, str | None]:
+    champ, chal = registry.version_for("champion"), registry.version_for("challenger")
+    return str(champ.version), (str(chal.version) if chal else None)
+
+
+def champion_meta(result: dg.ExecuteInJobResult) -> dict:
+    (mat,) = result.asset_materializations_for_node("champion_model")
+    return {k: v.value for k, v in mat.metadata.items()}
+
+
+def test_clearly_better_challenger_is_promoted_and_aliases_swap(weak_world: dict) -> None:
+    result = retrain(weak_world)
+    assert result.success
+    meta = champion_meta(result)
+    new = meta["challenger_version"]
+    assert meta["promoted"] is True and meta["gain_ci_low"] > 0 and meta["evaluation_rows"] >= 200
+    assert aliases(weak_world["registry"]) == (new, weak_world["weak_version"])
+    tags = weak_world["registry"].version(new).tags
+    assert tags["promote.reason"].startswith("promote: challenger AUC") and tags["promote.actor"].startswith("dagster")
+    (cand,) = result.asset_materializations_for_node("candidate_model")
+    assert cand.metadata["mlflow_run_id"].value and cand.metadata["production_rows"].value > 1000
+
+
+@pytest.mark.parametrize("loop,why", [({"min_evaluation_rows": 100_000}, "insufficient evidence"),
+                                      ({"min_auc_gain": 0.5}, "does not clear margin")])
+def test_under_evidenced_or_not_better_challenger_is_kept(weak_world: dict, loop: dict, why: str) -> None:
+    result = retrain(weak_world, **loop)
+    assert result.success
+    meta = champion_meta(result)
+    assert meta["promoted"] is False and why in meta["reason"]
+    assert aliases(weak_world["registry"]) == (weak_world["weak_version"], meta["challenger_version"])
+    last = weak_world["registry"].audit_log()[-1]
+    assert last["action"] == "keep" and why in last["reason"]
+
+
+def test_a_failing_candidate_run_leaves_the_champion_serving(weak_world: dict, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.csv"
+    broken.write_text("person_age,oops\n1,2\n")
+    result = retrain({**weak_world, "base_csv": broken})
+    assert not result.success
+    assert "broken.csv: missing columns" in str(result.failure_data_for_node("candidate_model").error)
+    assert aliases(weak_world["registry"]) == (weak_world["weak_version"], None)
+    assert not result.asset_materializations_for_node("champion_model")
+
+
+def test_blocking_quality_floor_stops_promotion(weak_world: dict) -> None:
+    result = retrain(weak_world, min_candidate_auc=0.999)
+    evals = [e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert [(e.check_name, e.passed) for e in evals] == [("candidate_quality_floor", False)]
+    assert not result.asset_materializations_for_node("champion_model")
+    assert aliases(weak_world["registry"])[0] == weak_world["weak_version"]

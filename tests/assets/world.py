@@ -1,0 +1,51 @@
+"""A small world for the asset graph (shared by its test modules): temp store and MLflow, a champion,
+ten weeks of traffic.
+
+Weeks are keyed by their Sunday. Traffic: 9 normal weeks (2026-06-01 .. 2026-08-02), then an
+income shock from Monday 2026-08-03 (week 2026-08-09), then a quiet week with 50 requests.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from creditrisk.data import COLUMNS
+from creditrisk.registry import Registry
+from creditrisk.store.local import LocalRequestStore
+from creditrisk.synth import generate
+from creditrisk.training import train_and_register
+from creditrisk_assets.resources import LocalStoreResource, LoopConfig, RegistryResource
+from traffic import log_traffic
+
+UTC = timezone.utc
+HISTORY_START = datetime(2026, 6, 1, tzinfo=UTC)
+NORMAL_WEEK, DRIFT_WEEK, QUIET_WEEK = "2026-08-02", "2026-08-09", "2026-08-16"
+DRIFT_START = datetime(2026, 8, 3, tzinfo=UTC)
+PER_WEEK = 500
+
+
+def build_world(root: Path) -> dict:
+    base_csv = root / "base.csv"
+    generate(8_000, seed=7)[COLUMNS].to_csv(base_csv, index=False)
+    registry = Registry(f"sqlite:///{root / 'mlflow.db'}", artifact_location=(root / "artifacts").as_uri())
+    from creditrisk.data import load_dataset
+
+    raw, clean, _ = load_dataset(base_csv)
+    champion = train_and_register(registry, raw, clean, alias="champion", run_name="bootstrap", source="test")
+    store = LocalRequestStore(root / "store")
+    log_traffic(store, champion.model, champion.version, start=HISTORY_START, end=DRIFT_START,
+                rows=9 * PER_WEEK, seed=1)
+    log_traffic(store, champion.model, champion.version, start=DRIFT_START, end=DRIFT_START + timedelta(days=7),
+                rows=PER_WEEK, seed=2, scenario="income_shock", drift_start=DRIFT_START)
+    log_traffic(store, champion.model, champion.version, start=DRIFT_START + timedelta(days=7),
+                end=DRIFT_START + timedelta(days=14), rows=50, seed=3, scenario="income_shock",
+                drift_start=DRIFT_START)
+    return {"root": root, "registry": registry, "store": store, "base_csv": base_csv, "champion": champion}
+
+
+def resources_for(world: dict, **loop_overrides) -> dict:
+    reg: Registry = world["registry"]
+    loop = LoopConfig(base_data_path=str(world["base_csv"]), reports_dir=str(Path(world["root"]) / "reports"),
+                      **loop_overrides)
+    return {"store": LocalStoreResource(root=str(world["store"].root)), "loop": loop,
+            "registry": RegistryResource(tracking_uri=reg.tracking_uri, artifact_location=reg.artifact_location)}

@@ -1,0 +1,125 @@
+"""Drift verdicts on synthetic windows with a known ground truth (creditrisk.synth scenarios).
+
+Windows are small (3,000 reference and 1,500 current rows) but above Evidently's 1,000-row switch,
+so the distance tests the production windows get are the ones exercised here.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from creditrisk import constants, schema, synth
+from creditrisk.drift import (
+    NO_VALUES,
+    STATUS_INSUFFICIENT,
+    STATUS_OK,
+    DriftResult,
+    compute_drift,
+    sample_rows,
+)
+
+REF_ROWS, CUR_ROWS = 3_000, 1_500
+
+
+@pytest.fixture(scope="module")
+def reference() -> pd.DataFrame:
+    return synth.generate(REF_ROWS, seed=11)
+
+
+def current(scenario: str = "none", seed: int = 12) -> pd.DataFrame:
+    return synth.generate(CUR_ROWS, seed=seed, scenario=scenario)
+
+
+@pytest.fixture(scope="module")
+def income_shock(reference: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> DriftResult:
+    html = tmp_path_factory.mktemp("drift") / "reports" / "drift.html"
+    return compute_drift(reference, current("income_shock"), html_path=html)
+
+
+def test_same_distribution_does_not_drift(reference: pd.DataFrame) -> None:
+    result = compute_drift(reference, current("none"))
+    assert result.status == STATUS_OK and not result.dataset_drift
+    assert result.n_drifted <= 1 and result.drift_share < constants.DRIFT_SHARE
+    assert not result.sampled and result.html_path is None
+
+
+def test_income_shock_drifts_income_columns_and_follows_the_share_rule(income_shock: DriftResult) -> None:
+    drifted = set(income_shock.drifted_columns())
+    assert {"person_income", "loan_percent_income"} <= drifted
+    assert income_shock.n_drifted == len(drifted)
+    assert income_shock.drift_share == pytest.approx(len(drifted) / 11)
+    assert income_shock.dataset_drift == (income_shock.drift_share >= constants.DRIFT_SHARE)
+    for col in income_shock.columns:  # Evidently's verdict agrees with its own score and threshold
+        assert col.test == "Wasserstein distance (normed)" if col.column in schema.NUMERIC_FEATURES \
+            else col.test == "Jensen-Shannon distance"
+        assert col.drifted == (col.score >= col.threshold)
+
+
+def test_a_lower_drift_share_turns_the_same_columns_into_dataset_drift(reference: pd.DataFrame) -> None:
+    result = compute_drift(reference, current("income_shock"), drift_share=0.15)
+    assert result.n_drifted >= 2 and result.dataset_drift
+
+
+def test_intent_mix_drifts_loan_intent(reference: pd.DataFrame) -> None:
+    result = compute_drift(reference, current("intent_mix"))
+    assert "loan_intent" in result.drifted_columns()
+    assert not result.dataset_drift
+
+
+def test_below_min_rows_is_insufficient_data_never_drift(reference: pd.DataFrame) -> None:
+    shocked = current("income_shock")
+    for ref, cur in ((reference, shocked.iloc[:constants.MIN_WEEKLY_REQUESTS - 1]),
+                     (reference.iloc[:50], shocked)):
+        result = compute_drift(ref, cur)
+        assert result.status == STATUS_INSUFFICIENT and not result.dataset_drift
+        assert result.columns == [] and result.html_path is None
+        assert (result.reference_rows, result.current_rows) == (len(ref), len(cur))
+
+
+def test_html_report_is_written(income_shock: DriftResult) -> None:
+    assert income_shock.html_path is not None
+    html = Path(income_shock.html_path)
+    assert html.stat().st_size > 100_000 and b"<html" in html.read_bytes()[:2_000].lower()
+
+
+def test_per_column_table_has_every_feature_with_plain_floats(income_shock: DriftResult) -> None:
+    assert [c.column for c in income_shock.columns] == schema.FEATURES
+    plain = income_shock.to_dict()
+    json.dumps(plain, allow_nan=False)  # Dagster/MLflow metadata: plain types, no NaN
+    for col in plain["columns"]:
+        assert type(col["score"]) is float and type(col["threshold"]) is float and math.isfinite(col["score"])
+        assert type(col["drifted"]) is bool
+    assert type(plain["drift_share"]) is float and type(plain["n_drifted"]) is int
+
+
+def test_sampling_is_seeded_and_independent_of_row_order(reference: pd.DataFrame) -> None:
+    cur = current("income_shock")
+    first = compute_drift(reference, cur, max_rows=1_200, seed=3)
+    again = compute_drift(reference, cur, max_rows=1_200, seed=3)
+    shuffled = compute_drift(reference.sample(frac=1, random_state=1), cur.sample(frac=1, random_state=2),
+                             max_rows=1_200, seed=3)
+    assert first.sampled and first.reference_rows == REF_ROWS and first.current_rows == CUR_ROWS
+    assert first == again == shuffled  # bit-identical scores, not merely close ones
+    assert {"person_income", "loan_percent_income"} <= set(first.drifted_columns())
+    picked = {seed: set(sample_rows(reference, 1_200, seed).index) for seed in (3, 4)}
+    assert len(picked[3]) == 1_200 and picked[3] != picked[4]  # the seed chooses the sample
+
+
+def test_missing_values_and_store_dtypes(reference: pd.DataFrame) -> None:
+    """Rows as the store returns them (Int64, string, NA) with gaps; a column with no value is skipped."""
+    cur = current("none").astype({"person_age": "Int64", **{c: "string" for c in schema.CATEGORICAL_FEATURES}})
+    rng = np.random.default_rng(0)
+    cur.loc[rng.random(len(cur)) < 0.1, ["person_age", "person_income", "loan_intent"]] = pd.NA
+    cur["loan_int_rate"] = np.nan
+    result = compute_drift(reference, cur)
+    assert result.status == STATUS_OK and not result.dataset_drift
+    assert result.n_columns == 10 and len(result.columns) == 11
+    skipped = result.columns[-1]
+    assert (skipped.column, skipped.test, skipped.drifted) == ("loan_int_rate", NO_VALUES, False)
+    assert result.to_dict()["columns"][-1]["score"] is None
+    assert all(math.isfinite(c.score) for c in result.columns[:-1])
