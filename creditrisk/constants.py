@@ -27,7 +27,7 @@ QUALITY_FLOOR = {"roc_auc": 0.90, "brier": 0.10}
 REFERENCE_WEEKS = 13
 CURRENT_WEEKS = 1
 MIN_WEEKLY_REQUESTS = 120
-DRIFT_SHARE = 0.5  # dataset drift when at least this share of columns drifted (Evidently's default)
+DRIFT_SHARE = 0.15  # dataset drift when >= 2 of the 11 columns drifted; see README "Drift rule"
 MAX_NULL_RATE = 0.05
 
 # Promotion (the original design: compare on the last 10 days of labelled requests)

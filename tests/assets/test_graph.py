@@ -61,13 +61,14 @@ def test_weekly_graph_reports_drift_and_the_sensor_retrains_once(world: dict) ->
 
     drifted = run_week(world, instance, DRIFT_WEEK)
     report = meta(drifted, "drift_report")
-    assert report["dataset_drift"] is True and report["drift_share"] >= 0.2
+    assert report["dataset_drift"] is True and report["drift_share"] >= 2 / 11
     by_column = {r.data["column"]: r.data for r in report["columns"].records}
     assert by_column["person_income"]["drifted"] and by_column["loan_percent_income"]["drifted"]
     assert not by_column["loan_grade"]["drifted"]
 
     second = tick(instance, first.cursor)
-    assert [(r.partition_key, r.job_name) for r in second.run_requests] == [(DRIFT_WEEK, "retrain_job")]
+    assert [r.partition_key for r in second.run_requests] == [DRIFT_WEEK]
+    assert drift_sensor.job_name == "retrain_job"
     assert second.run_requests[0].run_key.startswith(f"retrain-{DRIFT_WEEK}-")
 
     third = tick(instance, second.cursor)  # the same report again: no second retrain

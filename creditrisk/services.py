@@ -1,0 +1,97 @@
+"""Start and stop the local servers (Dagster, MLflow UI) as process groups on 127.0.0.1.
+
+Used by the CLI and the tests. Each server runs in its own session so that stopping it stops
+everything it spawned (`dagster dev` starts a webserver, a daemon and a code server).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from creditrisk.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Service:
+    name: str
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc.poll() is not None:
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(timeout=timeout)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+def dagster_env(settings: Settings) -> dict[str, str]:
+    """Environment for Dagster processes: the repo's dagster.yaml, state under CREDITRISK_HOME."""
+    settings.ensure_dirs()
+    return {**os.environ, "DAGSTER_HOME": str(REPO), "CREDITRISK_HOME": str(settings.home),
+            "CREDITRISK_DAGSTER_STORAGE": str(settings.dagster_home)}
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: server exited with {proc.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status < 500:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url}: not answering after {timeout:.0f} s; see {log}")
+
+
+def _spawn(name: str, cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    out: IO[bytes] = log.open("ab")
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def start_dagster(settings: Settings, port: int = 3000, timeout: float = 120.0) -> Service:
+    """`dagster dev` (webserver + daemon: schedule and sensor run) on 127.0.0.1:port."""
+    log = settings.home / "logs" / "dagster.log"
+    cmd = [str(BIN / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)]
+    proc = _spawn("dagster", cmd, dagster_env(settings), log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/server_info", proc, timeout, log)
+    except RuntimeError:
+        Service("dagster", url, proc, log).stop()
+        raise
+    return Service("dagster", url, proc, log)
+
+
+def start_mlflow_ui(settings: Settings, port: int = 5000, timeout: float = 60.0) -> Service:
+    log = settings.home / "logs" / "mlflow.log"
+    cmd = [str(BIN / "mlflow"), "ui", "--backend-store-uri", settings.mlflow_uri, "--host", "127.0.0.1",
+           "--port", str(port), "--workers", "1"]
+    proc = _spawn("mlflow", cmd, {**os.environ}, log)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/health", proc, timeout, log)
+    return Service("mlflow", url, proc, log)

@@ -1,0 +1,140 @@
+"""Inference log: every answered `/predict` goes to the request store, off the request's path.
+
+`add()` only appends a dict to an in-memory buffer (microseconds); a background task writes the
+buffer to the store every `flush_interval_s`, or sooner when `flush_max_rows` rows are waiting,
+in a worker thread so the event loop keeps answering. A failed write puts the rows back and is
+retried (reported in `/readyz`); `close()` writes what is left, so after N answered requests and
+a shutdown the store holds exactly N rows.
+
+Request ids are time-ordered UUIDs (version-7 layout: the first 48 bits are the issue time in ms).
+That lets `/outcomes` tell "unknown" from "answered a moment ago by another replica whose buffer
+has not been flushed yet": for a fresh id it waits until every replica's buffer must have been
+written, then looks again.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from creditrisk.store.base import RequestStore
+
+log = logging.getLogger("ray.serve")
+_rand = random.SystemRandom()
+
+
+def new_request_id(now_ms: int | None = None) -> str:
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | _rand.getrandbits(12) << 64 | 0b10 << 62 \
+        | _rand.getrandbits(62)
+    return str(uuid.UUID(int=value))
+
+
+def issued_at_ms(request_id: str) -> int | None:
+    """Issue time of an id made by `new_request_id`, None for anything else."""
+    try:
+        u = uuid.UUID(request_id)
+    except (ValueError, AttributeError):
+        return None
+    return u.int >> 80 if u.version == 7 else None
+
+
+@dataclass
+class LoggerStatus:
+    buffered: int
+    written: int
+    last_flush_at: float | None
+    last_error: str | None
+    failing_since: float | None
+
+
+class InferenceLogger:
+    def __init__(self, store_factory: Callable[[], RequestStore], flush_interval_s: float = 1.0,
+                 flush_max_rows: int = 1000) -> None:
+        self._store_factory = store_factory
+        self._store: RequestStore | None = None
+        self.flush_interval_s = flush_interval_s
+        self.flush_max_rows = flush_max_rows
+        self._buffer: list[dict[str, Any]] = []
+        self._ids: set[str] = set()  # buffered + being written: "known" to /outcomes
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()  # one write at a time: the loop's and close()'s never overlap
+        self._task: asyncio.Task[None] | None = None
+        self.status = LoggerStatus(0, 0, None, None, None)
+
+    @property
+    def store(self) -> RequestStore:
+        if self._store is None:
+            self._store = self._store_factory()
+        return self._store
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._buffer.append(row)
+        self._ids.add(row["request_id"])
+        if len(self._buffer) >= self.flush_max_rows:
+            self._wake.set()
+
+    def contains(self, request_id: str) -> bool:
+        return request_id in self._ids
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.flush_interval_s)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            await self.flush()
+            if self.status.last_error is not None:
+                await asyncio.sleep(min(5.0, self.flush_interval_s))  # back off while the store is down
+
+    async def flush(self) -> int:
+        async with self._lock:
+            rows, self._buffer = self._buffer, []
+            if not rows:
+                return 0
+            try:
+                written = await asyncio.to_thread(self.store.append_requests, rows)
+            except Exception as exc:  # noqa: BLE001 - any store failure: keep the rows, retry later
+                self._buffer = rows + self._buffer
+                now = time.time()
+                self.status.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                self.status.failing_since = self.status.failing_since or now
+                log.warning("request log flush of %d rows failed (will retry): %s", len(rows), exc)
+                return 0
+            self._ids.difference_update(r["request_id"] for r in rows)
+            self.status.written += written
+            self.status.last_flush_at, self.status.last_error, self.status.failing_since = time.time(), None, None
+            return written
+
+    async def close(self) -> None:
+        """Stop the loop and write everything still buffered (called on replica shutdown)."""
+        if self._task is not None:
+            async with self._lock:  # cancel between writes, never in the middle of one
+                self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        for _ in range(3):  # a transient store error should not lose the tail of the log
+            await self.flush()
+            if not self._buffer:
+                break
+            await asyncio.sleep(0.5)
+        if self._buffer:
+            log.error("request log: %d rows could not be written at shutdown: %s", len(self._buffer),
+                      self.status.last_error)
+        if self._store is not None:
+            self._store.close()
+
+    def snapshot(self) -> dict[str, Any]:
+        s = self.status
+        return {"buffered": len(self._buffer), "written": s.written, "last_flush_at": s.last_flush_at,
+                "last_error": s.last_error, "failing_since": s.failing_since,
+                "flush_interval_s": self.flush_interval_s}

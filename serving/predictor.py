@@ -1,0 +1,206 @@
+"""The champion predictor: batched scoring on XGBoost's native path, reason codes, hot reload.
+
+One instance lives in every serving replica. Scoring takes one reference to the current model per
+batch, so a batch is never split across two versions. Reload: a background task asks the registry
+where the alias points every `reload_interval_s`; on a move it loads the new version completely
+(download, parse, one warm-up prediction) in a worker thread and only then swaps the reference,
+so no request waits for or fails on a load. When the registry cannot be reached the loaded model
+keeps serving and `status()` says so (shown by `/readyz`).
+
+Reason codes are computed for denials only: they are the adverse-action reasons a denied applicant
+is owed, and skipping them for approvals keeps the common case at the cost of the score (~0.25 ms)
+instead of score + contributions (~0.75 ms per single-row call).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from mlflow.exceptions import MlflowException
+from ray import serve
+
+from creditrisk.explain import Reason, reason_codes
+from creditrisk.registry import LoadedModel, Registry
+from creditrisk.schema import EXAMPLE_APPLICANT
+from serving.config import PredictorConfig
+
+log = logging.getLogger("ray.serve")
+
+
+@dataclass(frozen=True)
+class Scored:
+    probability: float
+    prediction: int
+    reasons: list[Reason]
+    loaded: LoadedModel
+
+
+@dataclass
+class RegistryStatus:
+    reachable: bool | None = None  # None until the first check
+    checked_at: str | None = None
+    alias_version: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelState:
+    loaded: LoadedModel
+    loaded_at: str
+    folder: Path
+
+
+@dataclass
+class _Loop:
+    task: asyncio.Task[None] | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    failure: BaseException | None = None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def score_batch(loaded: LoadedModel, rows: list[dict[str, Any]]) -> list[Scored]:
+    """Score validated rows with one model; reasons only for the rows it denies."""
+    model = loaded.model
+    X = model.spec.encode_rows(rows)
+    proba = model.predict_proba(X)
+    denied = np.flatnonzero(proba >= model.threshold)
+    reasons: list[list[Reason]] = [[] for _ in rows]
+    if len(denied):
+        for i, r in zip(denied, reason_codes(model, X[denied])):
+            reasons[i] = r
+    return [Scored(float(p), int(p >= model.threshold), reasons[i], loaded) for i, p in enumerate(proba)]
+
+
+class ChampionPredictor:
+    def __init__(self, registry_factory: Callable[[], Registry], config: PredictorConfig) -> None:
+        self._registry_factory = registry_factory
+        self.registry: Registry | None = None
+        self.config = config
+        self.state: ModelState | None = None
+        self.registry_status = RegistryStatus()
+        self._workdir = Path(tempfile.mkdtemp(prefix="creditrisk-serving-"))
+        self._loop = _Loop()
+
+    # -- scoring -------------------------------------------------------------------------------
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.0)
+    async def score(self, rows: list[dict[str, Any]]) -> list[Scored]:
+        return self.score_now(rows)
+
+    def score_now(self, rows: list[dict[str, Any]]) -> list[Scored]:
+        if self.state is None:
+            raise RuntimeError("no model loaded")
+        return score_batch(self.state.loaded, rows)  # one reference for the whole batch
+
+    # -- loading -------------------------------------------------------------------------------
+    def _registry(self) -> Registry:
+        if self.registry is None:
+            self.registry = self._registry_factory()
+        return self.registry
+
+    def target_version(self) -> str:
+        """Version the replica should serve: the pin, else where the alias points (raises if unknown)."""
+        if self.config.pinned_version:
+            return self.config.pinned_version
+        reg = self._registry()
+        return str(reg.client.get_model_version_by_alias(reg.model_name, self.config.alias).version)
+
+    def load_version(self, version: str) -> ModelState:
+        folder = Path(tempfile.mkdtemp(prefix=f"v{version}-", dir=self._workdir))
+        loaded = self._registry().load(version, dst=folder)
+        score_batch(loaded, [EXAMPLE_APPLICANT])  # warm-up: the first predict allocates
+        return ModelState(loaded, _now(), folder)
+
+    def swap(self, new: ModelState) -> None:
+        old, self.state = self.state, new
+        if old is not None and old.folder != new.folder:
+            shutil.rmtree(old.folder, ignore_errors=True)  # in-flight batches hold the booster, not files
+
+    def load_initial(self) -> None:
+        """Blocking first load at replica start; raising here makes Serve retry the replica."""
+        version = self.target_version()
+        self.swap(self.load_version(version))
+        self.registry_status = RegistryStatus(True, _now(), version, None)
+        log.info("serving %s version %s", self.state.loaded.name if self.state else "?", version)
+
+    async def check_once(self) -> bool:
+        """One reload check; True when a new version was swapped in. Never raises for registry errors."""
+        try:
+            version = await asyncio.to_thread(self.target_version)
+        except (MlflowException, OSError, ValueError) as exc:
+            reachable = isinstance(exc, MlflowException) and exc.error_code == "RESOURCE_DOES_NOT_EXIST"
+            self.registry_status = RegistryStatus(reachable, _now(), None, f"{type(exc).__name__}: {exc}"[:300])
+            return False
+        except Exception as exc:  # noqa: BLE001 - e.g. SQLAlchemy errors: report, keep serving
+            self.registry_status = RegistryStatus(False, _now(), None, f"{type(exc).__name__}: {exc}"[:300])
+            return False
+        self.registry_status = RegistryStatus(True, _now(), version, None)
+        if self.state is not None and self.state.loaded.version == version:
+            return False
+        try:
+            new = await asyncio.to_thread(self.load_version, version)
+        except Exception as exc:  # noqa: BLE001 - a broken artifact must not take the replica down
+            self.registry_status.error = f"loading version {version} failed: {exc}"[:300]
+            return False
+        old = self.state.loaded.version if self.state else None
+        self.swap(new)
+        log.info("model swapped: version %s -> %s", old, version)
+        return True
+
+    # -- background reload loop -----------------------------------------------------------------
+    def start(self) -> None:
+        self._loop.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._loop.wake.wait(), timeout=self.config.reload_interval_s)
+                except asyncio.TimeoutError:
+                    pass
+                self._loop.wake.clear()
+                await self.check_once()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self._loop.failure = exc  # check_health() reports it and Serve replaces the replica
+            raise
+
+    def configure(self, config: PredictorConfig) -> None:
+        """Apply a new user_config in place; an alias or pin change is checked at once."""
+        changed = (config.alias, config.pinned_version) != (self.config.alias, self.config.pinned_version)
+        self.config = config
+        self.score.set_max_batch_size(config.max_batch_size)
+        self.score.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
+        if changed or self._loop.task is not None:
+            self._loop.wake.set()  # also restarts the wait with the new interval
+
+    def check_health(self) -> None:
+        if self.state is None:
+            raise RuntimeError("no model loaded")
+        task = self._loop.task
+        if self._loop.failure is not None or (task is not None and task.done() and not task.cancelled()):
+            raise RuntimeError(f"model reload loop stopped: {self._loop.failure!r}")
+
+    def status(self) -> dict[str, Any]:
+        s = self.state
+        model = None if s is None else {"name": s.loaded.name, "version": s.loaded.version,
+                                        "run_id": s.loaded.run_id, "loaded_at": s.loaded_at,
+                                        "threshold": s.loaded.model.threshold}
+        return {"model": model, "alias": self.config.alias, "pinned_version": self.config.pinned_version,
+                "reload_interval_s": self.config.reload_interval_s, "registry": vars(self.registry_status).copy()}
+
+    async def close(self) -> None:
+        if self._loop.task is not None:
+            self._loop.task.cancel()
+            await asyncio.gather(self._loop.task, return_exceptions=True)
+        shutil.rmtree(self._workdir, ignore_errors=True)
