@@ -7,11 +7,12 @@ calibration plots.
 """
 from __future__ import annotations
 
+import math
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import mlflow
 import pandas as pd
@@ -19,7 +20,16 @@ from mlflow.models import infer_signature
 
 from creditrisk import plots
 from creditrisk.constants import LABEL
-from creditrisk.model import WEIGHT, CreditModel, TrainConfig, config_dict, evaluate, report_text, split_holdout, train
+from creditrisk.model import (
+    WEIGHT,
+    CreditModel,
+    TrainConfig,
+    config_dict,
+    evaluate,
+    report_text,
+    split_holdout,
+    train,
+)
 from creditrisk.pyfunc import ARTIFACT_KEY, CreditRiskPyfunc, predict_frame
 from creditrisk.registry import Registry
 from creditrisk.schema import FEATURES
@@ -67,7 +77,7 @@ def train_and_register(registry: Registry, raw: pd.DataFrame, preprocessed: pd.D
             "processeddataset_shape": _shape(processed), "processeddataset_columns": list(processed.columns),
             "holdout_rows": len(holdout), "data_source": source, **config_dict(config),
         })
-        mlflow.log_metrics({k: v for k, v in scores.items() if v == v})  # NaN-free
+        mlflow.log_metrics({k: v for k, v in scores.items() if not math.isnan(v)})
         mlflow.log_text(report_text(model, holdout), "classification_report.txt")
         y, proba = holdout[LABEL].to_numpy(), model.score_frame(holdout)
         for name, fig in (("roc_curve.png", plots.roc_figure(y, proba, scores["roc_auc"])),

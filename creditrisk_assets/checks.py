@@ -17,7 +17,6 @@ from creditrisk.schema import FEATURES, invalid_rows
 from creditrisk.windows import week_windows
 from creditrisk_assets.resources import LoopConfig, StoreResource
 
-
 VOLUME_GATE = dg.AssetCheckSpec("volume_gate", asset="current_window",
                                  description="The week has at least `min_weekly_requests` requests.")
 DATA_QUALITY = dg.AssetCheckSpec("data_quality", asset="current_window",

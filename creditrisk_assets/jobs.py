@@ -1,4 +1,8 @@
-"""Jobs: the weekly drift check and the drift-triggered retraining."""
+"""Jobs: the weekly drift check and the drift-triggered retraining.
+
+Both run their steps in one process: on two cores a process per step only adds start-up time
+(each would re-import pandas, MLflow and Evidently), and the steps are sequential anyway.
+"""
 
 import dagster as dg
 
@@ -7,8 +11,10 @@ from creditrisk_assets.partitions import WEEKS
 weekly_drift_job = dg.define_asset_job(
     "weekly_drift_job", selection=dg.AssetSelection.assets("raw_requests", "current_window", "reference_window",
                                                            "drift_report"),
-    partitions_def=WEEKS, description="Materialize the week's requests, windows and drift report (with checks).")
+    partitions_def=WEEKS, executor_def=dg.in_process_executor,
+    description="Materialize the week's requests, windows and drift report (with checks).")
 
 retrain_job = dg.define_asset_job(
     "retrain_job", selection=dg.AssetSelection.assets("candidate_model", "champion_model"), partitions_def=WEEKS,
+    executor_def=dg.in_process_executor,
     description="Retrain a challenger and promote it only if it beats the champion. Started by drift_sensor.")

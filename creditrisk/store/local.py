@@ -17,17 +17,26 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from creditrisk.store.base import (OUTCOME_COLUMNS, REQUEST_COLUMNS, RequestStore, StoreError, empty_window,
-                                   outcome_frame, request_frame, utc, window_columns)
+from creditrisk.store.base import (
+    OUTCOME_COLUMNS,
+    REQUEST_COLUMNS,
+    RequestStore,
+    StoreError,
+    empty_window,
+    outcome_frame,
+    request_frame,
+    utc,
+    window_columns,
+)
 
 _READ_RETRIES = 3
 
@@ -45,7 +54,7 @@ class LocalRequestStore(RequestStore):
 
     # -- writing -------------------------------------------------------------------------------
     def _write(self, kind: str, df: pd.DataFrame, ts_col: str) -> int:
-        stamp = datetime.utcnow().strftime("%Y%m%dT%H%M%S%f")
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         for day, part in df.groupby(df[ts_col].dt.strftime("%Y-%m-%d"), sort=True):
             folder = self.root / kind / f"date={day}"
             folder.mkdir(parents=True, exist_ok=True)
@@ -143,14 +152,14 @@ class LocalRequestStore(RequestStore):
 
     def compact(self, older_than: timedelta = timedelta(days=1)) -> int:
         """Merge each finished day's small files into one (serving writes many). Returns files removed."""
-        removed, cutoff = 0, (utc(datetime.utcnow()) - older_than).strftime("%Y-%m-%d")
+        removed, cutoff = 0, (utc(datetime.now(timezone.utc)) - older_than).strftime("%Y-%m-%d")
         for kind in ("requests", "outcomes"):
             for day in sorted((self.root / kind).glob("date=*")):
                 parts = sorted(day.glob("part-*.parquet"))
                 if len(parts) < 2 or day.name[5:] >= cutoff:
                     continue
                 merged = pa.concat_tables([pq.read_table(p) for p in parts], promote_options="default")
-                name = f"part-{datetime.utcnow():%Y%m%dT%H%M%S%f}-{os.getpid()}-compact.parquet"
+                name = f"part-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{os.getpid()}-compact.parquet"
                 pq.write_table(merged, day / f".{name}.tmp")
                 os.replace(day / f".{name}.tmp", day / name)
                 for p in parts:

@@ -1,9 +1,8 @@
 """The challenger: retrained on base data plus labelled production requests, registered in MLflow."""
 
-from datetime import datetime, timezone
-from typing import Any
-
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -16,7 +15,7 @@ from creditrisk_assets import checks
 from creditrisk_assets.partitions import WEEKS
 from creditrisk_assets.resources import LoopConfig, RegistryResource, StoreResource
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def training_frames(base_raw: pd.DataFrame, base: pd.DataFrame, production: pd.DataFrame,

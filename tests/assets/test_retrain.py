@@ -5,13 +5,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from world import DRIFT_WEEK, resources_for
 
 from creditrisk.data import load_dataset
 from creditrisk.model import TrainConfig
 from creditrisk.registry import Registry
 from creditrisk.training import train_and_register
 from creditrisk_assets.definitions import ASSETS, CHECKS
-from world import DRIFT_WEEK, resources_for
 
 RETRAIN = dg.AssetSelection.assets("candidate_model", "champion_model")
 

@@ -6,8 +6,10 @@ income shock from Monday 2026-08-03 (week 2026-08-09), then a quiet week with 50
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from traffic import log_traffic
 
 from creditrisk.data import COLUMNS
 from creditrisk.registry import Registry
@@ -15,9 +17,7 @@ from creditrisk.store.local import LocalRequestStore
 from creditrisk.synth import generate
 from creditrisk.training import train_and_register
 from creditrisk_assets.resources import LocalStoreResource, LoopConfig, RegistryResource
-from traffic import log_traffic
 
-UTC = timezone.utc
 HISTORY_START = datetime(2026, 6, 1, tzinfo=UTC)
 NORMAL_WEEK, DRIFT_WEEK, QUIET_WEEK = "2026-08-02", "2026-08-09", "2026-08-16"
 DRIFT_START = datetime(2026, 8, 3, tzinfo=UTC)

@@ -1,0 +1,1 @@
+"""`creditrisk demo`: the whole loop on one machine, driven through its real interfaces."""
