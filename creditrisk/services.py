@@ -28,6 +28,15 @@ class Service:
     url: str
     proc: subprocess.Popen
     log: Path
+    ready_path: str = "/"
+
+    def wait_ready(self, timeout: float) -> Service:
+        try:
+            wait_http(f"{self.url}{self.ready_path}", self.proc, timeout, self.log)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self, timeout: float = 20.0) -> None:
         if self.proc.poll() is not None:
@@ -73,25 +82,29 @@ def _spawn(name: str, cmd: list[str], env: dict[str, str], log: Path) -> subproc
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def start_dagster(settings: Settings, port: int = 3000, timeout: float = 120.0) -> Service:
-    """`dagster dev` (webserver + daemon: schedule and sensor run) on 127.0.0.1:port."""
+def spawn_dagster(settings: Settings, port: int = 3000, extra_env: dict[str, str] | None = None) -> Service:
+    """`dagster dev` (webserver + daemon: schedule and sensor run) on 127.0.0.1:port; not yet ready."""
     log = settings.home / "logs" / "dagster.log"
     cmd = [str(BIN / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)]
-    proc = _spawn("dagster", cmd, dagster_env(settings), log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/server_info", proc, timeout, log)
-    except RuntimeError:
-        Service("dagster", url, proc, log).stop()
-        raise
-    return Service("dagster", url, proc, log)
+    proc = _spawn("dagster", cmd, {**dagster_env(settings), **(extra_env or {})}, log)
+    return Service("dagster", f"http://127.0.0.1:{port}", proc, log, "/server_info")
 
 
-def start_mlflow_ui(settings: Settings, port: int = 5000, timeout: float = 60.0) -> Service:
+def spawn_mlflow_ui(settings: Settings, port: int = 5000) -> Service:
     log = settings.home / "logs" / "mlflow.log"
     cmd = [str(BIN / "mlflow"), "ui", "--backend-store-uri", settings.mlflow_uri, "--host", "127.0.0.1",
            "--port", str(port), "--workers", "1"]
     proc = _spawn("mlflow", cmd, {**os.environ}, log)
-    url = f"http://127.0.0.1:{port}"
-    wait_http(f"{url}/health", proc, timeout, log)
-    return Service("mlflow", url, proc, log)
+    return Service("mlflow", f"http://127.0.0.1:{port}", proc, log, "/health")
+
+
+def spawn_serving(settings: Settings, port: int, args: list[str], extra_env: dict[str, str]) -> Service:
+    """`creditrisk serve` (Ray Serve: portal + API) as its own process group."""
+    log = settings.home / "logs" / "serve.log"
+    env = {**os.environ, "CREDITRISK_HOME": str(settings.home), **extra_env}
+    proc = _spawn("serve", [str(BIN / "creditrisk"), "serve", "--port", str(port), *args], env, log)
+    return Service("serve", f"http://127.0.0.1:{port}", proc, log, "/readyz")
+
+
+def start_dagster(settings: Settings, port: int = 3000, timeout: float = 120.0) -> Service:
+    return spawn_dagster(settings, port).wait_ready(timeout)

@@ -5,7 +5,7 @@ import dagster as dg
 from creditrisk_assets.jobs import retrain_job
 
 
-@dg.asset_sensor(asset_key=dg.AssetKey("drift_report"), job=retrain_job, minimum_interval_seconds=10,
+@dg.asset_sensor(asset_key=dg.AssetKey("drift_report"), job=retrain_job, minimum_interval_seconds=5,
                  default_status=dg.DefaultSensorStatus.RUNNING,
                  description="Launches retrain_job for a week whose drift report has dataset_drift = true.")
 def drift_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry) -> dg.RunRequest | dg.SkipReason:

@@ -25,6 +25,10 @@ _MATS = """query($k: AssetKeyInput!, $p: [String!]) { assetOrError(assetKey: $k)
     ... on PathMetadataEntry { path } } } } } }"""
 
 
+_TICKS = """query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { __typename ... on Sensor {
+  sensorState { ticks(limit: 100) { status skipReason runIds timestamp } } } } }"""
+
+
 class DagsterError(RuntimeError):
     pass
 
@@ -80,6 +84,11 @@ class DagsterAPI:
         for e in mats[0]["metadataEntries"]:
             out[e["label"]] = next((e[k] for k in ("floatValue", "intValue", "boolValue", "text", "path") if k in e), None)
         return out
+
+    def sensor_ticks(self, sensor: str) -> list[dict[str, Any]]:
+        sel = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "sensorName": sensor}
+        data = self._gql(_TICKS, {"s": sel})["sensorOrError"]
+        return data["sensorState"]["ticks"] if data.get("__typename") == "Sensor" else []
 
     def close(self) -> None:
         self.http.close()

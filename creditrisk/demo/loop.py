@@ -1,0 +1,116 @@
+"""One simulated week at a time: traffic, outcomes, the weekly check, and what the system did.
+
+The demo does what the schedule would (launch `weekly_drift_job` for the week that just ended) and
+then only *watches*: the drift sensor decides by itself whether to retrain, `champion_model` decides
+whether to promote, and the serving replicas notice the alias move on their own.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from creditrisk.demo.dagster_api import DagsterAPI
+from creditrisk.demo.traffic import Answered, Traffic, week_applications
+from creditrisk.windows import week_windows
+
+Out = Callable[[str], None]
+
+
+@dataclass
+class WeekRow:
+    week: str
+    key: str
+    drifting: bool
+    requests: int
+    outcomes: int
+    status: str
+    drift_share: float
+    n_drifted: int
+    dataset_drift: bool
+    retrain_runs: int
+    promoted: bool | None
+    reason: str
+    served_version: str
+    realized_auc: float
+    reload_s: float | None
+    alerts: int
+    wall_s: float
+
+
+def realized_auc(answered: list[Answered]) -> float:
+    """AUC of what was served, on the requests whose outcome gets reported."""
+    rows = [a for a in answered if a.report_at is not None]
+    y = np.array([a.label for a in rows])
+    return float(roc_auc_score(y, [a.probability for a in rows])) if len(set(y)) == 2 else float("nan")
+
+
+def served_version(serve_url: str) -> str:
+    return str(httpx.get(f"{serve_url}/readyz", timeout=10).json()["model"]["version"])
+
+
+def sensor_verdict(api: DagsterAPI, week: str, key: str, timeout: float) -> list[str]:
+    """Wait until the drift sensor has judged this week's report: its retrain run ids (or [])."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = [r for r in api.runs("retrain_job", key) if r["tags"].get("dagster/sensor_name") == "drift_sensor"]
+        if runs:
+            return [r["runId"] for r in runs]
+        if any(week in (t.get("skipReason") or "") for t in api.sensor_ticks("drift_sensor")):
+            return []
+        time.sleep(1.0)
+    raise TimeoutError(f"drift_sensor gave no verdict on week {week} within {timeout:.0f} s")
+
+
+def wait_for_version(serve_url: str, version: str, timeout: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if served_version(serve_url) == version:
+            return time.monotonic() - start
+        time.sleep(0.25)
+    raise TimeoutError(f"serving did not switch to version {version} within {timeout:.0f} s")
+
+
+def run_week(i: int, start: datetime, *, api: DagsterAPI, traffic: Traffic, serve_url: str, n: int, seed: int,
+             scenario: str, drift_start: datetime | None, alerts: list, reload_timeout: float,
+             out: Out) -> tuple[WeekRow, list[Answered]]:
+    t0 = time.monotonic()
+    ws = start + timedelta(weeks=i)
+    key = (ws + timedelta(days=6)).date().isoformat()
+    w = week_windows(key)
+    apps = week_applications(ws, ws + timedelta(days=7), n, seed + i, scenario, drift_start)
+    answered = traffic.send_week(apps)
+    outcomes = traffic.report_due(w.as_of)
+    before, n_alerts = served_version(serve_url), len(alerts)
+    status = api.wait(api.launch("weekly_drift_job", key, {"creditrisk/trigger": "demo-schedule"}), 600)
+    md = api.metadata("drift_report", key) or {}
+    if status != "SUCCESS" or not md:
+        raise RuntimeError(f"weekly_drift_job[{key}] ended {status}; see the run in the Dagster UI")
+    runs = sensor_verdict(api, w.label, key, 120)
+    promoted, reason, reload_s = None, "no retraining", None
+    for run_id in runs:
+        api.wait(run_id, 900)
+        champ = api.metadata("champion_model", key)
+        if champ is None:
+            reason = "retraining failed or was blocked; the champion keeps serving"
+            continue
+        promoted, reason = bool(champ["promoted"]), str(champ["reason"])
+        if promoted:
+            reload_s = wait_for_version(serve_url, str(champ["champion_version"]), reload_timeout)
+    row = WeekRow(w.label, key, drift_start is not None and ws >= drift_start, len(answered), outcomes,
+                  str(md["status"]), float(md["drift_share"]), int(md["n_drifted"]), bool(md["dataset_drift"]),
+                  len(runs), promoted, reason, served_version(serve_url), realized_auc(answered), reload_s,
+                  len(alerts) - n_alerts, time.monotonic() - t0)
+    shown = f"{before} -> {row.served_version}" if row.served_version != before else row.served_version
+    out(f"{row.week} {'DRIFT ' if row.drifting else '      '}| {row.requests:5d} req {row.outcomes:5d} outcomes | "
+        f"drift {row.n_drifted:2d}/11 share {row.drift_share:.2f} {'YES' if row.dataset_drift else 'no ':3s} | "
+        f"retrain {'yes' if runs else 'no '} | served v{shown} | realized AUC {row.realized_auc:.3f} | "
+        f"{row.wall_s:5.1f}s" + (f"\n           decision: {reason}" if runs else "")
+        + (f" (served within {reload_s:.1f}s)" if reload_s is not None else "")
+        + (f"\n           ALERT: {alerts[-1].get('title')}" if row.alerts else ""))
+    return row, answered

@@ -1,0 +1,158 @@
+"""`creditrisk demo`: bootstrap, start every server, replay weeks of traffic, narrate what happens.
+
+Everything runs under `$CREDITRISK_HOME/demo` (emptied at the start, so a replay is reproducible
+with `--seed`), on 127.0.0.1, and is stopped at the end (`--exit`) or on Ctrl-C.
+"""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sklearn.metrics import roc_auc_score
+
+from creditrisk.cli import make_registry
+from creditrisk.constants import CHAMPION_ALIAS
+from creditrisk.data import load_base_data
+from creditrisk.demo.alert_sink import AlertSink
+from creditrisk.demo.dagster_api import DagsterAPI
+from creditrisk.demo.loop import Out, WeekRow, run_week
+from creditrisk.demo.traffic import Answered, Traffic
+from creditrisk.services import Service, spawn_dagster, spawn_mlflow_ui, spawn_serving
+from creditrisk.settings import Settings, get_settings
+from creditrisk.store.local import LocalRequestStore
+from creditrisk.training import train_and_register
+
+ERROR_LINE = re.compile(r"Traceback \(most recent call last\)|\bERROR\b|\bCRITICAL\b")
+
+
+@dataclass
+class DemoConfig:
+    scenario: str = "income_shock"
+    weeks: int = 8
+    drift_week: int = 6  # 1-based: the first week with drifted applicants
+    requests_per_week: int = 1500
+    seed: int = 42
+    start: date = date(2026, 1, 5)  # a Monday; the simulated calendar, never the wall clock
+    data: str | None = None
+    exit: bool = False
+    reload_interval_s: float = 5.0
+    ports: dict[str, int] = field(default_factory=lambda: {"serve": 8000, "dagster": 3000, "mlflow": 5000})
+
+
+@dataclass
+class DemoResult:
+    weeks: list[WeekRow]
+    phases: dict[str, float]
+    requests_sent: int
+    rows_in_store: int
+    alerts: list[dict]
+    log_errors: list[str]
+    post_drift_auc: dict[str, float]
+
+
+def _phase(phases: dict[str, float], name: str, t0: float, out: Out) -> float:
+    phases[name] = round(time.monotonic() - t0, 1)
+    out(f"[phase] {name}: {phases[name]:.1f} s")
+    return time.monotonic()
+
+
+def _log_errors(logs: list[Path]) -> list[str]:
+    return [f"{p.name}: {line.strip()[:200]}" for p in logs if p.exists()
+            for line in p.read_text(errors="replace").splitlines() if ERROR_LINE.search(line)]
+
+
+def _post_drift_auc(settings: Settings, answered: list[Answered], drift_start: datetime | None,
+                    old: str, new: str) -> dict[str, float]:
+    """Old and new champion (loaded from the registry) on the same post-drift labelled traffic."""
+    if drift_start is None or old == new:
+        return {}
+    rows = [a for a in answered if a.ts >= drift_start and a.report_at is not None]
+    logged = LocalRequestStore(settings.store_dir).read_window(drift_start, drift_start + timedelta(days=3650))
+    feats = logged.set_index("request_id").loc[[a.request_id for a in rows]].reset_index()
+    labels, reg = [a.label for a in rows], make_registry(settings)
+    return {f"{name} champion v{v}": float(roc_auc_score(labels, reg.load(v).model.score_frame(feats)))
+            for name, v in (("old", old), ("new", new))}
+
+
+def run_demo(cfg: DemoConfig, out: Out = print) -> DemoResult:
+    base = get_settings()
+    home = base.home / "demo"
+    shutil.rmtree(home, ignore_errors=True)
+    settings = get_settings({"CREDITRISK_HOME": str(home)})
+    phases: dict[str, float] = {}
+    t0 = time.monotonic()
+    out(f"[demo] scenario {cfg.scenario}, {cfg.weeks} weeks from {cfg.start} (drift from week {cfg.drift_week}), "
+        f"{cfg.requests_per_week} requests/week, seed {cfg.seed}; state in {home}")
+    raw, clean, _ = load_base_data(cfg.data, seed=cfg.seed)
+    train_and_register(make_registry(settings), raw, clean, alias=CHAMPION_ALIAS, run_name="bootstrap",
+                       source=cfg.data or f"synthetic:seed={cfg.seed}", progress=lambda m: out(f"[bootstrap] {m}"))
+    t0 = _phase(phases, "bootstrap", t0, out)
+
+    token = secrets.token_urlsafe(16)
+    services: list[Service] = []
+    traffic: Traffic | None = None
+    rows: list[WeekRow] = []
+    stored, post = 0, {}
+    sink = AlertSink().__enter__()
+    try:
+        child_env = {"CREDITRISK_HOME": str(home), "CREDITRISK_ALERT_WEBHOOK": sink.url,
+                     **({"CREDITRISK_DATA": cfg.data} if cfg.data else {})}
+        services = [
+            spawn_serving(settings, cfg.ports["serve"], ["--allow-client-time", "--reload-interval",
+                                                         str(cfg.reload_interval_s)],
+                          {"CREDITRISK_OUTCOMES_TOKEN": token}),
+            spawn_dagster(settings, cfg.ports["dagster"], child_env),
+            spawn_mlflow_ui(settings, cfg.ports["mlflow"]),
+        ]
+        for s in services:
+            s.wait_ready(240)
+        serve, dagster, mlflow = services
+        out(f"[demo] portal   {serve.url}/\n[demo] API docs {serve.url}/docs\n"
+            f"[demo] Dagster  {dagster.url}\n[demo] MLflow   {mlflow.url}")
+        t0 = _phase(phases, "start services", t0, out)
+
+        start = datetime.combine(cfg.start, datetime.min.time(), tzinfo=UTC)
+        drift_start = None if cfg.scenario == "none" else start + timedelta(weeks=cfg.drift_week - 1)
+        api, traffic = DagsterAPI(dagster.url), Traffic(serve.url, token, seed=cfg.seed)
+        first_version = None
+        for i in range(cfg.weeks):
+            row, _ = run_week(i, start, api=api, traffic=traffic, serve_url=serve.url, n=cfg.requests_per_week,
+                              seed=cfg.seed * 1000, scenario=cfg.scenario, drift_start=drift_start,
+                              alerts=sink.alerts, reload_timeout=cfg.reload_interval_s * 3 + 15, out=out)
+            first_version = first_version or row.served_version
+            rows.append(row)
+            if row.promoted:
+                phases.setdefault("first drifted week cycle (check -> retrain -> promote -> served)", round(row.wall_s, 1))
+        t0 = _phase(phases, "simulate weeks", t0, out)
+        time.sleep(2.5)  # the inference log flushes every second
+        stored = LocalRequestStore(settings.store_dir).count()
+        post = _post_drift_auc(settings, traffic.stats.answered, drift_start, first_version or "", rows[-1].served_version)
+        for name, auc in post.items():
+            out(f"[demo] realized AUC on post-drift labelled traffic, {name}: {auc:.3f}")
+        out(f"[demo] requests sent {len(traffic.stats.answered)}, rows in the store {stored}, "
+            f"client errors {len(traffic.stats.errors)}, alerts {len(sink.alerts)}")
+        if not cfg.exit:
+            out("[demo] the UIs stay up; press Ctrl-C to stop everything")
+            signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        for s in reversed(services):
+            s.stop()
+        sink.__exit__()
+    sent = traffic.stats.answered if traffic else []
+    errors = _log_errors([s.log for s in services]) + (traffic.stats.errors if traffic else [])
+    result = DemoResult(rows, phases, len(sent), stored, list(sink.alerts), errors, post)
+    (home / "timeline.json").write_text(json.dumps(asdict(result), indent=2, default=str))
+    out(f"[demo] timeline written to {home / 'timeline.json'}; log errors: {len(errors)}")
+    return result

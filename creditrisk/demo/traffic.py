@@ -1,0 +1,132 @@
+"""Simulated applicants through the real HTTP API, in simulated time.
+
+Each request carries `X-Request-Time` (the service must be built with `allow_client_time`), so the
+store, the weekly windows and every report follow the simulated calendar, never the wall clock.
+Outcomes are reported through `POST /outcomes` for a share of requests, a few days after each
+request, and only once the simulated clock has passed that moment.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from creditrisk.constants import LABEL
+from creditrisk.schema import FEATURES
+from creditrisk.synth import generate
+
+
+@dataclass
+class Answered:
+    """What the portal got back, with the truth the simulator knows (the later outcome)."""
+    request_id: str
+    ts: datetime
+    probability: float
+    version: str
+    label: int
+    report_at: datetime | None  # None: this outcome is never reported (label rate < 1)
+
+
+@dataclass
+class TrafficStats:
+    answered: list[Answered] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    outcomes_sent: int = 0
+
+
+def week_applications(start: datetime, end: datetime, n: int, seed: int, scenario: str,
+                      drift_start: datetime | None) -> pd.DataFrame:
+    return generate(n, seed=seed, start=start, end=end, scenario=scenario, drift_start=drift_start)
+
+
+def _body(row: pd.Series) -> dict:
+    body = {f: row[f] for f in FEATURES}
+    body["person_age"] = int(body["person_age"])
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in body.items()}
+
+
+async def _send_predictions(client: httpx.AsyncClient, apps: pd.DataFrame, concurrency: int, label_rate: float,
+                            delay_days: tuple[float, float], rng: np.random.Generator, stats: TrafficStats) -> None:
+    sem = asyncio.Semaphore(concurrency)
+    reported = rng.random(len(apps)) < label_rate
+    delays = rng.uniform(*delay_days, size=len(apps))
+
+    async def one(i: int, row: pd.Series) -> None:
+        ts = row["ts"].to_pydatetime()
+        async with sem:
+            try:
+                resp = await client.post("/predict", json=_body(row), headers={"X-Request-Time": ts.isoformat()})
+            except httpx.HTTPError as exc:
+                stats.errors.append(f"/predict: {exc!r}")
+                return
+        if resp.status_code != 200:
+            stats.errors.append(f"/predict {resp.status_code}: {resp.text[:200]}")
+            return
+        out = resp.json()
+        stats.answered.append(Answered(out["request_id"], ts, out["probability_of_default"], out["model"]["version"],
+                                       int(row[LABEL]), ts + timedelta(days=float(delays[i])) if reported[i] else None))
+
+    await asyncio.gather(*(one(i, row) for i, (_, row) in enumerate(apps.iterrows())))
+
+
+async def _send_outcomes(client: httpx.AsyncClient, due: list[Answered], token: str, concurrency: int,
+                         stats: TrafficStats) -> None:
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(a: Answered) -> None:
+        async with sem:
+            resp = await client.post("/outcomes", json={"request_id": a.request_id, "loan_status": a.label},
+                                     headers={"Authorization": f"Bearer {token}",
+                                              "X-Request-Time": a.report_at.isoformat()})  # type: ignore[union-attr]
+        if resp.status_code != 200:
+            stats.errors.append(f"/outcomes {resp.status_code}: {resp.text[:200]}")
+        else:
+            stats.outcomes_sent += 1
+
+    await asyncio.gather(*(one(a) for a in due))
+
+
+class Traffic:
+    """Sends a week of applications, then the outcomes that are due by a simulated time."""
+
+    def __init__(self, base_url: str, token: str, *, seed: int, label_rate: float = 0.9,
+                 delay_days: tuple[float, float] = (1.0, 5.0), concurrency: int = 8):
+        self.base_url, self.token, self.concurrency = base_url, token, concurrency
+        self.label_rate, self.delay_days = label_rate, delay_days
+        self.rng = np.random.default_rng(seed)
+        self.stats = TrafficStats()
+        self._pending: list[Answered] = []
+
+    def _client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, timeout=30.0,
+                                 limits=httpx.Limits(max_connections=self.concurrency))
+
+    def send_week(self, apps: pd.DataFrame) -> list[Answered]:
+        before = len(self.stats.answered)
+
+        async def go() -> None:
+            async with self._client() as client:
+                await _send_predictions(client, apps, self.concurrency, self.label_rate, self.delay_days,
+                                        self.rng, self.stats)
+        asyncio.run(go())
+        new = self.stats.answered[before:]
+        self._pending.extend(a for a in new if a.report_at is not None)
+        return new
+
+    def report_due(self, now: datetime) -> int:
+        due: list[Answered] = []
+        later: list[Answered] = []
+        for a in self._pending:
+            (due if a.report_at is not None and a.report_at < now else later).append(a)
+        self._pending = later
+
+        async def go() -> None:
+            async with self._client() as client:
+                await _send_outcomes(client, due, self.token, self.concurrency, self.stats)
+        if due:
+            asyncio.run(go())
+        return len(due)
