@@ -11,9 +11,9 @@ feature values ("bottom-k"). Why: Evidently recomputes every statistic of both w
 run, single-threaded, so a 13-week reference of 1M rows dominates the step; a sample of 100k
 decides the same. Why a content hash and not positions: the pick does not depend on row order, so
 the same windows give the same report even when a store returns tied timestamps in another order.
-Sampling only ever shrinks a window to >= 1,001 rows, so Evidently still picks the same test family
-(distances above 1,000 reference rows, p-value tests below), and p-value tests, whose verdict
-depends on n, never see a sample.
+Evidently picks the test family from the reference size (p-value tests up to 1,000 rows, distances
+above), and `max_rows` must exceed 1,000, so sampling never swaps a distance for a p-value test,
+whose verdict would depend on n.
 
 Error bound at n = 100,000 sampled rows (alpha = 0.001). DKW: sup_x |F_n(x) - F(x)| <=
 sqrt(ln(2/alpha) / (2n)) = 0.0062, i.e. every sampled quantile is within 0.62 percentile points of
@@ -21,7 +21,7 @@ the full window's. Both scores are metrics, so |score(sample) - score(full)| <= 
 d(cur_n, cur), one term per sampled window. Numerical columns, Wasserstein distance / reference
 std (threshold 0.1): E W1(F_n, F) <= J1 / sqrt(n) with J1 = integral of sqrt(F(1 - F)) dx
 (Bobkov-Ledoux); J1 / std is 1.47-1.61 on the synthetic columns, so <= 0.005 per window (0.0035-0.005
-observed). Categorical columns, Jensen-Shannon distance in nats (threshold 0.1): JSD(P, P_n) <=
+observed; the sampled std adds < 1% relative). Categorical columns, Jensen-Shannon distance in nats (threshold 0.1): JSD(P, P_n) <=
 chi2(P_n || P) / 2, and n * chi2 ~ chi2(k - 1), so for k <= 7 categories JS <= sqrt(22.5 / 2n) = 0.011
 per window with probability 1 - alpha. A verdict can thus only differ from the full-data one for a
 column whose full score lies within ~0.01 of its threshold (bench/drift_bench.py checks equality).
@@ -72,12 +72,15 @@ class DriftResult:
     status: str = STATUS_OK
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able types only (Python floats, NaN as None) for Dagster metadata or MLflow."""
+        """Plain Python types only (float, int, bool, str, list, dict; no numpy) for Dagster metadata.
+
+        A "no values" column keeps NaN score and threshold: still floats, so consumers can plot them.
+        """
         out = asdict(self)
         for col in out["columns"]:
-            for key in ("score", "threshold"):
-                col[key] = None if math.isnan(col[key]) else float(col[key])
-        out["drift_share"] = float(out["drift_share"])
+            col.update(score=float(col["score"]), threshold=float(col["threshold"]), drifted=bool(col["drifted"]))
+        out.update(dataset_drift=bool(self.dataset_drift), drift_share=float(self.drift_share),
+                   n_drifted=int(self.n_drifted), n_columns=int(self.n_columns))
         return out
 
     def drifted_columns(self) -> list[str]:
@@ -161,7 +164,8 @@ def read_snapshot(snap: dict[str, Any], tested: list[str], skipped: Sequence[Col
     Metric values are matched to their tests by metric id; public so that a plain Evidently run (the
     benchmark's baseline) is read by the very same code.
     """
-    status = {t["metric_config"]["metric_id"]: t["status"] for t in snap["tests"]}
+    # A status is a TestStatus (a str enum) in `.dict()` and a plain string after a JSON round trip.
+    status = {t["metric_config"]["metric_id"]: str(getattr(t["status"], "value", t["status"])) for t in snap["tests"]}
     per_column: dict[str, ColumnDrift] = {}
     count = None
     for m in snap["metrics"]:

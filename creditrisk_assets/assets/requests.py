@@ -46,7 +46,7 @@ def reference_window(context: dg.AssetExecutionContext, store: StoreResource,
                      loop: LoopConfig) -> dg.Output[pd.DataFrame]:
     """The weeks before the evaluated one (13 by default); the base training data if too few."""
     w = week_windows(context.partition_key, loop.reference_weeks, loop.evaluation_days)
-    df = store.get_store().read_window(*w.reference)[FEATURES + [LABEL]]
+    df = store.get_store().read_window(*w.reference, columns=FEATURES + [LABEL])
     source = f"requests {w.reference[0]:%Y-%m-%d} .. {w.reference[1]:%Y-%m-%d}"
     if len(df) < loop.min_weekly_requests * loop.reference_weeks // 4:
         # Before a quarter of the reference period has traffic, the model's own training data is
