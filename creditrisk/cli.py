@@ -9,7 +9,7 @@ import json
 import os
 import sys
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from creditrisk.constants import CHALLENGER_ALIAS, CHAMPION_ALIAS
 from creditrisk.data import DataFileError
@@ -81,6 +81,65 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Ray Serve on 127.0.0.1 in the foreground; Ctrl-C (or SIGTERM) stops it and all it started."""
+    import signal
+    import socket
+
+    from serving.config import PredictorConfig, ServiceArgs  # lazily: the core CLI never imports Ray
+    from serving.runtime import LocalService
+
+    if make_registry(settings).version_for(CHAMPION_ALIAS) is None:
+        raise RegistryError(f"no {CHAMPION_ALIAS!r} model in {settings.mlflow_uri}; run `creditrisk bootstrap` first")
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", args.port)) == 0:
+            raise ValueError(f"port {args.port} on 127.0.0.1 is already in use (choose another with --port)")
+    service_args = ServiceArgs(mlflow_uri=settings.mlflow_uri,
+                               store_dir=None if settings.is_production else str(settings.store_dir),
+                               allow_client_time=args.allow_client_time,
+                               predictor=PredictorConfig(reload_interval_s=args.reload_interval))
+    if not os.environ.get(service_args.outcomes_token_env):
+        print(f"note: {service_args.outcomes_token_env} is not set: POST /outcomes answers 503", file=sys.stderr)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
+    service = LocalService(service_args, port=args.port)
+    progress = _Progress()
+    try:
+        progress("starting Ray and the service (about 20 s)")
+        service.start()
+        progress(f"serving {settings.mlflow_uri} @{CHAMPION_ALIAS} on {service.base_url}/ "
+                 f"(portal /, API /docs, /readyz); Ctrl-C stops")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        progress("stopping (flushing the request log)")
+    finally:
+        service.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """The whole loop on this machine (see creditrisk/demo/run.py)."""
+    from datetime import date
+
+    from creditrisk.demo.run import DemoConfig, run_demo
+    from creditrisk.synth import SCENARIOS
+
+    if args.scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {args.scenario!r}; known: {', '.join(SCENARIOS)}")
+    if not 1 <= args.drift_week <= args.weeks:
+        raise ValueError(f"--drift-week must be between 1 and --weeks ({args.weeks})")
+    cfg = DemoConfig(scenario=args.scenario, weeks=args.weeks, drift_week=args.drift_week,
+                     requests_per_week=args.requests_per_week, seed=args.seed, start=date.fromisoformat(args.start),
+                     data=args.data, exit=args.exit,
+                     ports={"serve": args.port, "dagster": args.dagster_port, "mlflow": args.mlflow_port})
+    result = run_demo(cfg)
+    return 1 if result.log_errors else 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="creditrisk", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -97,11 +156,30 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--actor", default=None, help="who decided (default: $CREDITRISK_ACTOR or the user)")
         if name == "rollback":
             c.add_argument("--to", default=None, help="version to restore (default: the challenger)")
+    s = sub.add_parser("serve", help="run the prediction service and portal on 127.0.0.1 (foreground)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--reload-interval", type=float, default=10.0, help="seconds between champion alias checks")
+    s.add_argument("--allow-client-time", action="store_true",
+                   help="accept X-Request-Time as the logged time (simulated-time demos); refused otherwise")
+    d = sub.add_parser("demo", help="bootstrap, start every server, replay weeks of traffic with drift, narrate")
+    d.add_argument("--scenario", default="recession",
+                   help="none | income_shock | intent_mix | rate_hike | concept | recession (default)")
+    d.add_argument("--weeks", type=int, default=10)
+    d.add_argument("--drift-week", type=int, default=7, help="first drifted week (1-based)")
+    d.add_argument("--requests-per-week", type=int, default=1500)
+    d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--start", default="2026-01-05", help="simulated Monday the first week starts on")
+    d.add_argument("--data", default=None, help="CSV of base training data (default: synthetic)")
+    d.add_argument("--exit", action="store_true", help="stop everything at the end (scripts, CI)")
+    d.add_argument("--port", type=int, default=8000, help="portal and API")
+    d.add_argument("--dagster-port", type=int, default=3000)
+    d.add_argument("--mlflow-port", type=int, default=5000)
     return p
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "bootstrap": cmd_bootstrap, "status": cmd_status, "promote": cmd_promote, "rollback": cmd_rollback,
+    "serve": cmd_serve, "demo": cmd_demo,
 }
 
 

@@ -29,6 +29,7 @@ class Service:
     proc: subprocess.Popen
     log: Path
     ready_path: str = "/"
+    first_signal: int = signal.SIGINT  # what its own Ctrl-C handling expects
 
     def wait_ready(self, timeout: float) -> Service:
         try:
@@ -41,7 +42,7 @@ class Service:
     def stop(self, timeout: float = 20.0) -> None:
         if self.proc.poll() is not None:
             return
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        for sig in (self.first_signal, signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(self.proc.pid, sig)
             except ProcessLookupError:
@@ -95,7 +96,8 @@ def spawn_mlflow_ui(settings: Settings, port: int = 5000) -> Service:
     cmd = [str(BIN / "mlflow"), "ui", "--backend-store-uri", settings.mlflow_uri, "--host", "127.0.0.1",
            "--port", str(port), "--workers", "1"]
     proc = _spawn("mlflow", cmd, {**os.environ}, log)
-    return Service("mlflow", f"http://127.0.0.1:{port}", proc, log, "/health")
+    # SIGTERM: on SIGINT its worker threads print a KeyboardInterrupt traceback while exiting.
+    return Service("mlflow", f"http://127.0.0.1:{port}", proc, log, "/health", signal.SIGTERM)
 
 
 def spawn_serving(settings: Settings, port: int, args: list[str], extra_env: dict[str, str]) -> Service:

@@ -36,6 +36,7 @@ SCENARIOS: dict[str, str] = {
     "intent_mix": "covariate drift: 60% x severity of intents redrawn from VENTURE/MEDICAL/DEBTCONSOLIDATION",
     "rate_hike": "covariate drift: interest rates rise by 4 points x severity",
     "concept": "concept drift: same features; defaults follow history/employment, not loan-to-income",
+    "recession": "both at once: the income shock, and defaults follow the concept scenario's relation",
 }
 INCOME_DROP = 0.40
 RATE_HIKE = 4.0
@@ -179,7 +180,7 @@ def generate(n: int, *, seed: int, start: datetime | None = None, end: datetime 
             drifted &= (df["ts"] >= _utc(drift_start)).to_numpy()
     label = p["label"]
     s = max(float(severity), 0.0)
-    if scenario == "income_shock":
+    if scenario in ("income_shock", "recession"):
         df.loc[drifted, "person_income"] = np.maximum(
             np.rint(df.loc[drifted, "person_income"] * max(1 - INCOME_DROP * s, 0.1) / 100) * 100,
             NUMERIC_RULES["person_income"].low)
@@ -193,7 +194,7 @@ def generate(n: int, *, seed: int, start: datetime | None = None, end: datetime 
         df.loc[redraw, "loan_intent"] = _draw(drift_rng.random(k), np.zeros(k, int), INTENT_TARGET,
                                               list(INTENT_TARGET))
     prob = default_probability(df, label)
-    if scenario == "concept":
+    if scenario in ("concept", "recession"):
         w, alt = min(s, 1.0), p["label_concept"]  # severity blends the old and the new coefficients
         mixed = {"intercept": (1 - w) * label["intercept"] + w * alt["intercept"], "scale": alt["scale"],
                  "coef": {c: (1 - w) * v + w * alt["coef"][c] for c, v in label["coef"].items()}}

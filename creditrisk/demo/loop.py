@@ -41,6 +41,7 @@ class WeekRow:
     reload_s: float | None
     alerts: int
     wall_s: float
+    steps: dict[str, float]
 
 
 def realized_auc(answered: list[Answered]) -> float:
@@ -83,15 +84,26 @@ def run_week(i: int, start: datetime, *, api: DagsterAPI, traffic: Traffic, serv
     ws = start + timedelta(weeks=i)
     key = (ws + timedelta(days=6)).date().isoformat()
     w = week_windows(key)
+    steps: dict[str, float] = {}
+    lap = time.monotonic()
+
+    def step(name: str) -> None:
+        nonlocal lap
+        steps[name], lap = round(time.monotonic() - lap, 2), time.monotonic()
+
     apps = week_applications(ws, ws + timedelta(days=7), n, seed + i, scenario, drift_start)
     answered = traffic.send_week(apps)
+    step("predict")
     outcomes = traffic.report_due(w.as_of)
+    step("outcomes")
     before, n_alerts = served_version(serve_url), len(alerts)
     status = api.wait(api.launch("weekly_drift_job", key, {"creditrisk/trigger": "demo-schedule"}), 600)
     md = api.metadata("drift_report", key) or {}
     if status != "SUCCESS" or not md:
         raise RuntimeError(f"weekly_drift_job[{key}] ended {status}; see the run in the Dagster UI")
+    step("drift check")
     runs = sensor_verdict(api, w.label, key, 120)
+    step("sensor")
     promoted, reason, reload_s = None, "no retraining", None
     for run_id in runs:
         api.wait(run_id, 900)
@@ -102,15 +114,17 @@ def run_week(i: int, start: datetime, *, api: DagsterAPI, traffic: Traffic, serv
         promoted, reason = bool(champ["promoted"]), str(champ["reason"])
         if promoted:
             reload_s = wait_for_version(serve_url, str(champ["champion_version"]), reload_timeout)
+    if runs:
+        step("retrain+promote+served")
     row = WeekRow(w.label, key, drift_start is not None and ws >= drift_start, len(answered), outcomes,
                   str(md["status"]), float(md["drift_share"]), int(md["n_drifted"]), bool(md["dataset_drift"]),
                   len(runs), promoted, reason, served_version(serve_url), realized_auc(answered), reload_s,
-                  len(alerts) - n_alerts, time.monotonic() - t0)
+                  len(alerts) - n_alerts, time.monotonic() - t0, steps)
     shown = f"{before} -> {row.served_version}" if row.served_version != before else row.served_version
     out(f"{row.week} {'DRIFT ' if row.drifting else '      '}| {row.requests:5d} req {row.outcomes:5d} outcomes | "
         f"drift {row.n_drifted:2d}/11 share {row.drift_share:.2f} {'YES' if row.dataset_drift else 'no ':3s} | "
         f"retrain {'yes' if runs else 'no '} | served v{shown} | realized AUC {row.realized_auc:.3f} | "
-        f"{row.wall_s:5.1f}s" + (f"\n           decision: {reason}" if runs else "")
+        f"{row.wall_s:5.1f}s {steps}" + (f"\n           decision: {reason}" if runs else "")
         + (f" (served within {reload_s:.1f}s)" if reload_s is not None else "")
         + (f"\n           ALERT: {alerts[-1].get('title')}" if row.alerts else ""))
     return row, answered

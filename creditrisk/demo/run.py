@@ -34,9 +34,9 @@ ERROR_LINE = re.compile(r"Traceback \(most recent call last\)|\bERROR\b|\bCRITIC
 
 @dataclass
 class DemoConfig:
-    scenario: str = "income_shock"
-    weeks: int = 8
-    drift_week: int = 6  # 1-based: the first week with drifted applicants
+    scenario: str = "recession"
+    weeks: int = 10
+    drift_week: int = 7  # 1-based: the first week with drifted applicants
     requests_per_week: int = 1500
     seed: int = 42
     start: date = date(2026, 1, 5)  # a Monday; the simulated calendar, never the wall clock
