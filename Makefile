@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 test-setup: setup
 	bash tests/bqemu/setup.sh
+	bash tests/serving/setup_browser.sh
 
 run: setup
 	$(BIN)/creditrisk bootstrap $(if $(DATA),--data $(DATA),)

@@ -8,16 +8,24 @@ a one-row DataFrame costs ~15 ms.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from sklearn.metrics import (accuracy_score, average_precision_score, brier_score_loss,
-                             classification_report, f1_score, precision_score, recall_score,
-                             roc_auc_score)
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    brier_score_loss,
+    classification_report,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 from sklearn.model_selection import train_test_split
 
 from creditrisk.constants import DECISION_THRESHOLD, HOLDOUT_FRACTION, LABEL, RANDOM_SEED

@@ -11,11 +11,12 @@ import getpass
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import mlflow
 from mlflow import MlflowClient
@@ -128,7 +129,7 @@ class Registry:
 
     def _audit(self, event: dict[str, Any], version: str) -> None:
         """Append `event` to the model's audit trail and tag `version` with who/when/why."""
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         text = json.dumps(event, default=str)[:4900]
         self.client.set_registered_model_tag(self.model_name, f"audit.{stamp}", text)
         self.client.set_registered_model_tag(self.model_name, "last_decision", text)
@@ -140,7 +141,7 @@ class Registry:
                         extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Record an evaluation that kept the champion (no alias moves)."""
         event = {"action": "keep", "champion": None, "challenger": challenger, "reason": reason,
-                 "actor": _actor(actor), "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 "actor": _actor(actor), "at": datetime.now(UTC).isoformat(timespec="seconds"),
                  **(extra or {})}
         if (champion := self.version_for(CHAMPION_ALIAS)) is not None:
             event["champion"] = str(champion.version)
@@ -167,7 +168,7 @@ class Registry:
     def _move(self, action: str, champion: str, challenger: str | None, reason: str, actor: str | None,
               extra: dict[str, Any] | None) -> AliasMove:
         move = AliasMove(action, champion, challenger, reason, _actor(actor),
-                         datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                         datetime.now(UTC).isoformat(timespec="seconds"))
         self.client.set_registered_model_alias(self.model_name, CHAMPION_ALIAS, champion)
         if challenger is not None and challenger != champion:
             self.client.set_registered_model_alias(self.model_name, CHALLENGER_ALIAS, challenger)

@@ -9,9 +9,10 @@ refused with a message that explains the unit, instead of being scored wrongly.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd

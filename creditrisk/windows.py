@@ -7,7 +7,7 @@ clock, so a replayed or simulated week gives the same windows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from creditrisk.constants import EVALUATION_DAYS, REFERENCE_WEEKS
 
@@ -31,7 +31,7 @@ class WeekWindows:
 
 def week_key_for(moment: datetime) -> str:
     """Key of the last *complete* week at `moment` (the Sunday before its Monday)."""
-    day = moment.astimezone(timezone.utc).date() if moment.tzinfo else moment.date()
+    day = moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
     monday = day - timedelta(days=day.weekday())
     return (monday - timedelta(days=1)).isoformat()
 
@@ -41,7 +41,7 @@ def week_windows(key: str, reference_weeks: int = REFERENCE_WEEKS,
     last_day = date.fromisoformat(key)
     if last_day.weekday() != 6:
         raise ValueError(f"week key {key!r} must be a Sunday (the last day of the week)")
-    end = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=timezone.utc)
+    end = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=UTC)
     start = end - timedelta(days=7)
     return WeekWindows(key=key, current=(start, end), reference=(start - timedelta(weeks=reference_weeks), start),
                        evaluation=(end - timedelta(days=evaluation_days), end))

@@ -22,15 +22,15 @@ class PredictorConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    alias: str = Field(CHAMPION_ALIAS, description="registry alias the replicas follow")
-    pinned_version: str | None = Field(None, pattern=r"^\d+$",
+    alias: str = Field(default=CHAMPION_ALIAS, description="registry alias the replicas follow")
+    pinned_version: str | None = Field(default=None, pattern=r"^\d+$",
                                        description="serve this version and ignore the alias (emergency pin)")
-    reload_interval_s: float = Field(10.0, gt=0, le=3600,
+    reload_interval_s: float = Field(default=10.0, gt=0, le=3600,
                                      description="how often each replica checks where the alias points")
     # Batching: a batch waits for nothing (0 s); under load the queue fills while the previous
     # batch is scored, so batches grow by themselves without adding latency at low traffic.
-    max_batch_size: int = Field(16, ge=1, le=256)
-    batch_wait_timeout_s: float = Field(0.0, ge=0, le=1)
+    max_batch_size: int = Field(default=16, ge=1, le=256)
+    batch_wait_timeout_s: float = Field(default=0.0, ge=0, le=1)
 
 
 class ServiceArgs(BaseModel):
@@ -38,24 +38,24 @@ class ServiceArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mlflow_uri: str | None = Field(None, description="registry URI; default from CREDITRISK_MLFLOW_URI/HOME")
-    store_dir: str | None = Field(None, description="local request-store folder; default from settings")
+    mlflow_uri: str | None = Field(default=None, description="registry URI; default from CREDITRISK_MLFLOW_URI/HOME")
+    store_dir: str | None = Field(default=None, description="local request-store folder; default from settings")
     predictor: PredictorConfig = Field(default_factory=PredictorConfig)
     # Autoscaling (min_replicas is always 1: the portal must answer without a cold start).
-    max_replicas: int = Field(2, ge=1, le=64)
-    target_ongoing_requests: float = Field(8.0, gt=0)
-    upscale_delay_s: float = Field(5.0, ge=0)
-    downscale_delay_s: float = Field(30.0, ge=0)
-    max_ongoing_requests: int = Field(64, ge=1)
-    replica_num_cpus: float = Field(0.5, gt=0, description="Ray CPU share per replica (scheduling only)")
-    health_check_period_s: float = Field(5.0, gt=0)
+    max_replicas: int = Field(default=2, ge=1, le=64)
+    target_ongoing_requests: float = Field(default=8.0, gt=0)
+    upscale_delay_s: float = Field(default=5.0, ge=0)
+    downscale_delay_s: float = Field(default=30.0, ge=0)
+    max_ongoing_requests: int = Field(default=64, ge=1)
+    replica_num_cpus: float = Field(default=0.5, gt=0, description="Ray CPU share per replica (scheduling only)")
+    health_check_period_s: float = Field(default=5.0, gt=0)
     # Inference log
-    flush_interval_s: float = Field(1.0, gt=0, le=60, description="max age of a buffered log row")
-    flush_max_rows: int = Field(1000, ge=1, description="flush early when this many rows are buffered")
+    flush_interval_s: float = Field(default=1.0, gt=0, le=60, description="max age of a buffered log row")
+    flush_max_rows: int = Field(default=1000, ge=1, description="flush early when this many rows are buffered")
     # HTTP
-    max_body_bytes: int = Field(16_384, ge=256, description="larger request bodies get 413")
-    allow_client_time: bool = Field(False, description="accept X-Request-Time (simulated time for demos)")
-    outcomes_token_env: str = Field(OUTCOMES_TOKEN_ENV, description="env var holding the /outcomes token")
+    max_body_bytes: int = Field(default=16_384, ge=256, description="larger request bodies get 413")
+    allow_client_time: bool = Field(default=False, description="accept X-Request-Time (simulated time for demos)")
+    outcomes_token_env: str = Field(default=OUTCOMES_TOKEN_ENV, description="env var holding the /outcomes token")
     route_prefix: str = "/"
 
     def autoscaling_config(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from creditrisk.schema import FEATURES, FIELD_RULES
@@ -38,7 +39,7 @@ def _field_error(err: dict[str, Any]) -> dict[str, Any]:
     name = ".".join(loc) or "body"
     kind = err.get("type", "")
     if kind == "extra_forbidden":
-        rule = _UNKNOWN_FIELD if name not in OTHER_RULES else OTHER_RULES[name]
+        rule = OTHER_RULES.get(name, _UNKNOWN_FIELD)
     else:
         rule = FIELD_RULES.get(name) or OTHER_RULES.get(name) or "must be a JSON object"
     value = None if kind == "missing" else err.get("input")
@@ -67,6 +68,12 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
     return JSONResponse(error_body("invalid_fields", message, detail=fields), status_code=422)
 
 
+async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    error = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+             503: "unavailable"}.get(exc.status_code, f"http_{exc.status_code}")
+    return JSONResponse(error_body(error, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     error_id = uuid.uuid4().hex[:12]
     log.error("unhandled error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
@@ -76,6 +83,7 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, on_unexpected)
 
 

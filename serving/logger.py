@@ -89,7 +89,7 @@ class InferenceLogger:
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.flush_interval_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wake.clear()
             await self.flush()
@@ -132,6 +132,10 @@ class InferenceLogger:
                       self.status.last_error)
         if self._store is not None:
             self._store.close()
+
+    def check_health(self) -> None:
+        if self._task is not None and self._task.done() and not self._task.cancelled():
+            raise RuntimeError(f"request log writer stopped: {self._task.exception()!r}")
 
     def snapshot(self) -> dict[str, Any]:
         s = self.status

@@ -17,10 +17,11 @@ import asyncio
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from mlflow.exceptions import MlflowException
@@ -32,6 +33,7 @@ from creditrisk.schema import EXAMPLE_APPLICANT
 from serving.config import PredictorConfig
 
 log = logging.getLogger("ray.serve")
+_ANSWERED = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class _Loop:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def score_batch(loaded: LoadedModel, rows: list[dict[str, Any]]) -> list[Scored]:
@@ -137,7 +139,8 @@ class ChampionPredictor:
         try:
             version = await asyncio.to_thread(self.target_version)
         except (MlflowException, OSError, ValueError) as exc:
-            reachable = isinstance(exc, MlflowException) and exc.error_code == "RESOURCE_DOES_NOT_EXIST"
+            # The registry answered "no such alias/version" (reachable) vs could not be asked at all.
+            reachable = isinstance(exc, MlflowException) and exc.error_code in _ANSWERED
             self.registry_status = RegistryStatus(reachable, _now(), None, f"{type(exc).__name__}: {exc}"[:300])
             return False
         except Exception as exc:  # noqa: BLE001 - e.g. SQLAlchemy errors: report, keep serving
@@ -165,7 +168,7 @@ class ChampionPredictor:
             while True:
                 try:
                     await asyncio.wait_for(self._loop.wake.wait(), timeout=self.config.reload_interval_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 self._loop.wake.clear()
                 await self.check_once()
@@ -176,13 +179,12 @@ class ChampionPredictor:
             raise
 
     def configure(self, config: PredictorConfig) -> None:
-        """Apply a new user_config in place; an alias or pin change is checked at once."""
-        changed = (config.alias, config.pinned_version) != (self.config.alias, self.config.pinned_version)
+        """Apply a new user_config in place: the alias/pin is checked at once, the new interval used after."""
         self.config = config
-        self.score.set_max_batch_size(config.max_batch_size)
-        self.score.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
-        if changed or self._loop.task is not None:
-            self._loop.wake.set()  # also restarts the wait with the new interval
+        batched: Any = self.score  # @serve.batch adds these setters to the method
+        batched.set_max_batch_size(config.max_batch_size)
+        batched.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
+        self._loop.wake.set()
 
     def check_health(self) -> None:
         if self.state is None:

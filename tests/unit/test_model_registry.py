@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import mlflow
 import numpy as np
-import pandas as pd
 import pytest
 
-from creditrisk.constants import LABEL
 from creditrisk.explain import reason_codes
 from creditrisk.model import split_holdout
 from creditrisk.registry import RegistryError

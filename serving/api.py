@@ -1,0 +1,109 @@
+"""The HTTP routes, built per replica around its service object (predictor + request log).
+
+Built at replica start (`__serve_build_asgi_app__`), so the routes close over typed settings
+instead of reading globals, and importing this module does nothing.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from creditrisk.constants import DECISION_APPROVED, DECISION_DENIED
+from creditrisk.schema import Applicant
+from serving.api_models import PREDICT_EXAMPLES, ErrorOut, OutcomeIn, OutcomeOut, PredictResponse
+from serving.config import ServiceArgs
+from serving.errors import BodyLimit, install_error_handlers
+from serving.logger import new_request_id
+
+if TYPE_CHECKING:
+    from serving.app import CreditRiskService
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "malformed JSON, or a refused X-Request-Time header"},
+    413: {"model": ErrorOut, "description": "body larger than the configured limit"},
+    422: {"model": ErrorOut, "description": "invalid or missing fields: field, value and rule for each"},
+}
+
+
+def request_time(args: ServiceArgs, request: Request) -> datetime:
+    """Now, or the simulated time of `X-Request-Time` when the app allows client time (else 400)."""
+    raw = request.headers.get("x-request-time")
+    if raw is None:
+        return datetime.now(UTC)
+    if not args.allow_client_time:
+        raise HTTPException(400, "X-Request-Time is refused: this service was built with allow_client_time=False")
+    try:
+        ts = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise HTTPException(400, f"X-Request-Time must be an ISO-8601 timestamp, got {raw[:64]!r}") from None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def build_api(svc: CreditRiskService) -> FastAPI:
+    api = FastAPI(title="creditrisk loan pre-approval", version="1",
+                  description="Probability of default for a loan application, the pre-approval decision "
+                  "and, for denials, the main reasons. Money in currency units, lengths in years.",
+                  redoc_url=None)
+    install_error_handlers(api)
+    api.add_middleware(BodyLimit, max_bytes=svc.args.max_body_bytes)
+
+    @api.post("/predict", response_model=PredictResponse, responses=_ERRORS, tags=["scoring"])
+    async def predict(request: Request,
+                      applicant: Annotated[Applicant, Body(openapi_examples=PREDICT_EXAMPLES)]) -> JSONResponse:
+        ts = request_time(svc.args, request)
+        row = applicant.to_row()
+        s = await svc.predictor.score(row)
+        loaded, request_id = s.loaded, new_request_id()
+        decision = DECISION_DENIED if s.prediction else DECISION_APPROVED
+        body = {"request_id": request_id, "prediction": s.prediction, "decision": decision,
+                "probability_of_default": s.probability, "threshold": loaded.model.threshold,
+                "model": {"name": loaded.name, "version": loaded.version}, "reasons": s.reasons}
+        latency_ms = (time.perf_counter() - request.state.t0) * 1000.0
+        svc.logger.add({**row, "request_id": request_id, "ts": ts, "probability": s.probability,
+                        "prediction": s.prediction, "decision": decision, "threshold": loaded.model.threshold,
+                        "model_name": loaded.name, "model_version": loaded.version,
+                        "reasons": json.dumps([r["code"] for r in s.reasons]), "latency_ms": latency_ms})
+        return JSONResponse(body)
+
+    async def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
+        if svc.outcomes_token is None:
+            raise HTTPException(503, f"outcome reporting is not configured (set {svc.args.outcomes_token_env})")
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not svc.token_matches(token.strip()):
+            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+
+    @api.post("/outcomes", response_model=OutcomeOut, dependencies=[Depends(require_token)], tags=["outcomes"],
+              responses={**_ERRORS, 401: {"model": ErrorOut, "description": "missing or wrong bearer token"},
+                         404: {"model": ErrorOut, "description": "no request with this request_id"}})
+    async def outcomes(request: Request, outcome: OutcomeIn) -> OutcomeOut:
+        """Record the observed outcome of an earlier /predict (the latest report per request wins)."""
+        reported_at = request_time(svc.args, request)
+        if not await svc.is_known(outcome.request_id):
+            raise HTTPException(404, f"unknown request_id {outcome.request_id!r}")
+        row = {"request_id": outcome.request_id, "loan_status": outcome.loan_status, "reported_at": reported_at}
+        await asyncio.to_thread(svc.logger.store.append_outcomes, [row])
+        return OutcomeOut(request_id=outcome.request_id, loan_status=outcome.loan_status,
+                          reported_at=reported_at.isoformat())
+
+    @api.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """The process is up (no dependency is checked)."""
+        return {"status": "ok"}
+
+    @api.get("/readyz", tags=["operations"])
+    async def readyz() -> JSONResponse:
+        """Model loaded (name, version, loaded_at) and registry reachability, for the replica that answers."""
+        body = svc.readiness()
+        return JSONResponse(body, status_code=200 if body["model"] is not None else 503)
+
+    api.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="portal")
+    return api

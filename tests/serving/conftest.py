@@ -1,0 +1,61 @@
+"""One real Ray Serve instance for the serving tests, on 127.0.0.1, started once per session.
+
+It serves the session's `champion` (tests/conftest.py, a temp SQLite MLflow) with short reload and
+flush intervals, client time allowed (the tests write into their own simulated days, so "exactly
+N rows" holds however many other requests the session sends), and a known outcomes token.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+OUTCOMES_TOKEN = "test-outcomes-token-" + uuid.uuid4().hex[:8]
+RELOAD_INTERVAL_S = 1.0
+FLUSH_INTERVAL_S = 0.3
+
+
+@dataclass
+class Served:
+    base_url: str
+    store_dir: Path
+    token: str
+    registry: object  # creditrisk.registry.Registry
+    champion_version: str
+    reload_interval_s: float = RELOAD_INTERVAL_S
+    flush_interval_s: float = FLUSH_INTERVAL_S
+
+    def client(self, **kw: object) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30.0, **kw)  # type: ignore[arg-type]
+
+    def store(self):  # -> LocalRequestStore
+        from creditrisk.store.local import LocalRequestStore
+
+        return LocalRequestStore(self.store_dir)
+
+
+@pytest.fixture(scope="session")
+def served(registry, champion, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    from serving.config import PredictorConfig, ServiceArgs
+    from serving.runtime import LocalService, free_port
+
+    store_dir = tmp_path_factory.mktemp("request-store")
+    args = ServiceArgs(mlflow_uri=registry.tracking_uri, store_dir=str(store_dir),
+                       predictor=PredictorConfig(reload_interval_s=RELOAD_INTERVAL_S),
+                       flush_interval_s=FLUSH_INTERVAL_S, allow_client_time=True, max_replicas=1)
+    service = LocalService(args, free_port(), extra_env={"CREDITRISK_OUTCOMES_TOKEN": OUTCOMES_TOKEN})
+    service.start()
+    try:
+        yield Served(service.base_url, store_dir, OUTCOMES_TOKEN, registry, champion.version)
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def client(served: Served) -> Iterator[httpx.Client]:
+    with served.client() as c:
+        yield c

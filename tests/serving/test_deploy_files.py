@@ -1,0 +1,69 @@
+"""deploy/: the Serve config and the RayService manifest agree with the code (no cluster needed)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]
+from ray.serve.schema import ServeDeploySchema
+
+from creditrisk.cli import build_parser
+from serving.config import DEPLOYMENT_NAME, OUTCOMES_TOKEN_ENV, PredictorConfig, ServiceArgs
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def _check_serve_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    ServeDeploySchema.model_validate(cfg)
+    (app,) = cfg["applications"]
+    assert app["import_path"] == "serving.app:app_builder"
+    args = ServiceArgs.model_validate(app.get("args") or {})  # the builder's typed args
+    (dep,) = app["deployments"]
+    assert dep["name"] == DEPLOYMENT_NAME
+    PredictorConfig.model_validate(dep["user_config"])
+    auto = dep["autoscaling_config"]
+    assert auto["min_replicas"] == 1 and auto["max_replicas"] >= 2 and auto["target_ongoing_requests"] > 0
+    assert dep["max_ongoing_requests"] >= dep["user_config"]["max_batch_size"]
+    assert dep["user_config"]["reload_interval_s"] <= 15
+    assert app["runtime_env"]["env_vars"]["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]
+    assert args.allow_client_time is False and args.outcomes_token_env == OUTCOMES_TOKEN_ENV
+    return cfg
+
+
+def test_serve_config_is_valid_and_binds_loopback() -> None:
+    cfg = _check_serve_config(yaml.safe_load((DEPLOY / "serve_config.yaml").read_text()))
+    assert cfg["http_options"]["host"] == "127.0.0.1"
+
+
+def test_rayservice_points_at_remote_mlflow_bigquery_and_the_token_secret() -> None:
+    service, account = yaml.safe_load_all((DEPLOY / "rayservice.yaml").read_text())
+    assert (service["apiVersion"], service["kind"]) == ("ray.io/v1", "RayService")
+    _check_serve_config(yaml.safe_load(service["spec"]["serveConfigV2"]))
+    cluster = service["spec"]["rayClusterConfig"]
+    pods = [cluster["headGroupSpec"]] + cluster["workerGroupSpecs"]
+    for pod in pods:
+        (container,) = pod["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["CREDITRISK_ENV"]["value"] == "production"
+        assert env["CREDITRISK_MLFLOW_URI"]["value"].startswith("http")
+        assert env["CREDITRISK_BQ_PROJECT"]["value"] and env["CREDITRISK_BQ_DATASET"]["value"]
+        assert "secretKeyRef" in env[OUTCOMES_TOKEN_ENV]["valueFrom"]
+        assert env["RAY_SERVE_ENABLE_HA_PROXY"]["value"] == "1"
+    assert account["kind"] == "ServiceAccount"
+
+
+def test_cli_has_a_serve_command_that_does_not_import_ray_up_front() -> None:
+    args = build_parser().parse_args(["serve", "--port", "8123"])
+    assert (args.command, args.port, args.allow_client_time) == ("serve", 8123, False)
+    probe = "import sys, creditrisk.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in " \
+            "('ray', 'serving', 'dagster')))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_serving_imports_no_dagster() -> None:
+    probe = "import sys, serving.app, serving.entry; print(sorted(m for m in sys.modules if m.startswith('dagster')))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,0 +1,91 @@
+"""The portal in a real headless Chromium (Debian's, via Playwright): fill, submit, read the decision;
+submit a wrong-unit value, read the field's error next to it.
+
+Chromium comes from `bash tests/serving/setup_browser.sh` (apt-get); never `playwright install`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from creditrisk.explain import REASON_TEXT
+from creditrisk.schema import CATEGORIES, EXAMPLE_APPLICANT
+from serving.api_models import PREDICT_EXAMPLES
+
+pytestmark = pytest.mark.slow
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium missing: run `bash tests/serving/setup_browser.sh` (make test-setup)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
+            args=CHROMIUM_ARGS)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def page(browser_context: Any, served) -> Iterator[Any]:
+    page = browser_context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{served.base_url}/")
+    page.wait_for_selector("body[data-ready='true']")
+    yield page
+    page.close()
+
+
+def fill(page: Any, applicant: dict[str, Any]) -> None:
+    for name, value in applicant.items():
+        if name in CATEGORIES:
+            page.select_option(f"#f-{name}", str(value))
+        else:
+            page.fill(f"#f-{name}", str(value))
+
+
+@pytest.mark.parametrize("case", ["approved", "denied"])
+def test_fill_submit_and_read_the_decision(page: Any, client: httpx.Client, case: str) -> None:
+    applicant = PREDICT_EXAMPLES[case]["value"]
+    expected = client.post("/predict", json=applicant).json()
+    fill(page, applicant)
+    page.click("#submit")
+    decision = page.wait_for_selector("#decision")
+    assert decision.get_attribute("data-decision") == expected["decision"] == (
+        "denied" if case == "denied" else "pre-approved")
+    assert decision.inner_text() == ("Denied" if case == "denied" else "Pre-approved")
+    assert f"{100 * expected['probability_of_default']:.1f}%" in page.inner_text("#probability")
+    reasons = page.locator("#reasons li").all_inner_texts()
+    assert reasons == [r["text"] for r in expected["reasons"]]
+    assert (len(reasons) > 0) == (case == "denied") and set(reasons) <= set(REASON_TEXT.values())
+
+
+def test_a_wrong_unit_shows_the_rule_next_to_the_field(page: Any) -> None:
+    fill(page, {**EXAMPLE_APPLICANT, "person_income": 59})
+    assert "warn" in (page.get_attribute("#h-person_income", "class") or "")  # the client-side hint
+    page.click("#submit")
+    error = page.wait_for_selector("#e-person_income:not(:empty)")
+    assert "not 59 thousand" in error.inner_text()
+    assert page.get_attribute("#f-person_income", "aria-invalid") == "true"
+    assert page.is_hidden("#result")
+    page.fill("#f-person_income", "59000")  # editing the field clears its error
+    assert page.inner_text("#e-person_income") == ""
+
+
+def test_missing_fields_are_named_next_to_each_field(page: Any) -> None:
+    fill(page, {k: v for k, v in EXAMPLE_APPLICANT.items() if k not in ("loan_grade", "loan_amnt")})
+    page.click("#submit")
+    page.wait_for_selector("#e-loan_grade:not(:empty)")
+    assert page.inner_text("#e-loan_amnt") and page.get_attribute("#f-loan_grade", "aria-invalid") == "true"

@@ -1,0 +1,76 @@
+"""Champion hot reload under traffic: the alias moves, every answer succeeds, the new version serves."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import httpx
+import pytest
+
+from creditrisk.schema import EXAMPLE_APPLICANT
+
+pytestmark = pytest.mark.slow
+
+
+class Traffic(threading.Thread):
+    """A client that keeps sending /predict until stopped; records (status, model version) pairs."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(daemon=True)
+        self.base_url = base_url
+        self.stop_flag = threading.Event()
+        self.results: list[tuple[int, str | None]] = []
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=10) as c:
+            while not self.stop_flag.is_set():
+                try:
+                    r = c.post("/predict", json=EXAMPLE_APPLICANT)
+                    version = r.json().get("model", {}).get("version") if r.status_code == 200 else None
+                    self.results.append((r.status_code, version))
+                except httpx.HTTPError as exc:
+                    self.errors.append(repr(exc))
+                time.sleep(0.005)
+
+
+def _wait_for_version(client: httpx.Client, version: str, timeout_s: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if client.get("/readyz").json()["model"]["version"] == version:
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError(f"version {version} not served after {timeout_s} s")
+
+
+def test_alias_move_is_served_without_failed_requests(served, client: httpx.Client, base_data) -> None:
+    from creditrisk.model import TrainConfig
+    from creditrisk.training import train_and_register
+
+    registry = served.registry
+    raw, clean = base_data
+    new = train_and_register(registry, raw, clean.sample(n=4000, random_state=11), alias="challenger",
+                             run_name="serving-test-challenger", source="test", config=TrainConfig(num_rounds=120))
+    assert client.get("/readyz").json()["model"]["version"] == served.champion_version
+    traffic = Traffic(served.base_url)
+    traffic.start()
+    try:
+        time.sleep(0.5)
+        registry.promote(reason="serving hot-reload test", actor="tests/serving")
+        took = _wait_for_version(client, new.version, timeout_s=served.reload_interval_s + 15)
+        seen_new = len(traffic.results)
+        time.sleep(0.5)
+    finally:
+        traffic.stop_flag.set()
+        traffic.join(timeout=15)
+        registry.rollback(reason="restore the session champion", actor="tests/serving",
+                          to_version=served.champion_version)
+    assert not traffic.errors, traffic.errors[:3]
+    statuses = Counter(s for s, _ in traffic.results)
+    assert set(statuses) == {200}, statuses
+    versions = [v for _, v in traffic.results]
+    assert served.champion_version in versions and new.version in versions
+    assert set(versions[seen_new:]) == {new.version}, "after the swap every answer comes from the new model"
+    assert took <= served.reload_interval_s + 10
+    _wait_for_version(client, served.champion_version, timeout_s=served.reload_interval_s + 15)  # rollback too
