@@ -18,7 +18,8 @@ from fastapi.staticfiles import StaticFiles
 
 from creditrisk.constants import DECISION_APPROVED, DECISION_DENIED
 from creditrisk.schema import Applicant
-from serving.api_models import PREDICT_EXAMPLES, ErrorOut, OutcomeIn, OutcomeOut, PredictResponse
+from serving.api_models import (PREDICT_EXAMPLES, ErrorOut, OutcomeBatchIn, OutcomeBatchOut, OutcomeIn,
+                                OutcomeOut, PredictResponse)
 from serving.config import ServiceArgs
 from serving.errors import BodyLimit, install_error_handlers
 from serving.logger import new_request_id
@@ -54,7 +55,8 @@ def build_api(svc: CreditRiskService) -> FastAPI:
                   "and, for denials, the main reasons. Money in currency units, lengths in years.",
                   redoc_url=None)
     install_error_handlers(api)
-    api.add_middleware(BodyLimit, max_bytes=svc.args.max_body_bytes)
+    api.add_middleware(BodyLimit, max_bytes=svc.args.max_body_bytes,
+                       path_limits={"/outcomes/batch": svc.args.max_batch_body_bytes})
 
     @api.post("/predict", response_model=PredictResponse, responses=_ERRORS, tags=["scoring"])
     async def predict(request: Request,
@@ -93,6 +95,21 @@ def build_api(svc: CreditRiskService) -> FastAPI:
         await asyncio.to_thread(svc.logger.store.append_outcomes, [row])
         return OutcomeOut(request_id=outcome.request_id, loan_status=outcome.loan_status,
                           reported_at=reported_at.isoformat())
+
+    @api.post("/outcomes/batch", response_model=OutcomeBatchOut, dependencies=[Depends(require_token)],
+              tags=["outcomes"], responses={**_ERRORS, 401: {"model": ErrorOut, "description": "bad token"},
+                                            404: {"model": ErrorOut, "description": "unknown request_ids"}})
+    async def outcomes_batch(request: Request, batch: OutcomeBatchIn) -> OutcomeBatchOut:
+        """Record many outcomes at once (all or none: any unknown request_id refuses the batch)."""
+        reported_at = request_time(svc.args, request)
+        ids = [o.request_id for o in batch.outcomes]
+        unknown = await svc.unknown_ids(ids)
+        if unknown:
+            raise HTTPException(404, f"{len(unknown)} unknown request_id(s), e.g. {sorted(unknown)[:3]}")
+        rows = [{"request_id": o.request_id, "loan_status": o.loan_status, "reported_at": reported_at}
+                for o in batch.outcomes]
+        await asyncio.to_thread(svc.logger.store.append_outcomes, rows)
+        return OutcomeBatchOut(recorded=len(rows), reported_at=reported_at.isoformat())
 
     @api.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -61,6 +61,21 @@ class OutcomeIn(BaseModel):
     loan_status: Literal[0, 1] = Field(description="1 = the loan defaulted, 0 = repaid")
 
 
+MAX_OUTCOME_BATCH = 5_000
+
+
+class OutcomeBatchIn(BaseModel):
+    """Outcomes reported together, as a back office does at the end of a day."""
+    model_config = ConfigDict(extra="forbid")
+
+    outcomes: list[OutcomeIn] = Field(min_length=1, max_length=MAX_OUTCOME_BATCH)
+
+
+class OutcomeBatchOut(BaseModel):
+    recorded: int
+    reported_at: str
+
+
 class OutcomeOut(BaseModel):
     request_id: str
     loan_status: int

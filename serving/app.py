@@ -87,6 +87,14 @@ class CreditRiskService:
         await asyncio.sleep(wait)
         return self.logger.contains(request_id) or await self._stored(request_id)
 
+    async def unknown_ids(self, request_ids: list[str]) -> set[str]:
+        """The ids neither buffered here nor stored (one store query for the whole batch); ids
+        answered a moment ago by another replica get the same flush grace as a single outcome."""
+        missing = {i for i in request_ids if not self.logger.contains(i)}
+        if missing:
+            missing -= await asyncio.to_thread(self.logger.store.known_request_ids, sorted(missing))
+        return {i for i in missing if not await self.is_known(i)} if missing else set()
+
     async def _stored(self, request_id: str) -> bool:
         found: set[str] = await asyncio.to_thread(self.logger.store.known_request_ids, [request_id])
         return bool(found)

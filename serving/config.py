@@ -54,6 +54,7 @@ class ServiceArgs(BaseModel):
     flush_max_rows: int = Field(default=1000, ge=1, description="flush early when this many rows are buffered")
     # HTTP
     max_body_bytes: int = Field(default=16_384, ge=256, description="larger request bodies get 413")
+    max_batch_body_bytes: int = Field(default=1_048_576, ge=256, description="body limit of POST /outcomes/batch")
     allow_client_time: bool = Field(default=False, description="accept X-Request-Time (simulated time for demos)")
     outcomes_token_env: str = Field(default=OUTCOMES_TOKEN_ENV, description="env var holding the /outcomes token")
     route_prefix: str = "/"

@@ -94,9 +94,10 @@ class BodyLimit:
     as it arrives; past the limit the read stops and whatever the app answers is replaced by 413.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = path_limits or {}  # e.g. a larger limit for the batch endpoint
 
     async def _reply(self, send: Send, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
@@ -109,13 +110,14 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         scope.setdefault("state", {})["t0"] = time.perf_counter()
+        limit = self.path_limits.get(scope.get("path", ""), self.max_bytes)
         declared = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
-        too_large = error_body("payload_too_large", f"request body is larger than {self.max_bytes} bytes")
+        too_large = error_body("payload_too_large", f"request body is larger than {limit} bytes")
         if declared is not None:
             if not declared.isdigit():
                 await self._reply(send, 400, error_body("bad_request", "invalid Content-Length header"))
                 return
-            if int(declared) > self.max_bytes:
+            if int(declared) > limit:
                 await self._reply(send, 413, too_large)
                 return
         seen, over = 0, False
@@ -125,7 +127,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     over = True
                     raise ValueError("request body too large")  # the app answers 400; replaced below
             return message

@@ -2,7 +2,7 @@
 
 Each request carries `X-Request-Time` (the service must be built with `allow_client_time`), so the
 store, the weekly windows and every report follow the simulated calendar, never the wall clock.
-Outcomes are reported through `POST /outcomes` for a share of requests, a few days after each
+Outcomes are reported through `POST /outcomes/batch` for a share of requests, a few days after each
 request, and only once the simulated clock has passed that moment.
 """
 from __future__ import annotations
@@ -73,21 +73,23 @@ async def _send_predictions(client: httpx.AsyncClient, apps: pd.DataFrame, concu
     await asyncio.gather(*(one(i, row) for i, (_, row) in enumerate(apps.iterrows())))
 
 
-async def _send_outcomes(client: httpx.AsyncClient, due: list[Answered], token: str, concurrency: int,
-                         stats: TrafficStats) -> None:
-    sem = asyncio.Semaphore(concurrency)
-
-    async def one(a: Answered) -> None:
-        async with sem:
-            resp = await client.post("/outcomes", json={"request_id": a.request_id, "loan_status": a.label},
-                                     headers={"Authorization": f"Bearer {token}",
-                                              "X-Request-Time": a.report_at.isoformat()})  # type: ignore[union-attr]
-        if resp.status_code != 200:
-            stats.errors.append(f"/outcomes {resp.status_code}: {resp.text[:200]}")
-        else:
-            stats.outcomes_sent += 1
-
-    await asyncio.gather(*(one(a) for a in due))
+async def _send_outcomes(client: httpx.AsyncClient, due: list[Answered], token: str, stats: TrafficStats,
+                         batch: int = 1000) -> None:
+    """One `POST /outcomes/batch` per simulated day (as a back office's end-of-day file), at most
+    `batch` outcomes each, stamped with the day's last report time."""
+    by_day: dict[object, list[Answered]] = {}
+    for a in sorted(due, key=lambda a: a.report_at):  # type: ignore[arg-type, return-value]
+        by_day.setdefault(a.report_at.date(), []).append(a)  # type: ignore[union-attr]
+    for day in by_day.values():
+        for i in range(0, len(day), batch):
+            chunk = day[i:i + batch]
+            body = {"outcomes": [{"request_id": a.request_id, "loan_status": a.label} for a in chunk]}
+            resp = await client.post("/outcomes/batch", json=body, headers={
+                "Authorization": f"Bearer {token}", "X-Request-Time": chunk[-1].report_at.isoformat()})  # type: ignore[union-attr]
+            if resp.status_code != 200:
+                stats.errors.append(f"/outcomes/batch {resp.status_code}: {resp.text[:200]}")
+            else:
+                stats.outcomes_sent += len(chunk)
 
 
 class Traffic:
@@ -126,7 +128,7 @@ class Traffic:
 
         async def go() -> None:
             async with self._client() as client:
-                await _send_outcomes(client, due, self.token, self.concurrency, self.stats)
+                await _send_outcomes(client, due, self.token, self.stats)
         if due:
             asyncio.run(go())
         return len(due)

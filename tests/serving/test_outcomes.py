@@ -60,3 +60,24 @@ def test_outcome_of_a_buffered_request_is_recorded_and_joined(served, client: ht
     assert list(window["request_id"]) == [rid] and int(window["loan_status"].iloc[0]) == 1
     labelled = store.read_window(day, day + timedelta(days=1), labelled_only=True)
     assert len(labelled) == 1
+
+
+def test_outcome_batch_is_all_or_nothing(served) -> None:
+    """A day's file of outcomes in one call: every id known -> all stored; one unknown -> none."""
+    with served.client() as c:
+        ids = [c.post("/predict", json=EXAMPLE_APPLICANT).json()["request_id"] for _ in range(3)]
+        auth = {"Authorization": f"Bearer {served.token}"}
+        bad = c.post("/outcomes/batch", headers=auth, json={"outcomes": [
+            {"request_id": ids[0], "loan_status": 1}, {"request_id": "0190f1c2-0000-7000-8000-000000000000",
+                                                        "loan_status": 0}]})
+        assert bad.status_code == 404 and "1 unknown request_id" in bad.json()["message"]
+        ok = c.post("/outcomes/batch", headers=auth, json={"outcomes": [
+            {"request_id": i, "loan_status": k % 2} for k, i in enumerate(ids)]})
+        assert ok.status_code == 200 and ok.json()["recorded"] == 3
+        assert c.post("/outcomes/batch", json={"outcomes": []}, headers=auth).status_code == 422
+        assert c.post("/outcomes/batch", json={"outcomes": [{"request_id": ids[0], "loan_status": 1}]}
+                      ).status_code == 401
+    time.sleep(served.flush_interval_s * 3 + 0.5)  # the request rows themselves are flushed in the background
+    stored = served.store().read_window(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC),
+                                        labelled_only=True).set_index("request_id")
+    assert [int(stored.loc[i, "loan_status"]) for i in ids] == [0, 1, 0]
