@@ -20,14 +20,16 @@ test-setup: setup
 	bash tests/serving/setup_browser.sh
 
 run: setup
-	$(BIN)/creditrisk bootstrap $(if $(DATA),--data $(DATA),)
-	$(BIN)/creditrisk status
+	$(BIN)/creditrisk demo $(if $(DATA),--data $(DATA),) $(ARGS)
 
 test: test-setup
 	$(BIN)/python -m pytest -q -ra
 
 bench: setup
 	$(BIN)/python bench/model_quality.py
+	$(BIN)/python bench/drift_bench.py
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	$(BIN)/python bench/serve_bench.py
 
 clean:
 	rm -rf .creditrisk
