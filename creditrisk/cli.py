@@ -83,9 +83,9 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Ray Serve on 127.0.0.1 in the foreground; Ctrl-C (or SIGTERM) stops it and all it started."""
-    import signal
     import socket
 
+    from creditrisk.services import interrupt_on_sigterm
     from serving.config import PredictorConfig, ServiceArgs  # lazily: the core CLI never imports Ray
     from serving.runtime import LocalService
 
@@ -100,7 +100,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                                predictor=PredictorConfig(reload_interval_s=args.reload_interval))
     if not os.environ.get(service_args.outcomes_token_env):
         print(f"note: {service_args.outcomes_token_env} is not set: POST /outcomes answers 503", file=sys.stderr)
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
+    interrupt_on_sigterm()
     service = LocalService(service_args, port=args.port)
     progress = _Progress()
     try:
@@ -134,10 +134,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                      ports={"serve": args.port, "dagster": args.dagster_port, "mlflow": args.mlflow_port})
     result = run_demo(cfg)
     return 1 if result.log_errors else 0
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def build_parser() -> argparse.ArgumentParser:

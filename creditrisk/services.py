@@ -5,6 +5,7 @@ everything it spawned (`dagster dev` starts a webserver, a daemon and a code ser
 """
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -54,6 +55,14 @@ class Service:
                 continue
 
 
+def interrupt_on_sigterm() -> None:
+    """Make `kill` (SIGTERM) stop a foreground command as cleanly as Ctrl-C."""
+    def _raise(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _raise)
+
+
 def dagster_env(settings: Settings) -> dict[str, str]:
     """Environment for Dagster processes: the repo's dagster.yaml, state under CREDITRISK_HOME."""
     settings.ensure_dirs()
@@ -70,13 +79,13 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float, log: Path) -> No
             with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status < 500:
                     return
-        except (urllib.error.URLError, OSError):
-            pass
+        except (urllib.error.URLError, OSError, http.client.HTTPException):
+            pass  # not listening yet, or not speaking HTTP yet (a half-started server)
         time.sleep(0.5)
     raise RuntimeError(f"{url}: not answering after {timeout:.0f} s; see {log}")
 
 
-def _spawn(name: str, cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     log.parent.mkdir(parents=True, exist_ok=True)
     out: IO[bytes] = log.open("ab")
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -87,7 +96,7 @@ def spawn_dagster(settings: Settings, port: int = 3000, extra_env: dict[str, str
     """`dagster dev` (webserver + daemon: schedule and sensor run) on 127.0.0.1:port; not yet ready."""
     log = settings.home / "logs" / "dagster.log"
     cmd = [str(BIN / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)]
-    proc = _spawn("dagster", cmd, {**dagster_env(settings), **(extra_env or {})}, log)
+    proc = _spawn(cmd, {**dagster_env(settings), **(extra_env or {})}, log)
     return Service("dagster", f"http://127.0.0.1:{port}", proc, log, "/server_info")
 
 
@@ -95,7 +104,7 @@ def spawn_mlflow_ui(settings: Settings, port: int = 5000) -> Service:
     log = settings.home / "logs" / "mlflow.log"
     cmd = [str(BIN / "mlflow"), "ui", "--backend-store-uri", settings.mlflow_uri, "--host", "127.0.0.1",
            "--port", str(port), "--workers", "1"]
-    proc = _spawn("mlflow", cmd, {**os.environ}, log)
+    proc = _spawn(cmd, {**os.environ}, log)
     # SIGTERM: on SIGINT its worker threads print a KeyboardInterrupt traceback while exiting.
     return Service("mlflow", f"http://127.0.0.1:{port}", proc, log, "/health", signal.SIGTERM)
 
@@ -104,7 +113,7 @@ def spawn_serving(settings: Settings, port: int, args: list[str], extra_env: dic
     """`creditrisk serve` (Ray Serve: portal + API) as its own process group."""
     log = settings.home / "logs" / "serve.log"
     env = {**os.environ, "CREDITRISK_HOME": str(settings.home), **extra_env}
-    proc = _spawn("serve", [str(BIN / "creditrisk"), "serve", "--port", str(port), *args], env, log)
+    proc = _spawn([str(BIN / "creditrisk"), "serve", "--port", str(port), *args], env, log)
     return Service("serve", f"http://127.0.0.1:{port}", proc, log, "/readyz")
 
 

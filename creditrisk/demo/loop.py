@@ -16,7 +16,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from creditrisk.demo.dagster_api import DagsterAPI
-from creditrisk.demo.traffic import Answered, Traffic, week_applications
+from creditrisk.demo.traffic import Answered, Traffic
+from creditrisk.synth import generate
 from creditrisk.windows import week_windows
 
 Out = Callable[[str], None]
@@ -91,7 +92,8 @@ def run_week(i: int, start: datetime, *, api: DagsterAPI, traffic: Traffic, serv
         nonlocal lap
         steps[name], lap = round(time.monotonic() - lap, 2), time.monotonic()
 
-    apps = week_applications(ws, ws + timedelta(days=7), n, seed + i, scenario, drift_start)
+    apps = generate(n, seed=seed + i, start=ws, end=ws + timedelta(days=7), scenario=scenario,
+                    drift_start=drift_start)
     answered = traffic.send_week(apps)
     step("predict")
     outcomes = traffic.report_due(w.as_of)

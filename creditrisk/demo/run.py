@@ -9,7 +9,6 @@ import json
 import re
 import secrets
 import shutil
-import signal
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -24,7 +23,7 @@ from creditrisk.demo.alert_sink import AlertSink
 from creditrisk.demo.dagster_api import DagsterAPI
 from creditrisk.demo.loop import Out, WeekRow, run_week
 from creditrisk.demo.traffic import Answered, Traffic
-from creditrisk.services import Service, spawn_dagster, spawn_mlflow_ui, spawn_serving
+from creditrisk.services import Service, interrupt_on_sigterm, spawn_dagster, spawn_mlflow_ui, spawn_serving
 from creditrisk.settings import Settings, get_settings
 from creditrisk.store.local import LocalRequestStore
 from creditrisk.training import train_and_register
@@ -100,56 +99,56 @@ def run_demo(cfg: DemoConfig, out: Out = print) -> DemoResult:
     traffic: Traffic | None = None
     rows: list[WeekRow] = []
     stored, post = 0, {}
-    sink = AlertSink().__enter__()
-    try:
-        child_env = {"CREDITRISK_HOME": str(home), "CREDITRISK_ALERT_WEBHOOK": sink.url,
-                     **({"CREDITRISK_DATA": cfg.data} if cfg.data else {})}
-        services = [
-            spawn_serving(settings, cfg.ports["serve"], ["--allow-client-time", "--reload-interval",
-                                                         str(cfg.reload_interval_s)],
-                          {"CREDITRISK_OUTCOMES_TOKEN": token}),
-            spawn_dagster(settings, cfg.ports["dagster"], child_env),
-            spawn_mlflow_ui(settings, cfg.ports["mlflow"]),
-        ]
-        for s in services:
-            s.wait_ready(240)
-        serve, dagster, mlflow = services
-        out(f"[demo] portal   {serve.url}/\n[demo] API docs {serve.url}/docs\n"
-            f"[demo] Dagster  {dagster.url}\n[demo] MLflow   {mlflow.url}")
-        t0 = _phase(phases, "start services", t0, out)
+    with AlertSink() as sink:
+        try:
+            child_env = {"CREDITRISK_HOME": str(home), "CREDITRISK_ALERT_WEBHOOK": sink.url,
+                         **({"CREDITRISK_DATA": cfg.data} if cfg.data else {})}
+            services = [
+                spawn_serving(settings, cfg.ports["serve"], ["--allow-client-time", "--reload-interval",
+                                                             str(cfg.reload_interval_s)],
+                              {"CREDITRISK_OUTCOMES_TOKEN": token}),
+                spawn_dagster(settings, cfg.ports["dagster"], child_env),
+                spawn_mlflow_ui(settings, cfg.ports["mlflow"]),
+            ]
+            for s in services:
+                s.wait_ready(240)
+            serve, dagster, mlflow = services
+            out(f"[demo] portal   {serve.url}/\n[demo] API docs {serve.url}/docs\n"
+                f"[demo] Dagster  {dagster.url}\n[demo] MLflow   {mlflow.url}")
+            t0 = _phase(phases, "start services", t0, out)
 
-        start = datetime.combine(cfg.start, datetime.min.time(), tzinfo=UTC)
-        drift_start = None if cfg.scenario == "none" else start + timedelta(weeks=cfg.drift_week - 1)
-        api, traffic = DagsterAPI(dagster.url), Traffic(serve.url, token, seed=cfg.seed)
-        first_version = None
-        for i in range(cfg.weeks):
-            row, _ = run_week(i, start, api=api, traffic=traffic, serve_url=serve.url, n=cfg.requests_per_week,
-                              seed=cfg.seed * 1000, scenario=cfg.scenario, drift_start=drift_start,
-                              alerts=sink.alerts, reload_timeout=cfg.reload_interval_s * 3 + 15, out=out)
-            first_version = first_version or row.served_version
-            rows.append(row)
-            if row.promoted:
-                phases.setdefault("first drifted week cycle (check -> retrain -> promote -> served)", round(row.wall_s, 1))
-        t0 = _phase(phases, "simulate weeks", t0, out)
-        time.sleep(2.5)  # the inference log flushes every second
-        stored = LocalRequestStore(settings.store_dir).count()
-        post = _post_drift_auc(settings, traffic.stats.answered, drift_start, first_version or "", rows[-1].served_version)
-        for name, auc in post.items():
-            out(f"[demo] realized AUC on post-drift labelled traffic, {name}: {auc:.3f}")
-        out(f"[demo] requests sent {len(traffic.stats.answered)}, rows in the store {stored}, "
-            f"client errors {len(traffic.stats.errors)}, alerts {len(sink.alerts)}")
-        if not cfg.exit:
-            out("[demo] the UIs stay up; press Ctrl-C to stop everything")
-            signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
-    finally:
-        for s in reversed(services):
-            s.stop()
-        sink.__exit__()
+            start = datetime.combine(cfg.start, datetime.min.time(), tzinfo=UTC)
+            drift_start = None if cfg.scenario == "none" else start + timedelta(weeks=cfg.drift_week - 1)
+            api, traffic = DagsterAPI(dagster.url), Traffic(serve.url, token, seed=cfg.seed)
+            first_version = None
+            for i in range(cfg.weeks):
+                row, _ = run_week(i, start, api=api, traffic=traffic, serve_url=serve.url, n=cfg.requests_per_week,
+                                  seed=cfg.seed * 1000, scenario=cfg.scenario, drift_start=drift_start,
+                                  alerts=sink.alerts, reload_timeout=cfg.reload_interval_s * 3 + 15, out=out)
+                first_version = first_version or row.served_version
+                rows.append(row)
+                if row.promoted:  # the cycle: drift check -> sensor -> retrain -> promote -> served
+                    cycle = sum(v for k, v in row.steps.items() if k not in ("predict", "outcomes"))
+                    phases.setdefault("first promotion cycle (check -> retrain -> promote -> served)", round(cycle, 1))
+            t0 = _phase(phases, "simulate weeks", t0, out)
+            time.sleep(2.5)  # the inference log flushes every second
+            stored = LocalRequestStore(settings.store_dir).count()
+            post = _post_drift_auc(settings, traffic.stats.answered, drift_start, first_version or "", rows[-1].served_version)
+            for name, auc in post.items():
+                out(f"[demo] realized AUC on post-drift labelled traffic, {name}: {auc:.3f}")
+            out(f"[demo] requests sent {len(traffic.stats.answered)}, rows in the store {stored}, "
+                f"client errors {len(traffic.stats.errors)}, alerts {len(sink.alerts)}")
+            if not cfg.exit:
+                out("[demo] the UIs stay up; press Ctrl-C to stop everything")
+                interrupt_on_sigterm()
+                try:
+                    while True:
+                        time.sleep(3600)
+                except KeyboardInterrupt:
+                    pass
+        finally:
+            for s in reversed(services):
+                s.stop()
     sent = traffic.stats.answered if traffic else []
     errors = _log_errors([s.log for s in services]) + (traffic.stats.errors if traffic else [])
     result = DemoResult(rows, phases, len(sent), stored, list(sink.alerts), errors, post)

@@ -17,7 +17,6 @@ import pandas as pd
 
 from creditrisk.constants import LABEL
 from creditrisk.schema import FEATURES
-from creditrisk.synth import generate
 
 
 @dataclass
@@ -36,11 +35,6 @@ class TrafficStats:
     answered: list[Answered] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     outcomes_sent: int = 0
-
-
-def week_applications(start: datetime, end: datetime, n: int, seed: int, scenario: str,
-                      drift_start: datetime | None) -> pd.DataFrame:
-    return generate(n, seed=seed, start=start, end=end, scenario=scenario, drift_start=drift_start)
 
 
 def _body(row: pd.Series) -> dict:
