@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: setup test-setup run test bench clean
+.PHONY: setup test-setup run lint test bench clean
 
 setup: $(STAMP)
 
@@ -22,7 +22,10 @@ test-setup: setup
 run: setup
 	$(BIN)/creditrisk demo $(if $(DATA),--data $(DATA),) $(ARGS)
 
-test: test-setup
+lint: setup
+	$(BIN)/ruff check .
+
+test: test-setup lint
 	$(BIN)/python -m pytest -q -ra
 
 bench: setup

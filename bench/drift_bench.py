@@ -95,7 +95,8 @@ def run_variant(variant: str, root: Path, scenario: str, html: Path) -> dict[str
         definition = DataDefinition(numerical_columns=schema.NUMERIC_FEATURES,
                                     categorical_columns=schema.CATEGORICAL_FEATURES)
         snapshot = Report([DataDriftPreset(drift_share=DRIFT_SHARE)], include_tests=True).run(
-            Dataset.from_pandas(cur, data_definition=definition), Dataset.from_pandas(ref, data_definition=definition))
+            Dataset.from_pandas(cur, data_definition=definition),
+            Dataset.from_pandas(ref, data_definition=definition))
         snapshot.save_html(str(html))
         wall = time.perf_counter() - t1
         result = read_snapshot(snapshot.dict(), schema.FEATURES, n_ref=len(ref), n_cur=len(cur),
@@ -109,7 +110,8 @@ def spawn(variant: str, root: Path, scenario: str) -> dict[str, Any]:
     html = root.parent / f"{variant}-{scenario}.html"
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, __file__, "--variant", variant, "--root", str(root),
-                           "--scenario", scenario, "--html", str(html)], capture_output=True, text=True, check=False)
+                           "--scenario", scenario, "--html", str(html)],
+                          capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{variant}/{scenario} failed:\n{proc.stderr[-3000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -155,9 +157,11 @@ def main(argv: list[str]) -> int:
           f"{ours['html_mb']:9.1f}   (reads {ours['read_s']:.1f} s; process {ours['process_s']:.1f} s)")
     print(f"{'plain Evidently: drift + HTML':40}{plain['wall_s']:8.1f}{plain['rss_gib']:14.2f}"
           f"{plain['html_mb']:9.1f}   (frames in memory; process {plain['process_s']:.1f} s)")
-    print(f"{'plain Evidently + the same reads':40}{plain_step:8.1f}{'':14}{'':9}   (reads {plain['read_s']:.1f} s)")
+    print(f"{'plain Evidently + the same reads':40}{plain_step:8.1f}{'':14}{'':9}"
+          f"   (reads {plain['read_s']:.1f} s)")
     print(f"ratio creditrisk / plain Evidently: wall {ours['wall_s'] / plain['wall_s']:.2f}, "
-          f"RSS {ours['rss_gib'] / plain['rss_gib']:.2f}; vs plain + reads: wall {ours['wall_s'] / plain_step:.2f}")
+          f"RSS {ours['rss_gib'] / plain['rss_gib']:.2f}; "
+          f"vs plain + reads: wall {ours['wall_s'] / plain_step:.2f}")
     print(f"floors: whole step <= {FLOOR_WALL_S:.0f} s and <= {FLOOR_RSS_GIB:.0f} GiB peak RSS\n")
 
     print(f"{'current week':14}{'variant':12}{'share':>7}  dataset_drift  drifted columns")

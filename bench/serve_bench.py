@@ -99,9 +99,9 @@ def baseline_server(port: int, uri: str) -> None:
     @app.post("/predict")
     async def predict(applicant: Applicant) -> dict:
         X = model.spec.encode_rows([applicant.to_row()])
-        p = float(model.predict_proba(X)[0])
-        denied = p >= model.threshold
-        return {"prediction": int(denied), "probability_of_default": p,
+        proba = model.predict_proba(X)
+        denied = int(model.predict(proba)[0])
+        return {"prediction": denied, "probability_of_default": float(proba[0]),
                 "reasons": reason_codes(model, X)[0] if denied else []}
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -160,7 +160,8 @@ def main(argv: list[str]) -> int:
     lua.write_text(WRK_LUA)
     uri, sample = make_registry(run)
     bodies.write_text("\n".join(sample) + "\n")
-    print(f"load avg {os.getloadavg()[0]:.2f}; {len(sample)} applicant bodies; wrk closed loop, 1 thread", flush=True)
+    print(f"load avg {os.getloadavg()[0]:.2f}; {len(sample)} applicant bodies; wrk closed loop, 1 thread",
+          flush=True)
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, __file__, "--baseline-server", str(port), "--mlflow-uri", uri])
@@ -179,7 +180,8 @@ def main(argv: list[str]) -> int:
         ours = measure("ray-serve", service.base_url, lua, bodies, a.requests_c1, a.requests_c32)
         answered = sum(r["n"] for r in ours.values())
         if not a.no_scaling:
-            answered += scaling_demo(service.base_url, lua, bodies, load_s=25, timeout_s=args.downscale_delay_s + 40)
+            answered += scaling_demo(service.base_url, lua, bodies, load_s=25,
+                                     timeout_s=args.downscale_delay_s + 40)
     finally:
         service.stop()  # replicas flush their request logs on the way down
 
@@ -194,9 +196,9 @@ def main(argv: list[str]) -> int:
           f"{ours['c1']['rps'] / base['c1']['rps']:.2f}x, c32 req/s {r32:.2f}x")
     print(f"floors: c1 p50 {c1:.2f} ms <= 3 ms: {c1 <= 3}; c32 throughput {r32:.2f}x >= 0.6x: {r32 >= 0.6}; "
           f"errors {errors} == 0: {errors == 0}")
-    settings = {**{k: os.environ.get(k, v) for k, v in FAST_PATH_ENV.items()}, **args.predictor.model_dump(), **args.autoscaling_config(),
-                "max_ongoing_requests": args.max_ongoing_requests, "replica_num_cpus": args.replica_num_cpus,
-                "flush_interval_s": args.flush_interval_s}
+    settings = {**{k: os.environ.get(k, v) for k, v in FAST_PATH_ENV.items()}, **args.predictor.model_dump(),
+                **args.autoscaling_config(), "max_ongoing_requests": args.max_ongoing_requests,
+                "replica_num_cpus": args.replica_num_cpus, "flush_interval_s": args.flush_interval_s}
     print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
     return 0 if (c1 <= 3 and r32 >= 0.6 and errors == 0) else 1
 

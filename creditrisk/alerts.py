@@ -5,6 +5,7 @@ A failing webhook never fails the pipeline that raised the alert: the alert is s
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -12,16 +13,22 @@ import httpx
 log = logging.getLogger("creditrisk.alerts")
 
 
-def send_alert(title: str, details: dict[str, Any], webhook_url: str | None = None,
-               timeout_s: float = 5.0) -> bool:
-    """Log the alert; POST it to `webhook_url` if set. Returns True when a webhook accepted it."""
-    log.warning("ALERT %s %s", title, details)
-    if not webhook_url:
-        return False
-    try:
-        resp = httpx.post(webhook_url, json={"title": title, **details}, timeout=timeout_s)
-        resp.raise_for_status()
-        return True
-    except httpx.HTTPError as exc:
-        log.error("alert webhook %s failed: %s", webhook_url, exc)
-        return False
+@dataclass(frozen=True)
+class Alerter:
+    """Where alerts go: the log, plus `webhook_url` when set (chosen by `creditrisk.wiring`)."""
+
+    webhook_url: str | None = None
+    timeout_s: float = 5.0
+
+    def send(self, title: str, details: dict[str, Any]) -> bool:
+        """Log the alert; POST it to the webhook if set. Returns True when a webhook accepted it."""
+        log.warning("ALERT %s %s", title, details)
+        if not self.webhook_url:
+            return False
+        try:
+            resp = httpx.post(self.webhook_url, json={"title": title, **details}, timeout=self.timeout_s)
+            resp.raise_for_status()
+            return True
+        except httpx.HTTPError as exc:
+            log.error("alert webhook %s failed: %s", self.webhook_url, exc)
+            return False

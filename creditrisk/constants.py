@@ -4,6 +4,11 @@ Changing a number here changes it for training, serving, the asset graph and the
 """
 from __future__ import annotations
 
+# Asset groups of the Dagster graph; the jobs select by group
+MONITORING_GROUP = "monitoring"
+RETRAINING_GROUP = "retraining"
+SOURCES_GROUP = "sources"
+
 # Model registry
 MODEL_NAME = "credit-risk"
 CHAMPION_ALIAS = "champion"
@@ -25,7 +30,6 @@ QUALITY_FLOOR = {"roc_auc": 0.90, "brier": 0.10}
 
 # Drift monitoring (the original design: the last week against the previous 3 months)
 REFERENCE_WEEKS = 13
-CURRENT_WEEKS = 1
 MIN_WEEKLY_REQUESTS = 120
 DRIFT_SHARE = 0.15  # dataset drift when >= 2 of the 11 columns drifted; see README "Drift rule"
 MAX_NULL_RATE = 0.05
@@ -37,5 +41,10 @@ MIN_AUC_GAIN = 0.0  # the bootstrap lower bound of the AUC gain must exceed this
 BOOTSTRAP_SAMPLES = 500
 BOOTSTRAP_CONFIDENCE = 0.95
 
-# Realized-performance alert (concept drift)
+# Retraining: a labelled production row counts this many base rows, so recent traffic weighs more
+# than the older base data set without discarding it.
+PRODUCTION_WEIGHT = 3.0
+
+# Realized-performance alert (concept drift): the served scores' AUC on this many recent weeks
 MIN_REALIZED_AUC = 0.80
+PERFORMANCE_WEEKS = 4

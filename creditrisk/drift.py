@@ -21,10 +21,11 @@ the full window's. Both scores are metrics, so |score(sample) - score(full)| <= 
 d(cur_n, cur), one term per sampled window. Numerical columns, Wasserstein distance / reference
 std (threshold 0.1): E W1(F_n, F) <= J1 / sqrt(n) with J1 = integral of sqrt(F(1 - F)) dx
 (Bobkov-Ledoux); J1 / std is 1.47-1.61 on the synthetic columns, so <= 0.005 per window (0.0035-0.005
-observed; the sampled std adds < 1% relative). Categorical columns, Jensen-Shannon distance in nats (threshold 0.1): JSD(P, P_n) <=
-chi2(P_n || P) / 2, and n * chi2 ~ chi2(k - 1), so for k <= 7 categories JS <= sqrt(22.5 / 2n) = 0.011
-per window with probability 1 - alpha. A verdict can thus only differ from the full-data one for a
-column whose full score lies within ~0.01 of its threshold (bench/drift_bench.py checks equality).
+observed; the sampled std adds < 1% relative). Categorical columns, Jensen-Shannon distance in nats
+(threshold 0.1): JSD(P, P_n) <= chi2(P_n || P) / 2, and n * chi2 ~ chi2(k - 1), so for k <= 7 categories
+JS <= sqrt(22.5 / 2n) = 0.011 per window with probability 1 - alpha. A verdict can thus only differ
+from the full-data one for a column whose full score lies within ~0.01 of its threshold
+(bench/drift_bench.py checks equality).
 """
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ class DriftResult:
         """
         out = asdict(self)
         for col in out["columns"]:
-            col.update(score=float(col["score"]), threshold=float(col["threshold"]), drifted=bool(col["drifted"]))
+            col.update(score=float(col["score"]), threshold=float(col["threshold"]),
+                       drifted=bool(col["drifted"]))
         out.update(dataset_drift=bool(self.dataset_drift), drift_share=float(self.drift_share),
                    n_drifted=int(self.n_drifted), n_columns=int(self.n_columns))
         return out
@@ -106,7 +108,8 @@ def _evidently_frame(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     out = df[columns].copy()
     for c in columns:
         if c in schema.NUMERIC_FEATURES:
-            out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64").replace([np.inf, -np.inf], np.nan)
+            out[c] = (pd.to_numeric(out[c], errors="coerce").astype("float64")
+                      .replace([np.inf, -np.inf], np.nan))
         else:
             out[c] = out[c].astype(object).where(out[c].notna(), None)
     return out.reset_index(drop=True)
@@ -114,7 +117,8 @@ def _evidently_frame(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def compute_drift(reference: pd.DataFrame, current: pd.DataFrame, *, columns: Sequence[str] = schema.FEATURES,
                   drift_share: float = constants.DRIFT_SHARE, min_rows: int = constants.MIN_WEEKLY_REQUESTS,
-                  html_path: Path | None = None, max_rows: int | None = MAX_ROWS, seed: int = 0) -> DriftResult:
+                  html_path: Path | None = None, max_rows: int | None = MAX_ROWS,
+                  seed: int = 0) -> DriftResult:
     """Run Evidently's DataDriftPreset on `columns` of the two windows and read its verdicts.
 
     Either window with fewer than `min_rows` rows gives status "insufficient data" (no report, no
@@ -127,7 +131,8 @@ def compute_drift(reference: pd.DataFrame, current: pd.DataFrame, *, columns: Se
     if unknown or not cols:
         raise ValueError(f"columns must be schema features; unknown: {unknown}")
     if max_rows is not None and max_rows <= EVIDENTLY_PVALUE_ROWS:
-        raise ValueError(f"max_rows must exceed {EVIDENTLY_PVALUE_ROWS}, or Evidently's test family would change")
+        raise ValueError(f"max_rows must exceed {EVIDENTLY_PVALUE_ROWS}, "
+                         "or Evidently's test family would change")
     n_ref, n_cur = len(reference), len(current)
     if min(n_ref, n_cur) < min_rows:
         return DriftResult(False, 0.0, 0, 0, [], n_ref, n_cur, None, False, STATUS_INSUFFICIENT)
@@ -157,15 +162,17 @@ def compute_drift(reference: pd.DataFrame, current: pd.DataFrame, *, columns: Se
     return read_snapshot(snapshot.dict(), tested, skipped, n_ref, n_cur, saved, sampled)
 
 
-def read_snapshot(snap: dict[str, Any], tested: list[str], skipped: Sequence[ColumnDrift] = (), n_ref: int = 0,
-                  n_cur: int = 0, html_path: str | None = None, sampled: bool = False) -> DriftResult:
+def read_snapshot(snap: dict[str, Any], tested: list[str], skipped: Sequence[ColumnDrift] = (),
+                  n_ref: int = 0, n_cur: int = 0, html_path: str | None = None,
+                  sampled: bool = False) -> DriftResult:
     """The verdicts of a DataDriftPreset report run with tests, from `Snapshot.dict()`.
 
     Metric values are matched to their tests by metric id; public so that a plain Evidently run (the
     benchmark's baseline) is read by the very same code.
     """
     # A status is a TestStatus (a str enum) in `.dict()` and a plain string after a JSON round trip.
-    status = {t["metric_config"]["metric_id"]: str(getattr(t["status"], "value", t["status"])) for t in snap["tests"]}
+    status = {t["metric_config"]["metric_id"]: str(getattr(t["status"], "value", t["status"]))
+              for t in snap["tests"]}
     per_column: dict[str, ColumnDrift] = {}
     count = None
     for m in snap["metrics"]:
@@ -179,7 +186,9 @@ def read_snapshot(snap: dict[str, Any], tested: list[str], skipped: Sequence[Col
         elif kind.endswith(":DriftedColumnsCount"):
             count = (int(m["value"]["count"]), float(m["value"]["share"]), verdict == "FAIL")
     if count is None or sorted(per_column) != sorted(tested):
-        raise RuntimeError(f"Evidently snapshot lacks drift results for {sorted(set(tested) - set(per_column))}")
+        raise RuntimeError("Evidently snapshot lacks drift results for "
+                           f"{sorted(set(tested) - set(per_column))}")
     n_drifted, share, dataset_drift = count  # the share test fails when share >= drift_share
-    return DriftResult(dataset_drift, share, n_drifted, len(tested), [per_column[c] for c in tested] + list(skipped),
+    return DriftResult(dataset_drift, share, n_drifted, len(tested),
+                       [per_column[c] for c in tested] + list(skipped),
                        n_ref, n_cur, html_path, sampled, STATUS_OK)

@@ -28,12 +28,29 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import train_test_split
 
-from creditrisk.constants import DECISION_THRESHOLD, HOLDOUT_FRACTION, LABEL, RANDOM_SEED
+from creditrisk.constants import (
+    DECISION_APPROVED,
+    DECISION_DENIED,
+    DECISION_THRESHOLD,
+    HOLDOUT_FRACTION,
+    LABEL,
+    RANDOM_SEED,
+)
 from creditrisk.features import FeatureSpec
 
 BOOSTER_FILE = "booster.json"
 META_FILE = "model_meta.json"
 WEIGHT = "sample_weight"  # optional training column: recent production rows can count more
+
+
+def predictions(proba: np.ndarray, threshold: float) -> np.ndarray:
+    """The decision rule, written once: 1 (deny) where the probability of default is >= threshold."""
+    return (np.asarray(proba) >= threshold).astype(np.int64)
+
+
+def decision_names(pred: np.ndarray) -> np.ndarray:
+    """"denied" for 1, "pre-approved" for 0: the words the portal and the log use."""
+    return np.where(np.asarray(pred) == 1, DECISION_DENIED, DECISION_APPROVED)
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,10 @@ class CreditModel:
         self.booster = booster
         self.spec = spec
         self.threshold = float(threshold)
+
+    def predict(self, proba: np.ndarray) -> np.ndarray:
+        """This model's decisions (1 = deny) for probabilities it scored, at its own threshold."""
+        return predictions(proba, self.threshold)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.inplace_predict(X, validate_features=False), dtype=np.float64)
@@ -109,7 +130,8 @@ def train(df: pd.DataFrame, config: TrainConfig | None = None,
     spec = FeatureSpec.default()
     weight = df[WEIGHT].to_numpy() if WEIGHT in df.columns else None
     dtrain = xgb.DMatrix(spec.encode_frame(df), label=df[LABEL].to_numpy(), weight=weight,
-                         feature_names=spec.columns, feature_types=spec.feature_types, enable_categorical=True)
+                         feature_names=spec.columns, feature_types=spec.feature_types,
+                         enable_categorical=True)
     booster = xgb.train(config.xgb_params(), dtrain, num_boost_round=config.num_rounds)
     return CreditModel(booster, spec, threshold)
 
@@ -117,7 +139,7 @@ def train(df: pd.DataFrame, config: TrainConfig | None = None,
 def metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float]:
     """The tracked metrics: per-class precision/recall/F1, accuracy, ROC AUC, PR AUC, Brier."""
     y = np.asarray(y, dtype=int)
-    pred = (proba >= threshold).astype(int)
+    pred = predictions(proba, threshold)
     out = {"accuracy": accuracy_score(y, pred), "brier": brier_score_loss(y, proba),
            "roc_auc": roc_auc_score(y, proba) if len(set(y)) == 2 else float("nan"),
            "pr_auc": average_precision_score(y, proba) if y.any() else float("nan"),
@@ -135,7 +157,7 @@ def evaluate(model: CreditModel, df: pd.DataFrame) -> dict[str, float]:
 
 
 def report_text(model: CreditModel, df: pd.DataFrame) -> str:
-    pred = (model.score_frame(df) >= model.threshold).astype(int)
+    pred = model.predict(model.score_frame(df))
     return classification_report(df[LABEL].to_numpy(), pred, target_names=["repaid (0)", "default (1)"],
                                  digits=4, zero_division=0)
 

@@ -28,7 +28,8 @@ def calibration_figure(y: np.ndarray, proba: np.ndarray, brier: float) -> Figure
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot(mean, frac, "o-", label=f"model (Brier {brier:.4f})")
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
-    ax.set(xlabel="predicted probability of default", ylabel="observed default rate", title="Calibration, holdout")
+    ax.set(xlabel="predicted probability of default", ylabel="observed default rate",
+           title="Calibration, holdout")
     ax.legend(loc="upper left")
     fig.tight_layout()
     return fig

@@ -55,9 +55,10 @@ def paired_bootstrap_gain(y: np.ndarray, champion: np.ndarray, challenger: np.nd
     return float(np.quantile(gains, alpha)), float(np.quantile(gains, 1 - alpha))
 
 
-def decide(y: np.ndarray, champion: np.ndarray, challenger: np.ndarray, *, min_rows: int = MIN_EVALUATION_ROWS,
-           margin: float = MIN_AUC_GAIN, samples: int = BOOTSTRAP_SAMPLES,
-           confidence: float = BOOTSTRAP_CONFIDENCE, seed: int = 0) -> PromotionDecision:
+def decide(y: np.ndarray, champion: np.ndarray, challenger: np.ndarray, *,
+           min_rows: int = MIN_EVALUATION_ROWS, margin: float = MIN_AUC_GAIN,
+           samples: int = BOOTSTRAP_SAMPLES, confidence: float = BOOTSTRAP_CONFIDENCE,
+           seed: int = 0) -> PromotionDecision:
     y = np.asarray(y, dtype=np.int64)
     champion, challenger = np.asarray(champion, float), np.asarray(challenger, float)
     n, n_pos = len(y), int(y.sum())
@@ -67,8 +68,10 @@ def decide(y: np.ndarray, champion: np.ndarray, challenger: np.ndarray, *, min_r
         nan = float("nan")
         return PromotionDecision(False, f"keep champion: insufficient evidence, {why}", champion_auc=nan,
                                  challenger_auc=nan, auc_gain=nan, gain_ci_low=nan, gain_ci_high=nan, **base)
-    auc_champ, auc_chal = _auc_rows(y[None, :], champion[None, :])[0], _auc_rows(y[None, :], challenger[None, :])[0]
-    low, high = paired_bootstrap_gain(y, champion, challenger, samples=samples, confidence=confidence, seed=seed)
+    auc_champ, auc_chal = (_auc_rows(y[None, :], champion[None, :])[0],
+                           _auc_rows(y[None, :], challenger[None, :])[0])
+    low, high = paired_bootstrap_gain(y, champion, challenger, samples=samples, confidence=confidence,
+                                      seed=seed)
     gain = float(auc_chal - auc_champ)
     promote = low > margin
     pct = int(round(confidence * 100))

@@ -8,21 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from creditrisk.constants import DECISION_APPROVED, DECISION_DENIED
-from creditrisk.model import CreditModel
+from creditrisk.model import CreditModel, decision_names
 
 ARTIFACT_KEY = "credit_model"
 
 
 def predict_frame(model: CreditModel, df: pd.DataFrame) -> pd.DataFrame:
     proba = model.score_frame(df)
-    pred = (proba >= model.threshold).astype(np.int64)
+    pred = model.predict(proba)
     return pd.DataFrame({"probability_of_default": proba, "prediction": pred,
-                         "decision": np.where(pred == 1, DECISION_DENIED, DECISION_APPROVED)})
+                         "decision": decision_names(pred)})
 
 
 class CreditRiskPyfunc(PythonModel):

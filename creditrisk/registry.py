@@ -148,13 +148,15 @@ class Registry:
         self._audit(event, challenger)
         return event
 
-    def promote(self, reason: str, actor: str | None = None, extra: dict[str, Any] | None = None) -> AliasMove:
+    def promote(self, reason: str, actor: str | None = None,
+                extra: dict[str, Any] | None = None) -> AliasMove:
         """challenger -> champion and the old champion -> challenger (the original design)."""
         new = self.version_for(CHALLENGER_ALIAS)
         if new is None:
             raise RegistryError(f"model {self.model_name!r} has no {CHALLENGER_ALIAS!r} to promote")
         old = self.version_for(CHAMPION_ALIAS)
-        return self._move("promote", str(new.version), str(old.version) if old else None, reason, actor, extra)
+        return self._move("promote", str(new.version), str(old.version) if old else None, reason, actor,
+                          extra)
 
     def rollback(self, reason: str, actor: str | None = None, to_version: str | None = None) -> AliasMove:
         """Put `to_version` (default: the challenger, i.e. the previous champion) back as champion."""

@@ -73,11 +73,13 @@ class NumericRule:
 
 NUMERIC_RULES: dict[str, NumericRule] = {
     "person_age": NumericRule(18, 100, "whole years"),
-    "person_income": NumericRule(1_000, 10_000_000, "annual income in currency units, e.g. 59000, not 59 thousand"),
+    "person_income": NumericRule(1_000, 10_000_000,
+                                 "annual income in currency units, e.g. 59000, not 59 thousand"),
     "person_emp_length": NumericRule(0, 70, "years of employment, not months"),
     "loan_amnt": NumericRule(100, 1_000_000, "currency units, e.g. 35000, not 35 thousand"),
     "loan_int_rate": NumericRule(1, 40, "percent per year, e.g. 16.2, not 0.162"),
-    "loan_percent_income": NumericRule(0, 1, "fraction loan_amnt / person_income, e.g. 0.59", low_inclusive=False),
+    "loan_percent_income": NumericRule(0, 1, "fraction loan_amnt / person_income, e.g. 0.59",
+                                       low_inclusive=False),
     "cb_person_cred_hist_length": NumericRule(0, 80, "years of credit history"),
 }
 
@@ -132,6 +134,13 @@ def _num(name: str, kind: type = float) -> Any:
 EXAMPLE_APPLICANT: dict[str, Any] = {
     "person_age": 22, "person_income": 59000, "person_home_ownership": "RENT", "person_emp_length": 5,
     "loan_intent": "PERSONAL", "loan_grade": "D", "loan_amnt": 35000, "loan_int_rate": 16.02,
+    "loan_percent_income": 0.59, "cb_person_default_on_file": "Y", "cb_person_cred_hist_length": 3,
+}
+
+# The original service's documented body, in thousands and months: refused (422), never scored.
+ORIGINAL_EXAMPLE: dict[str, Any] = {
+    "person_age": 22, "person_income": 59, "person_home_ownership": "RENT", "person_emp_length": 123,
+    "loan_intent": "PERSONAL", "loan_grade": "D", "loan_amnt": 35, "loan_int_rate": 16.2,
     "loan_percent_income": 0.59, "cb_person_default_on_file": "Y", "cb_person_cred_hist_length": 3,
 }
 

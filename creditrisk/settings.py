@@ -1,29 +1,20 @@
 """Runtime settings: every environment variable the product reads, read here and only when asked.
 
-Nothing is read or created at import time; call :func:`get_settings` where a value is needed.
+Nothing is read or created at import time; call :func:`get_settings` where a value is needed. The
+variables and their meaning are listed in the README's "Configuration" table.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
-
-ENV_VARS: dict[str, str] = {
-    "CREDITRISK_HOME": "Folder for all runtime state (MLflow db and artifacts, Dagster home, request "
-    "store, reports). Default: ./.creditrisk",
-    "CREDITRISK_ENV": "`local` (embedded stores, default) or `production` (BigQuery, remote MLflow).",
-    "CREDITRISK_MLFLOW_URI": "MLflow tracking/registry URI. Default: sqlite:///$CREDITRISK_HOME/mlflow/mlflow.db",
-    "CREDITRISK_BQ_PROJECT": "Production: GCP project of the request store.",
-    "CREDITRISK_BQ_DATASET": "Production: BigQuery dataset of the request store. Default: creditrisk",
-    "CREDITRISK_DATA": "Optional CSV of the credit-risk schema used as base training data (default: synthetic).",
-    "CREDITRISK_ALERT_WEBHOOK": "Optional URL that receives performance alerts as JSON POSTs.",
-    "CREDITRISK_REPORTS_DIR": "Where Evidently HTML reports are written. Default: $CREDITRISK_HOME/reports",
-    "CREDITRISK_OUTCOMES_TOKEN": "Bearer token required by POST /outcomes.",
-}
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Where state lives and which deployment (`local` or `production`) the parts come from."""
+
     home: Path
     env: str
     mlflow_uri: str
@@ -32,6 +23,7 @@ class Settings:
     base_data: str | None = None
     alert_webhook: str | None = None
     reports_override: Path | None = None
+    store_override: Path | None = None
 
     @property
     def mlflow_dir(self) -> Path:
@@ -43,7 +35,7 @@ class Settings:
 
     @property
     def store_dir(self) -> Path:
-        return self.home / "requests"
+        return self.store_override or self.home / "requests"
 
     @property
     def reports_dir(self) -> Path:
@@ -57,6 +49,12 @@ class Settings:
     def is_production(self) -> bool:
         return self.env == "production"
 
+    def with_overrides(self, *, mlflow_uri: str | None = None,
+                       store_dir: str | Path | None = None) -> Settings:
+        """These settings with an explicit registry URI or local store folder (None keeps the value)."""
+        return replace(self, mlflow_uri=mlflow_uri or self.mlflow_uri,
+                       store_override=Path(store_dir) if store_dir else self.store_override)
+
     def ensure_dirs(self) -> None:
         """Create the local runtime folders (called by entry points, never on import)."""
         for d in (self.home, self.mlflow_dir, self.artifact_root, self.store_dir, self.reports_dir,
@@ -64,7 +62,8 @@ class Settings:
             d.mkdir(parents=True, exist_ok=True)
 
 
-def get_settings(environ: dict[str, str] | None = None) -> Settings:
+def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings from `environ` (default: the process environment), validated."""
     env = os.environ if environ is None else environ
     home = Path(env.get("CREDITRISK_HOME") or ".creditrisk").expanduser().resolve()
     mode = (env.get("CREDITRISK_ENV") or "local").strip().lower()

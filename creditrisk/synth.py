@@ -110,7 +110,7 @@ def _features(p: dict[str, Any], n: int, rng: np.random.Generator) -> pd.DataFra
     """Undrifted applicants; every random draw comes from `rng` in a fixed order (reproducibility)."""
     cat = rng.random((n, 4))
     z = rng.multivariate_normal(np.zeros(len(COPULA_ORDER)), p["copula_corr"], size=n, method="cholesky")
-    u = dict(zip(COPULA_ORDER, ndtr(z).T))
+    u = dict(zip(COPULA_ORDER, ndtr(z).T, strict=True))
     rate_z = rng.standard_normal(n)
 
     def q(field: str, table: str, keys: np.ndarray, log: bool = False) -> np.ndarray:

@@ -98,7 +98,8 @@ def train_and_register(registry: Registry, raw: pd.DataFrame, preprocessed: pd.D
                 name="model", python_model=CreditRiskPyfunc(), artifacts={ARTIFACT_KEY: str(model_dir)},
                 signature=signature,
                 input_example=example, pip_requirements=PIP_REQUIREMENTS)
-    version = registry.register(info.model_uri, run_id, alias=alias, tags={"source": source, "roc_auc": f"{scores['roc_auc']:.4f}"})
+    version = registry.register(info.model_uri, run_id, alias=alias,
+                                tags={"source": source, "roc_auc": f"{scores['roc_auc']:.4f}"})
     progress(f"registered {registry.model_name} version {version}" + (f" as @{alias}" if alias else ""))
     return TrainingResult(model, run_id, version, scores,
                           {"train": len(train_df), "holdout": len(holdout), "raw": len(raw)})

@@ -43,5 +43,6 @@ def week_windows(key: str, reference_weeks: int = REFERENCE_WEEKS,
         raise ValueError(f"week key {key!r} must be a Sunday (the last day of the week)")
     end = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=UTC)
     start = end - timedelta(days=7)
-    return WeekWindows(key=key, current=(start, end), reference=(start - timedelta(weeks=reference_weeks), start),
+    return WeekWindows(key=key, current=(start, end),
+                       reference=(start - timedelta(weeks=reference_weeks), start),
                        evaluation=(end - timedelta(days=evaluation_days), end))

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from creditrisk.alerts import send_alert
 from creditrisk.constants import LABEL
 from creditrisk.schema import FEATURES, invalid_rows
 from creditrisk.windows import week_windows
@@ -28,7 +27,8 @@ QUALITY_FLOOR = dg.AssetCheckSpec("candidate_quality_floor", asset="candidate_mo
 
 def volume_gate(current_window: pd.DataFrame, loop: LoopConfig) -> dg.AssetCheckResult:
     n = len(current_window)
-    return dg.AssetCheckResult(check_name="volume_gate", passed=n >= loop.min_weekly_requests, severity=dg.AssetCheckSeverity.ERROR,
+    return dg.AssetCheckResult(check_name="volume_gate", passed=n >= loop.min_weekly_requests,
+                               severity=dg.AssetCheckSeverity.ERROR,
                                metadata={"rows": n, "min_rows": loop.min_weekly_requests},
                                description=None if n >= loop.min_weekly_requests else
                                f"insufficient data: {n} requests < {loop.min_weekly_requests}")
@@ -37,7 +37,8 @@ def volume_gate(current_window: pd.DataFrame, loop: LoopConfig) -> dg.AssetCheck
 def data_quality(current_window: pd.DataFrame, loop: LoopConfig) -> dg.AssetCheckResult:
     missing = [c for c in FEATURES if c not in current_window.columns]
     if missing:
-        return dg.AssetCheckResult(check_name="data_quality", passed=False, metadata={"missing_columns": ", ".join(missing)})
+        return dg.AssetCheckResult(check_name="data_quality", passed=False,
+                                   metadata={"missing_columns": ", ".join(missing)})
     nulls = current_window[FEATURES].isna().mean()
     broken = invalid_rows(current_window[FEATURES]).sum()
     worst = float(nulls.max()) if len(current_window) else 0.0
@@ -86,8 +87,8 @@ def realized_performance(context: dg.AssetCheckExecutionContext, store: StoreRes
     meta["realized_auc"] = auc
     meta["served_versions"] = ", ".join(sorted(set(rows["model_version"].astype(str))))
     if auc < loop.min_realized_auc:
-        send_alert(f"creditrisk: realized AUC {auc:.3f} below {loop.min_realized_auc} ({w.label})",
-                   {"week": w.label, **meta}, loop.alert_webhook_url)
+        loop.alerter().send(f"creditrisk: realized AUC {auc:.3f} below {loop.min_realized_auc} ({w.label})",
+                            {"week": w.label, **meta})
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=meta,
                                    description=f"ALERT: realized AUC {auc:.3f} < {loop.min_realized_auc}")
     return dg.AssetCheckResult(passed=True, metadata=meta)

@@ -1,11 +1,11 @@
-"""Resources: small interfaces, a local and a production implementation, chosen in one place.
+"""Dagster resources: the same keys in every deployment, their parts built by `creditrisk.wiring`.
 
 `build_resources()` reads CREDITRISK_ENV once, when Dagster loads the code location (never at
-import). Local: the embedded Parquet store and SQLite MLflow under CREDITRISK_HOME. Production:
-BigQuery through dagster-gcp's `BigQueryResource` and a remote MLflow, every endpoint an
-`EnvVar` resolved only when a run starts, so the definitions load without credentials.
+import). In production every endpoint is an `EnvVar` resolved only when a run starts, so the
+definitions load without credentials; the store's BigQuery client is dagster-gcp's.
 """
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,45 +14,36 @@ import pandas as pd
 from dagster_gcp import BigQueryResource
 
 from creditrisk import constants as C
+from creditrisk import wiring
+from creditrisk.alerts import Alerter
 from creditrisk.registry import Registry
 from creditrisk.settings import Settings, get_settings
 from creditrisk.store.base import RequestStore
 
 
 class StoreResource(dg.ConfigurableResource):
-    """The request store, whichever backend."""
+    """The request store that `creditrisk.wiring` picks for `env` (BigQuery through dagster-gcp)."""
+
+    env: str = "local"
+    home: str = ".creditrisk"
+    store_dir: str | None = None  # local store folder other than $CREDITRISK_HOME/requests
+    bq_project: str | None = None
+    bq_dataset: str = "creditrisk"
+    bigquery: BigQueryResource  # the production store's client; never opened locally
 
     def get_store(self) -> RequestStore:
-        raise NotImplementedError
-
-
-class LocalStoreResource(StoreResource):
-    root: str
-
-    def get_store(self) -> RequestStore:
-        from creditrisk.store.local import LocalRequestStore
-
-        return LocalRequestStore(self.root)
-
-
-class BigQueryStoreResource(StoreResource):
-    bigquery: BigQueryResource
-    project: str
-    dataset: str = "creditrisk"
-
-    def get_store(self) -> RequestStore:
-        from creditrisk.store.bigquery import BigQueryRequestStore
-
-        return BigQueryRequestStore(self.bigquery.get_client, self.project, self.dataset)
+        settings = _settings(CREDITRISK_ENV=self.env, CREDITRISK_HOME=self.home,
+                             CREDITRISK_BQ_PROJECT=self.bq_project, CREDITRISK_BQ_DATASET=self.bq_dataset)
+        return wiring.make_store(settings.with_overrides(store_dir=self.store_dir), self.bigquery.get_client)
 
 
 class RegistryResource(dg.ConfigurableResource):
-    """MLflow tracking + registry; `artifact_location` only for a local file store."""
+    """The MLflow tracking server and registry that `creditrisk.wiring` builds for `tracking_uri`."""
+
     tracking_uri: str
-    artifact_location: str | None = None
 
     def get_registry(self) -> Registry:
-        return Registry(self.tracking_uri, artifact_location=self.artifact_location)
+        return wiring.make_registry(_settings(CREDITRISK_MLFLOW_URI=self.tracking_uri))
 
 
 class LoopConfig(dg.ConfigurableResource):
@@ -67,9 +58,9 @@ class LoopConfig(dg.ConfigurableResource):
     min_realized_auc: float = C.MIN_REALIZED_AUC
     min_candidate_auc: float = C.QUALITY_FLOOR["roc_auc"]
     max_candidate_brier: float = C.QUALITY_FLOOR["brier"]
-    performance_weeks: int = 4
+    performance_weeks: int = C.PERFORMANCE_WEEKS
     base_data_path: str | None = None  # CSV of the base training data; None = synthetic
-    production_weight: float = 3.0  # weight of a labelled production row vs a base row in retraining
+    production_weight: float = C.PRODUCTION_WEIGHT
     reports_dir: str = ".creditrisk/reports"
     alert_webhook_url: str | None = None
 
@@ -79,32 +70,31 @@ class LoopConfig(dg.ConfigurableResource):
         raw, clean, _ = load_base_data(self.base_data_path)
         return raw, clean
 
+    def alerter(self) -> Alerter:
+        return wiring.make_alerter(_settings(CREDITRISK_ALERT_WEBHOOK=self.alert_webhook_url))
+
     def report_path(self, name: str) -> Path:
         path = Path(self.reports_dir) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
 
-def build_resources(environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """The one place that picks implementations, from CREDITRISK_ENV (`local` or `production`)."""
+def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Resources for CREDITRISK_ENV; production endpoints stay `EnvVar`s until a run starts."""
     settings = get_settings(environ)
-    if settings.is_production:
-        return {
-            "store": BigQueryStoreResource(bigquery=BigQueryResource(project=dg.EnvVar("CREDITRISK_BQ_PROJECT")),
-                                           project=dg.EnvVar("CREDITRISK_BQ_PROJECT"), dataset=settings.bq_dataset),
-            "registry": RegistryResource(tracking_uri=dg.EnvVar("CREDITRISK_MLFLOW_URI")),
-            "loop": _loop(settings),
-        }
-    settings.ensure_dirs()
+    # Which parts is wiring's call; here only how Dagster resolves their endpoints.
+    project = dg.EnvVar("CREDITRISK_BQ_PROJECT") if settings.is_production else settings.bq_project
+    uri = dg.EnvVar("CREDITRISK_MLFLOW_URI") if settings.is_production else settings.mlflow_uri
     return {
-        "store": LocalStoreResource(root=str(settings.store_dir)),
-        "registry": RegistryResource(tracking_uri=settings.mlflow_uri,
-                                     artifact_location=settings.artifact_root.as_uri()),
-        "loop": _loop(settings),
+        "store": StoreResource(env=settings.env, home=str(settings.home), bq_project=project,
+                               bq_dataset=settings.bq_dataset, bigquery=BigQueryResource(project=project)),
+        "registry": RegistryResource(tracking_uri=uri),
+        # Optional values: an unset EnvVar would fail every run, so they are taken when the code loads.
+        "loop": LoopConfig(base_data_path=settings.base_data, reports_dir=str(settings.reports_dir),
+                           alert_webhook_url=settings.alert_webhook),
     }
 
 
-def _loop(settings: Settings) -> LoopConfig:
-    # Optional values: an unset EnvVar would fail every run, so they are taken when the code loads.
-    return LoopConfig(base_data_path=settings.base_data, reports_dir=str(settings.reports_dir),
-                      alert_webhook_url=settings.alert_webhook)
+def _settings(**values: str | None) -> Settings:
+    """Settings from resource fields named as their environment variables (unset ones omitted)."""
+    return get_settings({k: v for k, v in values.items() if v})

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     x_train = label_inputs(train)
     scaler = StandardScaler().fit(x_train)
     lr = LogisticRegression(C=10.0, max_iter=5000).fit(scaler.transform(x_train), train[LABEL])
-    coef = {k: round(float(v), 4) for k, v in zip(x_train.columns, lr.coef_[0] / scaler.scale_)}
+    coef = {k: round(float(v), 4) for k, v in zip(x_train.columns, lr.coef_[0] / scaler.scale_, strict=True)}
     intercept = float(lr.intercept_[0] - np.sum(lr.coef_[0] * scaler.mean_ / scaler.scale_))
     real_auc = roc_auc_score(test[LABEL], default_probability(test, {"intercept": intercept, "coef": coef}))
     base_rate = round(float(raw[LABEL].mean()), 4)

@@ -5,27 +5,31 @@ instead of reading globals, and importing this module does nothing.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from creditrisk.constants import DECISION_APPROVED, DECISION_DENIED
 from creditrisk.schema import Applicant
-from serving.api_models import (PREDICT_EXAMPLES, ErrorOut, OutcomeBatchIn, OutcomeBatchOut, OutcomeIn,
-                                OutcomeOut, PredictResponse)
+from serving.api_models import (
+    PREDICT_EXAMPLES,
+    ErrorOut,
+    OutcomeBatchIn,
+    OutcomeBatchOut,
+    OutcomeIn,
+    OutcomeOut,
+    PredictResponse,
+    ReadyOut,
+)
 from serving.config import ServiceArgs
 from serving.errors import BodyLimit, install_error_handlers
 from serving.logger import new_request_id
-
-if TYPE_CHECKING:
-    from serving.app import CreditRiskService
+from serving.replica import Replica
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -41,7 +45,8 @@ def request_time(args: ServiceArgs, request: Request) -> datetime:
     if raw is None:
         return datetime.now(UTC)
     if not args.allow_client_time:
-        raise HTTPException(400, "X-Request-Time is refused: this service was built with allow_client_time=False")
+        raise HTTPException(400, "X-Request-Time is refused: "
+                            "this service was built with allow_client_time=False")
     try:
         ts = datetime.fromisoformat(raw.strip())
     except ValueError:
@@ -49,7 +54,8 @@ def request_time(args: ServiceArgs, request: Request) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
-def build_api(svc: CreditRiskService) -> FastAPI:
+def build_api(svc: Replica) -> FastAPI:
+    """The routes of one replica, closing over its state."""
     api = FastAPI(title="creditrisk loan pre-approval", version="1",
                   description="Probability of default for a loan application, the pre-approval decision "
                   "and, for denials, the main reasons. Money in currency units, lengths in years.",
@@ -60,12 +66,13 @@ def build_api(svc: CreditRiskService) -> FastAPI:
 
     @api.post("/predict", response_model=PredictResponse, responses=_ERRORS, tags=["scoring"])
     async def predict(request: Request,
-                      applicant: Annotated[Applicant, Body(openapi_examples=PREDICT_EXAMPLES)]) -> JSONResponse:
+                      applicant: Annotated[Applicant,
+                                           Body(openapi_examples=PREDICT_EXAMPLES)]) -> JSONResponse:
         ts = request_time(svc.args, request)
         row = applicant.to_row()
         s = await svc.predictor.score(row)
         loaded, request_id = s.loaded, new_request_id()
-        decision = DECISION_DENIED if s.prediction else DECISION_APPROVED
+        decision = s.decision
         body = {"request_id": request_id, "prediction": s.prediction, "decision": decision,
                 "probability_of_default": s.probability, "threshold": loaded.model.threshold,
                 "model": {"name": loaded.name, "version": loaded.version}, "reasons": s.reasons}
@@ -78,12 +85,15 @@ def build_api(svc: CreditRiskService) -> FastAPI:
 
     async def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
         if svc.outcomes_token is None:
-            raise HTTPException(503, f"outcome reporting is not configured (set {svc.args.outcomes_token_env})")
+            raise HTTPException(503, "outcome reporting is not configured "
+                                f"(set {svc.args.outcomes_token_env})")
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not svc.token_matches(token.strip()):
-            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(401, "a valid bearer token is required",
+                                headers={"WWW-Authenticate": "Bearer"})
 
-    @api.post("/outcomes", response_model=OutcomeOut, dependencies=[Depends(require_token)], tags=["outcomes"],
+    @api.post("/outcomes", response_model=OutcomeOut, dependencies=[Depends(require_token)],
+              tags=["outcomes"],
               responses={**_ERRORS, 401: {"model": ErrorOut, "description": "missing or wrong bearer token"},
                          404: {"model": ErrorOut, "description": "no request with this request_id"}})
     async def outcomes(request: Request, outcome: OutcomeIn) -> OutcomeOut:
@@ -91,8 +101,9 @@ def build_api(svc: CreditRiskService) -> FastAPI:
         reported_at = request_time(svc.args, request)
         if not await svc.is_known(outcome.request_id):
             raise HTTPException(404, f"unknown request_id {outcome.request_id!r}")
-        row = {"request_id": outcome.request_id, "loan_status": outcome.loan_status, "reported_at": reported_at}
-        await asyncio.to_thread(svc.logger.store.append_outcomes, [row])
+        row = {"request_id": outcome.request_id, "loan_status": outcome.loan_status,
+               "reported_at": reported_at}
+        await svc.append_outcomes([row])
         return OutcomeOut(request_id=outcome.request_id, loan_status=outcome.loan_status,
                           reported_at=reported_at.isoformat())
 
@@ -108,7 +119,7 @@ def build_api(svc: CreditRiskService) -> FastAPI:
             raise HTTPException(404, f"{len(unknown)} unknown request_id(s), e.g. {sorted(unknown)[:3]}")
         rows = [{"request_id": o.request_id, "loan_status": o.loan_status, "reported_at": reported_at}
                 for o in batch.outcomes]
-        await asyncio.to_thread(svc.logger.store.append_outcomes, rows)
+        await svc.append_outcomes(rows)
         return OutcomeBatchOut(recorded=len(rows), reported_at=reported_at.isoformat())
 
     @api.get("/healthz", tags=["operations"])
@@ -116,11 +127,13 @@ def build_api(svc: CreditRiskService) -> FastAPI:
         """The process is up (no dependency is checked)."""
         return {"status": "ok"}
 
-    @api.get("/readyz", tags=["operations"])
+    @api.get("/readyz", tags=["operations"], response_model=ReadyOut,
+             responses={503: {"model": ReadyOut, "description": "unready: no model to answer with"}})
     async def readyz() -> JSONResponse:
-        """Model loaded (name, version, loaded_at) and registry reachability, for the replica that answers."""
+        """The answering replica's status and one section per part (model, registry, request_log, store):
+        `ready`; `degraded` while a part fails but /predict still answers; `unready` (503) without a model."""
         body = svc.readiness()
-        return JSONResponse(body, status_code=200 if body["model"] is not None else 503)
+        return JSONResponse(body, status_code=503 if body["status"] == "unready" else 200)
 
     api.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="portal")
     return api

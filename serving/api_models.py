@@ -8,13 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from creditrisk.schema import EXAMPLE_APPLICANT
+from creditrisk.schema import EXAMPLE_APPLICANT, ORIGINAL_EXAMPLE
 
-ORIGINAL_EXAMPLE: dict[str, Any] = {  # the original service's documented body: thousands and months
-    "person_age": 22, "person_income": 59, "person_home_ownership": "RENT", "person_emp_length": 123,
-    "loan_intent": "PERSONAL", "loan_grade": "D", "loan_amnt": 35, "loan_int_rate": 16.2,
-    "loan_percent_income": 0.59, "cb_person_default_on_file": "Y", "cb_person_cred_hist_length": 3,
-}
 PREDICT_EXAMPLES: dict[str, Any] = {
     "denied": {"summary": "A realistic applicant (money in currency units, lengths in years)",
                "value": EXAMPLE_APPLICANT},
@@ -80,6 +75,54 @@ class OutcomeOut(BaseModel):
     request_id: str
     loan_status: int
     reported_at: str
+
+
+class PartOut(BaseModel):
+    """One part's section of /readyz (its own details follow these four fields)."""
+    model_config = ConfigDict(extra="allow")
+
+    state: Literal["ok", "degraded", "down"]
+    since: str = Field(description="when the part entered this state (UTC, ISO 8601)")
+    last_error: str | None = Field(description="the part's last error, kept after it recovered")
+    last_error_at: str | None
+
+
+class ModelPart(PartOut):
+    name: str | None
+    version: str | None = Field(description="the version this replica scores with")
+    run_id: str | None
+    loaded_at: str | None
+    threshold: float | None
+    alias: str = Field(description="the registry alias the replica follows")
+    pinned_version: str | None
+    reload_interval_s: float
+
+
+class RegistryPart(PartOut):
+    checked_at: str | None = Field(description="when the replica last asked where the alias points")
+    alias_version: str | None
+
+
+class RequestLogPart(PartOut):
+    buffered: int = Field(description="answered requests not yet in the store")
+    written: int
+    last_flush_at: str | None
+    flush_interval_s: float
+
+
+class StorePart(PartOut):
+    backend: str = Field(description="local-parquet or bigquery")
+
+
+class ReadyOut(BaseModel):
+    """/readyz: `unready` (503) without a model; `degraded` while another part fails; else `ready`."""
+    status: Literal["ready", "degraded", "unready"]
+    replica: str | None
+    started_at: str
+    model: ModelPart
+    registry: RegistryPart
+    request_log: RequestLogPart
+    store: StorePart
 
 
 class ErrorOut(BaseModel):

@@ -13,104 +13,54 @@ or `creditrisk serve`.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import os
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
 from ray import serve
 from ray.serve import Application
 
-from creditrisk.registry import Registry
+from creditrisk import wiring
 from creditrisk.settings import get_settings
 from serving.api import build_api
 from serving.config import DEPLOYMENT_NAME, PredictorConfig, ServiceArgs
-from serving.logger import InferenceLogger, issued_at_ms
+from serving.logger import InferenceLogger
 from serving.predictor import ChampionPredictor
-from serving.stores import make_store
+from serving.replica import Replica
 
 
 class CreditRiskService:
-    """Per-replica state: the predictor (model + reload loop) and the request log."""
+    """The deployment: builds this replica's `Replica` and serves the routes around it."""
 
     async def __init__(self, args: ServiceArgs) -> None:  # type: ignore[misc]  # Serve awaits an async init
-        self.args = args
-        settings = get_settings()  # read in the replica, at start: the pod's/worker's environment
-        uri = args.mlflow_uri or settings.mlflow_uri
-        self.predictor = ChampionPredictor(lambda: Registry(uri), args.predictor)
-        await asyncio.to_thread(self.predictor.load_initial)
-        store_dir = args.store_dir
-        self.logger = InferenceLogger(lambda: make_store(settings, store_dir), args.flush_interval_s,
-                                      args.flush_max_rows)
-        self.outcomes_token = os.environ.get(args.outcomes_token_env) or None
-        self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
-        self.predictor.start()
-        self.logger.start()
+        # Settings are read in the replica, at start: the pod's or worker's environment.
+        settings = get_settings().with_overrides(mlflow_uri=args.mlflow_uri, store_dir=args.store_dir)
+        predictor = ChampionPredictor(lambda: wiring.make_registry(settings), args.predictor)
+        await asyncio.to_thread(predictor.load_initial)
+        logger = InferenceLogger(lambda: wiring.make_store(settings), args.flush_interval_s,
+                                 args.flush_max_rows, backend=wiring.store_backend(settings))
+        self.replica = Replica(args, predictor, logger, os.environ.get(args.outcomes_token_env) or None,
+                               serve.get_replica_context().replica_id.unique_id)
+        predictor.start()
+        logger.start()
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        return build_api(self)
+        return build_api(self.replica)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """user_config changes apply in place: reload cadence, alias or pinned version, batching."""
-        self.predictor.configure(PredictorConfig.model_validate(user_config))
+        self.replica.predictor.configure(PredictorConfig.model_validate(user_config))
 
     def check_health(self) -> None:
         """Raises (Serve then replaces the replica) without a model or with a dead background task;
         an unreachable registry or store is reported by /readyz instead: the replica still serves."""
-        self.predictor.check_health()
-        self.logger.check_health()
+        self.replica.predictor.check_health()
+        self.replica.logger.check_health()
 
     async def __del__(self) -> None:
         """Replica shutdown (scale-down, redeploy, serve shutdown): write the buffered log rows."""
-        await self.logger.close()
-        await self.predictor.close()
-
-    # -- helpers used by the routes --------------------------------------------------------------
-    def token_matches(self, token: str) -> bool:
-        expected = self.outcomes_token or ""
-        return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
-
-    async def is_known(self, request_id: str) -> bool:
-        """In this replica's buffer, in the store, or (for a fresh id) in the store once every
-        replica's buffer must have been flushed: a request answered a moment ago is never a 404."""
-        if self.logger.contains(request_id) or await self._stored(request_id):
-            return True
-        issued = issued_at_ms(request_id)
-        if issued is None:
-            return False
-        horizon = 2 * self.args.flush_interval_s + 2.0
-        wait = issued / 1000.0 + horizon - time.time()
-        if wait <= 0 or wait > horizon:  # long flushed, or an id from the future: not one of ours
-            return False
-        await asyncio.sleep(wait)
-        return self.logger.contains(request_id) or await self._stored(request_id)
-
-    async def unknown_ids(self, request_ids: list[str]) -> set[str]:
-        """The ids neither buffered here nor stored (one store query for the whole batch); ids
-        answered a moment ago by another replica get the same flush grace as a single outcome."""
-        missing = {i for i in request_ids if not self.logger.contains(i)}
-        if missing:
-            missing -= await asyncio.to_thread(self.logger.store.known_request_ids, sorted(missing))
-        return {i for i in missing if not await self.is_known(i)} if missing else set()
-
-    async def _stored(self, request_id: str) -> bool:
-        found: set[str] = await asyncio.to_thread(self.logger.store.known_request_ids, [request_id])
-        return bool(found)
-
-    def readiness(self) -> dict[str, Any]:
-        status = self.predictor.status()
-        registry = status["registry"]
-        state = "ready" if registry.get("reachable") and not registry.get("error") else "degraded"
-        if status["model"] is None:
-            state = "not_ready"
-        try:
-            replica = serve.get_replica_context().replica_id.unique_id
-        except Exception:  # noqa: BLE001 - outside a replica (unit use)
-            replica = None
-        return {"status": state, "replica": replica, "started_at": self.started_at, **status,
-                "request_log": self.logger.snapshot()}
+        await self.replica.logger.close()
+        await self.replica.predictor.close()
 
 
 def app_builder(args: ServiceArgs) -> Application:

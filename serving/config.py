@@ -38,8 +38,10 @@ class ServiceArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mlflow_uri: str | None = Field(default=None, description="registry URI; default from CREDITRISK_MLFLOW_URI/HOME")
-    store_dir: str | None = Field(default=None, description="local request-store folder; default from settings")
+    mlflow_uri: str | None = Field(default=None,
+                                   description="registry URI; default from CREDITRISK_MLFLOW_URI/HOME")
+    store_dir: str | None = Field(default=None,
+                                  description="local request-store folder; default from settings")
     predictor: PredictorConfig = Field(default_factory=PredictorConfig)
     # Autoscaling (min_replicas is always 1: the portal must answer without a cold start).
     max_replicas: int = Field(default=2, ge=1, le=64)
@@ -47,16 +49,21 @@ class ServiceArgs(BaseModel):
     upscale_delay_s: float = Field(default=5.0, ge=0)
     downscale_delay_s: float = Field(default=30.0, ge=0)
     max_ongoing_requests: int = Field(default=64, ge=1)
-    replica_num_cpus: float = Field(default=0.5, gt=0, description="Ray CPU share per replica (scheduling only)")
+    replica_num_cpus: float = Field(default=0.5, gt=0,
+                                    description="Ray CPU share per replica (scheduling only)")
     health_check_period_s: float = Field(default=5.0, gt=0)
     # Inference log
     flush_interval_s: float = Field(default=1.0, gt=0, le=60, description="max age of a buffered log row")
-    flush_max_rows: int = Field(default=1000, ge=1, description="flush early when this many rows are buffered")
+    flush_max_rows: int = Field(default=1000, ge=1,
+                                description="flush early when this many rows are buffered")
     # HTTP
     max_body_bytes: int = Field(default=16_384, ge=256, description="larger request bodies get 413")
-    max_batch_body_bytes: int = Field(default=1_048_576, ge=256, description="body limit of POST /outcomes/batch")
-    allow_client_time: bool = Field(default=False, description="accept X-Request-Time (simulated time for demos)")
-    outcomes_token_env: str = Field(default=OUTCOMES_TOKEN_ENV, description="env var holding the /outcomes token")
+    max_batch_body_bytes: int = Field(default=1_048_576, ge=256,
+                                      description="body limit of POST /outcomes/batch")
+    allow_client_time: bool = Field(default=False,
+                                    description="accept X-Request-Time (simulated time for demos)")
+    outcomes_token_env: str = Field(default=OUTCOMES_TOKEN_ENV,
+                                    description="env var holding the /outcomes token")
     route_prefix: str = "/"
 
     def autoscaling_config(self) -> dict[str, Any]:

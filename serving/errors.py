@@ -57,7 +57,8 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
         kind = err.get("type", "")
         if kind == "json_invalid":
             detail = err.get("ctx", {}).get("error", "")
-            return JSONResponse(error_body("malformed_json", f"request body is not valid JSON: {detail}".strip()),
+            return JSONResponse(error_body("malformed_json",
+                                           f"request body is not valid JSON: {detail}".strip()),
                                 status_code=400)
         if kind == "missing" and tuple(err.get("loc", ())) == ("body",):
             return JSONResponse(error_body("malformed_json", "request body is empty: send a JSON object"),
@@ -102,7 +103,8 @@ class BodyLimit:
     async def _reply(self, send: Send, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(data)).encode())]})
         await send({"type": "http.response.body", "body": data})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -19,10 +19,10 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from creditrisk.store.base import RequestStore
+from serving.health import PartHealth, now_iso
 
 log = logging.getLogger("ray.serve")
 _rand = random.SystemRandom()
@@ -44,19 +44,11 @@ def issued_at_ms(request_id: str) -> int | None:
     return u.int >> 80 if u.version == 7 else None
 
 
-@dataclass
-class LoggerStatus:
-    buffered: int
-    written: int
-    last_flush_at: float | None
-    last_error: str | None
-    failing_since: float | None
-
-
 class InferenceLogger:
     def __init__(self, store_factory: Callable[[], RequestStore], flush_interval_s: float = 1.0,
-                 flush_max_rows: int = 1000) -> None:
+                 flush_max_rows: int = 1000, backend: str = "") -> None:
         self._store_factory = store_factory
+        self.backend = backend  # shown in /readyz
         self._store: RequestStore | None = None
         self.flush_interval_s = flush_interval_s
         self.flush_max_rows = flush_max_rows
@@ -65,7 +57,10 @@ class InferenceLogger:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()  # one write at a time: the loop's and close()'s never overlap
         self._task: asyncio.Task[None] | None = None
-        self.status = LoggerStatus(0, 0, None, None, None)
+        self.written = 0
+        self.last_flush_at: str | None = None
+        self.health = PartHealth("ok")  # the buffer: degraded while rows wait on a failing store
+        self.store_health = PartHealth("ok")  # the store itself, as its last write or read found it
 
     @property
     def store(self) -> RequestStore:
@@ -93,7 +88,7 @@ class InferenceLogger:
                 pass
             self._wake.clear()
             await self.flush()
-            if self.status.last_error is not None:
+            if self.health.state != "ok":
                 await asyncio.sleep(min(5.0, self.flush_interval_s))  # back off while the store is down
 
     async def flush(self) -> int:
@@ -105,14 +100,15 @@ class InferenceLogger:
                 written = await asyncio.to_thread(self.store.append_requests, rows)
             except Exception as exc:  # noqa: BLE001 - any store failure: keep the rows, retry later
                 self._buffer = rows + self._buffer
-                now = time.time()
-                self.status.last_error = f"{type(exc).__name__}: {exc}"[:300]
-                self.status.failing_since = self.status.failing_since or now
+                self.store_health.set("down", exc)
+                self.health.set("degraded", f"{len(self._buffer)} rows waiting: {type(exc).__name__}: {exc}")
                 log.warning("request log flush of %d rows failed (will retry): %s", len(rows), exc)
                 return 0
             self._ids.difference_update(r["request_id"] for r in rows)
-            self.status.written += written
-            self.status.last_flush_at, self.status.last_error, self.status.failing_since = time.time(), None, None
+            self.written += written
+            self.last_flush_at = now_iso()
+            self.store_health.set("ok")
+            self.health.set("ok")
             return written
 
     async def close(self) -> None:
@@ -129,7 +125,7 @@ class InferenceLogger:
             await asyncio.sleep(0.5)
         if self._buffer:
             log.error("request log: %d rows could not be written at shutdown: %s", len(self._buffer),
-                      self.status.last_error)
+                      self.health.last_error)
         if self._store is not None:
             self._store.close()
 
@@ -137,8 +133,11 @@ class InferenceLogger:
         if self._task is not None and self._task.done() and not self._task.cancelled():
             raise RuntimeError(f"request log writer stopped: {self._task.exception()!r}")
 
-    def snapshot(self) -> dict[str, Any]:
-        s = self.status
-        return {"buffered": len(self._buffer), "written": s.written, "last_flush_at": s.last_flush_at,
-                "last_error": s.last_error, "failing_since": s.failing_since,
-                "flush_interval_s": self.flush_interval_s}
+    def sections(self) -> dict[str, dict[str, Any]]:
+        """The `request_log` and `store` sections of `/readyz`."""
+        if self._task is not None and self._task.done() and not self._task.cancelled():
+            self.health.set("down", "the writer task stopped")
+        return {"request_log": self.health.section(buffered=len(self._buffer), written=self.written,
+                                                   last_flush_at=self.last_flush_at,
+                                                   flush_interval_s=self.flush_interval_s),
+                "store": self.store_health.section(backend=self.backend)}

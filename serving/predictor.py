@@ -5,7 +5,7 @@ batch, so a batch is never split across two versions. Reload: a background task 
 where the alias points every `reload_interval_s`; on a move it loads the new version completely
 (download, parse, one warm-up prediction) in a worker thread and only then swaps the reference,
 so no request waits for or fails on a load. When the registry cannot be reached the loaded model
-keeps serving and `status()` says so (shown by `/readyz`).
+keeps serving and `sections()` says so (shown by `/readyz`).
 
 Reason codes are computed for denials only: they are the adverse-action reasons a denied applicant
 is owed, and skipping them for approvals keeps the common case at the cost of the score (~0.25 ms)
@@ -19,7 +19,6 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,11 @@ from mlflow.exceptions import MlflowException
 from ray import serve
 
 from creditrisk.explain import Reason, reason_codes
+from creditrisk.model import decision_names
 from creditrisk.registry import LoadedModel, Registry
 from creditrisk.schema import EXAMPLE_APPLICANT
 from serving.config import PredictorConfig
+from serving.health import PartHealth, now_iso
 
 log = logging.getLogger("ray.serve")
 _ANSWERED = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
@@ -40,16 +41,9 @@ _ANSWERED = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
 class Scored:
     probability: float
     prediction: int
+    decision: str
     reasons: list[Reason]
     loaded: LoadedModel
-
-
-@dataclass
-class RegistryStatus:
-    reachable: bool | None = None  # None until the first check
-    checked_at: str | None = None
-    alias_version: str | None = None
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,21 +60,20 @@ class _Loop:
     failure: BaseException | None = None
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def score_batch(loaded: LoadedModel, rows: list[dict[str, Any]]) -> list[Scored]:
     """Score validated rows with one model; reasons only for the rows it denies."""
     model = loaded.model
     X = model.spec.encode_rows(rows)
     proba = model.predict_proba(X)
-    denied = np.flatnonzero(proba >= model.threshold)
+    pred = model.predict(proba)
+    decisions = decision_names(pred)
+    denied = np.flatnonzero(pred)
     reasons: list[list[Reason]] = [[] for _ in rows]
     if len(denied):
-        for i, r in zip(denied, reason_codes(model, X[denied])):
+        for i, r in zip(denied, reason_codes(model, X[denied]), strict=True):
             reasons[i] = r
-    return [Scored(float(p), int(p >= model.threshold), reasons[i], loaded) for i, p in enumerate(proba)]
+    return [Scored(float(p), int(pred[i]), str(decisions[i]), reasons[i], loaded)
+            for i, p in enumerate(proba)]
 
 
 class ChampionPredictor:
@@ -89,7 +82,10 @@ class ChampionPredictor:
         self.registry: Registry | None = None
         self.config = config
         self.state: ModelState | None = None
-        self.registry_status = RegistryStatus()
+        self.model_health = PartHealth("down")  # down until a model is loaded
+        self.registry_health = PartHealth("down")  # down until the registry has answered
+        self.checked_at: str | None = None
+        self.alias_version: str | None = None
         self._workdir = Path(tempfile.mkdtemp(prefix="creditrisk-serving-"))
         self._loop = _Loop()
 
@@ -120,7 +116,7 @@ class ChampionPredictor:
         folder = Path(tempfile.mkdtemp(prefix=f"v{version}-", dir=self._workdir))
         loaded = self._registry().load(version, dst=folder)
         score_batch(loaded, [EXAMPLE_APPLICANT])  # warm-up: the first predict allocates
-        return ModelState(loaded, _now(), folder)
+        return ModelState(loaded, now_iso(), folder)
 
     def swap(self, new: ModelState) -> None:
         old, self.state = self.state, new
@@ -130,34 +126,41 @@ class ChampionPredictor:
     def load_initial(self) -> None:
         """Blocking first load at replica start; raising here makes Serve retry the replica."""
         version = self.target_version()
+        self._registry_answered(version)
         self.swap(self.load_version(version))
-        self.registry_status = RegistryStatus(True, _now(), version, None)
+        self.model_health.set("ok")
         log.info("serving %s version %s", self.state.loaded.name if self.state else "?", version)
 
     async def check_once(self) -> bool:
         """One reload check; True when a new version was swapped in. Never raises for registry errors."""
         try:
             version = await asyncio.to_thread(self.target_version)
-        except (MlflowException, OSError, ValueError) as exc:
-            # The registry answered "no such alias/version" (reachable) vs could not be asked at all.
-            reachable = isinstance(exc, MlflowException) and exc.error_code in _ANSWERED
-            self.registry_status = RegistryStatus(reachable, _now(), None, f"{type(exc).__name__}: {exc}"[:300])
+        except Exception as exc:  # noqa: BLE001 - any registry failure: report it, keep serving
+            # The registry answered "no such alias/version" (degraded) vs could not be asked at all (down).
+            answered = isinstance(exc, MlflowException) and exc.error_code in _ANSWERED
+            self.checked_at = now_iso()
+            self.registry_health.set("degraded" if answered else "down", exc)
             return False
-        except Exception as exc:  # noqa: BLE001 - e.g. SQLAlchemy errors: report, keep serving
-            self.registry_status = RegistryStatus(False, _now(), None, f"{type(exc).__name__}: {exc}"[:300])
-            return False
-        self.registry_status = RegistryStatus(True, _now(), version, None)
+        self._registry_answered(version)
         if self.state is not None and self.state.loaded.version == version:
+            # serving what the registry names (a failed load may have been undone)
+            self.model_health.set("ok")
             return False
         try:
             new = await asyncio.to_thread(self.load_version, version)
         except Exception as exc:  # noqa: BLE001 - a broken artifact must not take the replica down
-            self.registry_status.error = f"loading version {version} failed: {exc}"[:300]
+            self.model_health.set("degraded" if self.state else "down",
+                                  f"loading version {version} failed: {exc}")
             return False
         old = self.state.loaded.version if self.state else None
         self.swap(new)
+        self.model_health.set("ok")
         log.info("model swapped: version %s -> %s", old, version)
         return True
+
+    def _registry_answered(self, version: str) -> None:
+        self.checked_at, self.alias_version = now_iso(), version
+        self.registry_health.set("ok")
 
     # -- background reload loop -----------------------------------------------------------------
     def start(self) -> None:
@@ -193,13 +196,17 @@ class ChampionPredictor:
         if self._loop.failure is not None or (task is not None and task.done() and not task.cancelled()):
             raise RuntimeError(f"model reload loop stopped: {self._loop.failure!r}")
 
-    def status(self) -> dict[str, Any]:
+    def sections(self) -> dict[str, dict[str, Any]]:
+        """The `model` and `registry` sections of `/readyz`."""
         s = self.state
-        model = None if s is None else {"name": s.loaded.name, "version": s.loaded.version,
-                                        "run_id": s.loaded.run_id, "loaded_at": s.loaded_at,
-                                        "threshold": s.loaded.model.threshold}
-        return {"model": model, "alias": self.config.alias, "pinned_version": self.config.pinned_version,
-                "reload_interval_s": self.config.reload_interval_s, "registry": vars(self.registry_status).copy()}
+        loaded = {"name": None, "version": None, "run_id": None, "loaded_at": None, "threshold": None} \
+            if s is None else {"name": s.loaded.name, "version": s.loaded.version, "run_id": s.loaded.run_id,
+                               "loaded_at": s.loaded_at, "threshold": s.loaded.model.threshold}
+        return {"model": self.model_health.section(**loaded, alias=self.config.alias,
+                                                   pinned_version=self.config.pinned_version,
+                                                   reload_interval_s=self.config.reload_interval_s),
+                "registry": self.registry_health.section(checked_at=self.checked_at,
+                                                         alias_version=self.alias_version)}
 
     async def close(self) -> None:
         if self._loop.task is not None:

@@ -62,7 +62,8 @@ def fast_path_env(run_dir: Path) -> dict[str, str]:
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     tuned = {k: os.environ.get(k, v) for k, v in FAST_PATH_ENV.items()}  # an exported value wins
     return {**tuned, "RAY_SERVE_HAPROXY_BINARY_PATH": str(wrapper),
-            "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()), "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port())}
+            "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
+            "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port())}
 
 
 def wait_ready(base_url: str, timeout_s: float = 120.0) -> dict[str, Any]:

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-REAL_CSV = Path(os.environ.get("CREDITRISK_TEST_DATA", REPO.parent / "shared" / "data" / "credit_risk_dataset.csv"))
+REAL_CSV = Path(os.environ.get("CREDITRISK_TEST_DATA",
+                               REPO.parent / "shared" / "data" / "credit_risk_dataset.csv"))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -21,19 +22,31 @@ def _quiet_mlflow() -> Iterator[None]:
     yield
 
 
+def real_csv_or_none() -> Path | None:
+    """The real data set; None on a developer machine without it. Under CI=true it must be there:
+    the README's real-data figures are asserted by tests, so a missing file fails, never skips."""
+    if REAL_CSV.is_file():
+        return REAL_CSV
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"the real data set is missing at {REAL_CSV} under CI=true (set CREDITRISK_TEST_DATA)",
+                    pytrace=False)
+    return None
+
+
 @pytest.fixture(scope="session")
 def real_csv() -> Path:
-    if not REAL_CSV.is_file():
-        pytest.skip(f"real data set not present at {REAL_CSV} (set CREDITRISK_TEST_DATA)")
-    return REAL_CSV
+    path = real_csv_or_none()
+    if path is None:
+        pytest.skip(f"real data set not present at {REAL_CSV} (set CREDITRISK_TEST_DATA; CI fails instead)")
+    return path
 
 
 @pytest.fixture(scope="session")
 def base_data() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(raw, clean) base training data: the real file when present, else synthetic."""
+    """(raw, clean) base training data: the real file (required under CI), else 12k synthetic rows."""
     from creditrisk.data import load_base_data
 
-    raw, clean, _ = load_base_data(REAL_CSV if REAL_CSV.is_file() else None, rows=12_000)
+    raw, clean, _ = load_base_data(real_csv_or_none(), rows=12_000)
     return raw, clean
 
 
@@ -51,4 +64,5 @@ def champion(registry, base_data):  # -> creditrisk.training.TrainingResult
     from creditrisk.training import train_and_register
 
     raw, clean = base_data
-    return train_and_register(registry, raw, clean, alias="champion", run_name="test-bootstrap", source="test")
+    return train_and_register(registry, raw, clean, alias="champion", run_name="test-bootstrap",
+                              source="test")

@@ -7,12 +7,12 @@ append-only Parquet read through DuckDB) and `bigquery.py` (production).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import datetime, timezone
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 
 import pandas as pd
 
-from creditrisk.schema import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
+from creditrisk.schema import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
 # Column -> pandas dtype of one logged request. `reasons` is a JSON list of strings.
 REQUEST_COLUMNS: dict[str, str] = {
@@ -44,7 +44,7 @@ class StoreError(RuntimeError):
 
 def utc(ts: datetime | str | pd.Timestamp) -> pd.Timestamp:
     t = pd.Timestamp(ts)
-    return t.tz_localize(timezone.utc) if t.tzinfo is None else t.tz_convert(timezone.utc)
+    return t.tz_localize(UTC) if t.tzinfo is None else t.tz_convert(UTC)
 
 
 def _frame(rows: pd.DataFrame | Iterable[Mapping], columns: Mapping[str, str], what: str) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -54,7 +54,7 @@ class LocalRequestStore(RequestStore):
 
     # -- writing -------------------------------------------------------------------------------
     def _write(self, kind: str, df: pd.DataFrame, ts_col: str) -> int:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         for day, part in df.groupby(df[ts_col].dt.strftime("%Y-%m-%d"), sort=True):
             folder = self.root / kind / f"date={day}"
             folder.mkdir(parents=True, exist_ok=True)
@@ -103,7 +103,8 @@ class LocalRequestStore(RequestStore):
         # Naming the columns lets DuckDB read only those column chunks of each Parquet file.
         cols = "*" if columns is None else ", ".join(dict.fromkeys(["request_id", "ts", *columns]))
         return (f"(SELECT {cols} FROM read_parquet({_sql_list(files)}, union_by_name=true) "
-                "WHERE ts >= ? AND ts < ? QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY ts) = 1)")
+                "WHERE ts >= ? AND ts < ? "
+                "QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY ts) = 1)")
 
     def read_window(self, start: datetime, end: datetime, *, labelled_only: bool = False,
                     columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -120,7 +121,8 @@ class LocalRequestStore(RequestStore):
         if outcomes and (labelled_only or any(c in OUTCOME_COLUMNS for c in chosen)):
             join = (f"LEFT JOIN (SELECT request_id, loan_status, reported_at FROM "
                     f"read_parquet({_sql_list(outcomes)}) QUALIFY row_number() OVER "
-                    "(PARTITION BY request_id ORDER BY reported_at DESC, loan_status DESC) = 1) o USING (request_id)")
+                    "(PARTITION BY request_id ORDER BY reported_at DESC, loan_status DESC) = 1) "
+                    "o USING (request_id)")
             where = "WHERE o.loan_status IS NOT NULL" if labelled_only else ""
         elif not outcomes:  # no outcome was ever reported: the outcome columns are all missing
             nulls = {"loan_status": "CAST(NULL AS BIGINT) AS loan_status",
@@ -135,7 +137,8 @@ class LocalRequestStore(RequestStore):
         files = self._files("requests")
         if not files or not request_ids:
             return set()
-        sql = f"SELECT DISTINCT request_id FROM read_parquet({_sql_list(files)}) WHERE list_contains(?, request_id)"
+        sql = (f"SELECT DISTINCT request_id FROM read_parquet({_sql_list(files)}) "
+               "WHERE list_contains(?, request_id)")
         return set(self._query(sql, [list(request_ids)])["request_id"].astype(str))
 
     def count(self, start: datetime | None = None, end: datetime | None = None) -> int:
@@ -152,14 +155,14 @@ class LocalRequestStore(RequestStore):
 
     def compact(self, older_than: timedelta = timedelta(days=1)) -> int:
         """Merge each finished day's small files into one (serving writes many). Returns files removed."""
-        removed, cutoff = 0, (utc(datetime.now(timezone.utc)) - older_than).strftime("%Y-%m-%d")
+        removed, cutoff = 0, (utc(datetime.now(UTC)) - older_than).strftime("%Y-%m-%d")
         for kind in ("requests", "outcomes"):
             for day in sorted((self.root / kind).glob("date=*")):
                 parts = sorted(day.glob("part-*.parquet"))
                 if len(parts) < 2 or day.name[5:] >= cutoff:
                     continue
                 merged = pa.concat_tables([pq.read_table(p) for p in parts], promote_options="default")
-                name = f"part-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{os.getpid()}-compact.parquet"
+                name = f"part-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}-compact.parquet"
                 pq.write_table(merged, day / f".{name}.tmp")
                 os.replace(day / f".{name}.tmp", day / name)
                 for p in parts:

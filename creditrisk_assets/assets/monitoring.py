@@ -5,6 +5,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from creditrisk.constants import MONITORING_GROUP
 from creditrisk.schema import FEATURES
 from creditrisk.windows import week_windows
 from creditrisk_assets.partitions import WEEKS
@@ -32,9 +33,9 @@ def drift_metadata(result: dict[str, Any], label: str) -> dict[str, Any]:
     return meta
 
 
-@dg.asset(partitions_def=WEEKS, group_name="monitoring", kinds={"evidently"})
-def drift_report(context: dg.AssetExecutionContext, reference_window: pd.DataFrame, current_window: pd.DataFrame,
-                 loop: LoopConfig) -> dg.Output[dict[str, Any]]:
+@dg.asset(partitions_def=WEEKS, group_name=MONITORING_GROUP, kinds={"evidently"})
+def drift_report(context: dg.AssetExecutionContext, reference_window: pd.DataFrame,
+                 current_window: pd.DataFrame, loop: LoopConfig) -> dg.Output[dict[str, Any]]:
     """Evidently DataDriftPreset of the current week against the reference window."""
     from creditrisk.drift import compute_drift  # imports Evidently (~6 s): only when a report runs
 

@@ -4,15 +4,16 @@ from typing import Any
 
 import dagster as dg
 
-from creditrisk.constants import CHAMPION_ALIAS, LABEL
+from creditrisk.constants import CHAMPION_ALIAS, LABEL, RETRAINING_GROUP
 from creditrisk.promotion import decide
 from creditrisk.registry import RegistryError
 from creditrisk.windows import week_windows
+from creditrisk_assets.assets.sources import request_log
 from creditrisk_assets.partitions import WEEKS
 from creditrisk_assets.resources import LoopConfig, RegistryResource, StoreResource
 
 
-@dg.asset(partitions_def=WEEKS, group_name="retraining", kinds={"mlflow"})
+@dg.asset(partitions_def=WEEKS, group_name=RETRAINING_GROUP, kinds={"mlflow"}, deps=[request_log])
 def champion_model(context: dg.AssetExecutionContext, candidate_model: dict[str, Any], store: StoreResource,
                    registry: RegistryResource, loop: LoopConfig) -> dg.Output[dict[str, Any]]:
     """The serving champion after comparing it with the challenger on held-out recent requests."""
@@ -25,13 +26,15 @@ def champion_model(context: dg.AssetExecutionContext, candidate_model: dict[str,
     except RegistryError:
         move = reg.promote(reason="no champion yet: first model promoted", actor=actor)
         out = {"promoted": True, "champion_version": move.champion, "reason": move.reason}
-        return dg.Output(out, metadata={"promoted": True, "champion_version": move.champion, "reason": move.reason})
+        return dg.Output(out, metadata={"promoted": True, "champion_version": move.champion,
+                                        "reason": move.reason})
     rows = store.get_store().read_window(*w.evaluation, labelled_only=True)
     chal = reg.load(challenger)
     y = rows[LABEL].to_numpy(dtype="int64")
     decision = decide(y, champ.model.score_frame(rows), chal.model.score_frame(rows),
                       min_rows=loop.min_evaluation_rows, margin=loop.min_auc_gain)
-    record = {**decision.as_dict(), "week": w.label, "champion_before": champ.version, "challenger": challenger,
+    record = {**decision.as_dict(), "week": w.label, "champion_before": champ.version,
+              "challenger": challenger,
               "evaluation_window": f"{w.evaluation[0]:%Y-%m-%d} .. {w.evaluation[1]:%Y-%m-%d}"}
     if decision.promote:
         reg.promote(reason=decision.reason, actor=actor, extra=record)

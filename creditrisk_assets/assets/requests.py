@@ -5,10 +5,11 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from creditrisk.constants import LABEL, REFERENCE_WEEKS
+from creditrisk.constants import LABEL, MONITORING_GROUP
 from creditrisk.schema import FEATURES
 from creditrisk.windows import week_windows
 from creditrisk_assets import checks
+from creditrisk_assets.assets.sources import base_training_data, request_log
 from creditrisk_assets.partitions import WEEKS
 from creditrisk_assets.resources import LoopConfig, StoreResource
 
@@ -17,8 +18,9 @@ def _time_range(df: pd.DataFrame) -> str:
     return f"{df['ts'].min()} .. {df['ts'].max()}" if len(df) else "empty"
 
 
-@dg.asset(partitions_def=WEEKS, group_name="monitoring", kinds={"pandas"})
-def raw_requests(context: dg.AssetExecutionContext, store: StoreResource, loop: LoopConfig) -> dg.Output[pd.DataFrame]:
+@dg.asset(partitions_def=WEEKS, group_name=MONITORING_GROUP, kinds={"pandas"}, deps=[request_log])
+def raw_requests(context: dg.AssetExecutionContext, store: StoreResource,
+                 loop: LoopConfig) -> dg.Output[pd.DataFrame]:
     """The week's logged applications, with outcomes joined where known."""
     w = week_windows(context.partition_key, loop.reference_weeks, loop.evaluation_days)
     df = store.get_store().read_window(*w.current)
@@ -28,7 +30,7 @@ def raw_requests(context: dg.AssetExecutionContext, store: StoreResource, loop: 
                                    "window_end": str(w.current[1])})
 
 
-@dg.asset(partitions_def=WEEKS, group_name="monitoring", kinds={"pandas"},
+@dg.asset(partitions_def=WEEKS, group_name=MONITORING_GROUP, kinds={"pandas"},
           check_specs=[checks.VOLUME_GATE, checks.DATA_QUALITY])
 def current_window(context: dg.AssetExecutionContext, raw_requests: pd.DataFrame,
                    loop: LoopConfig) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
@@ -39,9 +41,10 @@ def current_window(context: dg.AssetExecutionContext, raw_requests: pd.DataFrame
     yield checks.data_quality(df, loop)
 
 
-@dg.asset(partitions_def=WEEKS, group_name="monitoring", kinds={"pandas"},
-          deps=[dg.AssetDep("raw_requests", partition_mapping=dg.TimeWindowPartitionMapping(
-              start_offset=-REFERENCE_WEEKS, end_offset=-1))])
+# It reads the request log for the configured `reference_weeks`, not 13 `raw_requests` partitions:
+# those exist only for weeks the job has run, and the log is the record either way.
+@dg.asset(partitions_def=WEEKS, group_name=MONITORING_GROUP, kinds={"pandas"},
+          deps=[request_log, base_training_data])
 def reference_window(context: dg.AssetExecutionContext, store: StoreResource,
                      loop: LoopConfig) -> dg.Output[pd.DataFrame]:
     """The weeks before the evaluated one (13 by default); the base training data if too few."""

@@ -7,11 +7,12 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from creditrisk.constants import CHALLENGER_ALIAS, LABEL
+from creditrisk.constants import CHALLENGER_ALIAS, LABEL, RETRAINING_GROUP
 from creditrisk.model import WEIGHT
 from creditrisk.schema import FEATURES
 from creditrisk.windows import week_windows
 from creditrisk_assets import checks
+from creditrisk_assets.assets.sources import base_training_data, request_log
 from creditrisk_assets.partitions import WEEKS
 from creditrisk_assets.resources import LoopConfig, RegistryResource, StoreResource
 
@@ -30,8 +31,23 @@ def training_frames(base_raw: pd.DataFrame, base: pd.DataFrame, production: pd.D
     return raw, preprocessed
 
 
-@dg.asset(partitions_def=WEEKS, group_name="retraining", kinds={"xgboost", "mlflow"}, deps=["drift_report"],
-          check_specs=[checks.QUALITY_FLOOR])
+def drift_trigger(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """Why this retraining runs: the week's latest drift report, read from its materialization."""
+    found = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(dg.AssetKey("drift_report"), asset_partitions=[context.partition_key]), limit=1)
+    mat = found.records[0].asset_materialization if found.records else None
+    if mat is None:
+        return {"drift_report": "none for this week (retraining started by hand)"}
+    meta = {k: v.value for k, v in mat.metadata.items()}
+    drifted = [r.data["column"] for r in meta["columns"].records if r.data["drifted"]]
+    return {"drift_report_run": found.records[0].run_id, "drift_share": f"{meta['drift_share']:.3f}",
+            "drifted_columns": ", ".join(drifted) or "none"}
+
+
+# drift_report is read through its materialization (the event log, shared by every run), not
+# through an IO manager: a retraining run need not share a disk with the weekly run.
+@dg.asset(partitions_def=WEEKS, group_name=RETRAINING_GROUP, kinds={"xgboost", "mlflow"},
+          deps=["drift_report", request_log, base_training_data], check_specs=[checks.QUALITY_FLOOR])
 def candidate_model(context: dg.AssetExecutionContext, store: StoreResource, registry: RegistryResource,
                     loop: LoopConfig) -> Iterator[dg.Output[dict[str, Any]] | dg.AssetCheckResult]:
     """A retrained model, registered as a new version with alias `challenger`."""
@@ -41,15 +57,19 @@ def candidate_model(context: dg.AssetExecutionContext, store: StoreResource, reg
     # Only rows older than the evaluation window: the last days are kept to judge this model.
     production = store.get_store().read_window(EPOCH, w.evaluation[0], labelled_only=True)
     base_raw, base = loop.base_data()
+    trigger = drift_trigger(context)
     raw, preprocessed = training_frames(base_raw, base, production, loop.production_weight)
     result = train_and_register(
         registry.get_registry(), raw, preprocessed, alias=CHALLENGER_ALIAS, run_name=f"retrain-{w.label}",
         source=f"base+production<{w.evaluation[0]:%Y-%m-%d}",
-        tags={"week": w.label, "dagster_run_id": context.run.run_id}, progress=context.log.info)
+        tags={"week": w.label, "dagster_run_id": context.run.run_id,
+              **{f"trigger.{k}": v for k, v in trigger.items()}},
+        progress=context.log.info)
     out = {"version": result.version, "run_id": result.run_id, "week": w.label, "week_key": w.key,
            "metrics": result.metrics, "production_rows": len(production), "base_rows": len(base)}
-    metadata = {"mlflow_run_id": result.run_id, "model_version": result.version,
-                "production_rows": len(production), "base_rows": len(base), "train_rows": result.rows["train"],
+    metadata = {"mlflow_run_id": result.run_id, "model_version": result.version, **trigger,
+                "production_rows": len(production), "base_rows": len(base),
+                "train_rows": result.rows["train"],
                 **{f"holdout_{k}": float(v) for k, v in result.metrics.items()
                    if k in ("roc_auc", "accuracy", "brier", "recall_default", "pr_auc")}}
     yield dg.Output(out, metadata=metadata)

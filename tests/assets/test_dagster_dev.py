@@ -1,15 +1,15 @@
-"""`dagster dev` from the repo root: the UI's GraphQL API lists the six assets, the sensor and schedule."""
+"""`dagster dev` from the repo root: the UI's GraphQL API lists the assets, the sensor and the schedule."""
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from creditrisk.services import start_dagster
 from creditrisk.settings import get_settings
+from creditrisk_app.processes import start_dagster
+from serving.runtime import free_port
 
 QUERY = """{
   assetNodes { assetKey { path } }
@@ -17,12 +17,6 @@ QUERY = """{
     sensors { name sensorState { status } }
     schedules { name scheduleState { status } } } } }
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -36,8 +30,8 @@ def test_dagster_dev_serves_the_code_location(tmp_path: Path) -> None:
     finally:
         service.stop()
     assets = {"/".join(n["assetKey"]["path"]) for n in data["assetNodes"]}
-    assert assets == {"raw_requests", "reference_window", "current_window", "drift_report", "candidate_model",
-                      "champion_model"}
+    assert assets == {"request_log", "base_training_data", "raw_requests", "reference_window",
+                      "current_window", "drift_report", "candidate_model", "champion_model"}
     (repo,) = data["repositoriesOrError"]["nodes"]
     assert {(s["name"], s["sensorState"]["status"]) for s in repo["sensors"]} == {("drift_sensor", "RUNNING")}
     assert {(s["name"], s["scheduleState"]["status"]) for s in repo["schedules"]} == \

@@ -48,7 +48,7 @@ def test_weekly_graph_reports_drift_and_the_sensor_retrains_once(world: dict) ->
     assert ref["row_count"] == store.count(*w.reference) and ref["source"].startswith("requests")
     report = meta(normal, "drift_report")
     assert report["dataset_drift"] is False and report["status"] == "ok"
-    assert report["n_columns"] == 11 and isinstance(report["drift_share"], float)
+    assert report["n_columns"] == 11 and report["drift_share"] == pytest.approx(report["n_drifted"] / 11)
     assert report["current_rows"] == raw["row_count"] and report["reference_rows"] == ref["row_count"]
     assert Path(report["html_report"]).stat().st_size > 100_000
     assert len(report["columns"].records) == 11
@@ -61,18 +61,28 @@ def test_weekly_graph_reports_drift_and_the_sensor_retrains_once(world: dict) ->
 
     drifted = run_week(world, instance, DRIFT_WEEK)
     report = meta(drifted, "drift_report")
-    assert report["dataset_drift"] is True and report["drift_share"] >= 2 / 11
+    assert report["dataset_drift"] is True and report["drift_share"] == pytest.approx(2 / 11)
     by_column = {r.data["column"]: r.data for r in report["columns"].records}
-    assert by_column["person_income"]["drifted"] and by_column["loan_percent_income"]["drifted"]
-    assert not by_column["loan_grade"]["drifted"]
+    assert {c for c, d in by_column.items() if d["drifted"]} == {"person_income", "loan_percent_income"}
 
     second = tick(instance, first.cursor)
     assert [r.partition_key for r in second.run_requests] == [DRIFT_WEEK]
-    assert drift_sensor.job_name == "retrain_job"
-    assert second.run_requests[0].run_key.startswith(f"retrain-{DRIFT_WEEK}-")
+    (request,) = second.run_requests
+    drift_run = drifted.run_id
+    assert request.run_key == f"retrain-{DRIFT_WEEK}-{drift_run}"  # one report, one retrain
+    assert request.tags["creditrisk/trigger"] == "drift"
+    assert request.tags["creditrisk/drift_share"] == f"{report['drift_share']:.3f}"
 
     third = tick(instance, second.cursor)  # the same report again: no second retrain
     assert not third.run_requests
+
+    # The retraining reads the report it was started for and records it with the model.
+    retrain = dg.materialize(ASSETS + CHECKS, selection=dg.AssetSelection.assets("candidate_model"),
+                             partition_key=DRIFT_WEEK, instance=instance, resources=resources_for(world))
+    (cand,) = retrain.asset_materializations_for_node("candidate_model")
+    tags = world["registry"].client.get_run(cand.metadata["mlflow_run_id"].value).data.tags
+    assert tags["trigger.drift_report_run"] == drift_run
+    assert set(tags["trigger.drifted_columns"].split(", ")) == {"person_income", "loan_percent_income"}
 
 
 def test_volume_gate_blocks_a_quiet_week(world: dict) -> None:
@@ -90,7 +100,28 @@ def test_volume_gate_blocks_a_quiet_week(world: dict) -> None:
 def test_definitions_load_in_both_modes_without_credentials(env: dict, tmp_path: Path) -> None:
     defs = build_definitions({**env, "CREDITRISK_HOME": str(tmp_path)})
     assert {k.to_user_string() for k in defs.resolve_all_asset_keys()} == {
-        "raw_requests", "current_window", "reference_window", "drift_report", "candidate_model", "champion_model"}
+        "request_log", "base_training_data", "raw_requests", "current_window", "reference_window",
+        "drift_report", "candidate_model", "champion_model"}
     assert defs.resolve_job_def("retrain_job") and defs.resolve_sensor_def("drift_sensor")
-    kind = type(defs.resources["store"]).__name__
-    assert kind == ("BigQueryStoreResource" if env["CREDITRISK_ENV"] == "production" else "LocalStoreResource")
+    store, registry = defs.resources["store"], defs.resources["registry"]
+    if env["CREDITRISK_ENV"] == "production":  # endpoints are resolved when a run starts, not now
+        assert isinstance(store.bq_project, dg.EnvVar) \
+            and store.bq_project.env_var_name == "CREDITRISK_BQ_PROJECT"
+        assert isinstance(registry.tracking_uri, dg.EnvVar)
+    else:
+        assert store.get_store().root == tmp_path / "requests"
+        assert registry.tracking_uri == f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+
+
+def test_lineage_declares_what_each_asset_reads() -> None:
+    """Edges are the data each asset reads: the reference window reads the request log (for the
+    configured weeks) and the base data, not 13 partitions of raw_requests."""
+    graph = build_definitions({"CREDITRISK_HOME": "/nonexistent"}).resolve_asset_graph()
+    deps = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
+            for k in graph.get_all_asset_keys()}
+    assert deps["raw_requests"] == {"request_log"}
+    assert deps["reference_window"] == {"request_log", "base_training_data"}
+    assert deps["current_window"] == {"raw_requests"}
+    assert deps["drift_report"] == {"reference_window", "current_window"}
+    assert deps["candidate_model"] == {"drift_report", "request_log", "base_training_data"}
+    assert deps["champion_model"] == {"candidate_model", "request_log"}

@@ -1,6 +1,7 @@
 """retrain_job in-process: promotion only with evidence, and a failed retrain never touches the champion."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +12,7 @@ from creditrisk.data import load_dataset
 from creditrisk.model import TrainConfig
 from creditrisk.registry import Registry
 from creditrisk.training import train_and_register
+from creditrisk.windows import week_windows
 from creditrisk_assets.definitions import ASSETS, CHECKS
 
 RETRAIN = dg.AssetSelection.assets("candidate_model", "champion_model")
@@ -21,8 +23,8 @@ def weak_world(world: dict, tmp_path: Path) -> dict:
     """The shared traffic, but a fresh registry whose champion is deliberately weak (300 rows, 5 stumps)."""
     registry = Registry(f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_location=(tmp_path / "art").as_uri())
     raw, clean, _ = load_dataset(world["base_csv"])
-    weak = train_and_register(registry, raw, clean.head(300), alias="champion", run_name="weak", source="test",
-                              config=TrainConfig(num_rounds=5, max_depth=1))
+    weak = train_and_register(registry, raw, clean.head(300), alias="champion", run_name="weak",
+                              source="test", config=TrainConfig(num_rounds=5, max_depth=1))
     return {**world, "registry": registry, "weak_version": weak.version}
 
 
@@ -46,12 +48,19 @@ def test_clearly_better_challenger_is_promoted_and_aliases_swap(weak_world: dict
     assert result.success
     meta = champion_meta(result)
     new = meta["challenger_version"]
-    assert meta["promoted"] is True and meta["gain_ci_low"] > 0 and meta["evaluation_rows"] >= 200
+    w = week_windows(DRIFT_WEEK)
+    store = weak_world["store"]
+    assert meta["promoted"] is True and meta["gain_ci_low"] > 0
+    assert meta["evaluation_rows"] == len(store.read_window(*w.evaluation, labelled_only=True))
     assert aliases(weak_world["registry"]) == (new, weak_world["weak_version"])
     tags = weak_world["registry"].version(new).tags
-    assert tags["promote.reason"].startswith("promote: challenger AUC") and tags["promote.actor"].startswith("dagster")
+    assert tags["promote.reason"].startswith("promote: challenger AUC") \
+        and tags["promote.actor"].startswith("dagster")
     (cand,) = result.asset_materializations_for_node("candidate_model")
-    assert cand.metadata["mlflow_run_id"].value and cand.metadata["production_rows"].value > 1000
+    trained_on = store.read_window(datetime(1970, 1, 1, tzinfo=UTC), w.evaluation[0], labelled_only=True)
+    assert cand.metadata["production_rows"].value == len(trained_on) > 0  # older than the judged days only
+    run = weak_world["registry"].client.get_run(cand.metadata["mlflow_run_id"].value)
+    assert run.data.tags["trigger.drift_report"].startswith("none for this week")  # started by hand here
 
 
 @pytest.mark.parametrize("loop,why", [({"min_evaluation_rows": 100_000}, "insufficient evidence"),
@@ -78,7 +87,8 @@ def test_a_failing_candidate_run_leaves_the_champion_serving(weak_world: dict, t
 
 def test_blocking_quality_floor_stops_promotion(weak_world: dict) -> None:
     result = retrain(weak_world, min_candidate_auc=0.999)
-    evals = [e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    evals = [e.asset_check_evaluation_data for e in result.all_events
+             if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert [(e.check_name, e.passed) for e in evals] == [("candidate_quality_floor", False)]
     assert not result.asset_materializations_for_node("champion_model")
     assert aliases(weak_world["registry"])[0] == weak_world["weak_version"]

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from creditrisk.constants import DECISION_APPROVED, DECISION_DENIED, LABEL
-from creditrisk.model import CreditModel
+from creditrisk.constants import LABEL
+from creditrisk.model import CreditModel, decision_names
 from creditrisk.schema import FEATURES
 from creditrisk.store.base import RequestStore
 from creditrisk.synth import generate
@@ -21,11 +21,11 @@ def log_traffic(store: RequestStore, model: CreditModel, version: str, *, start:
     """Score generated applications with `model`, append them and (all) their outcomes."""
     apps = generate(rows, seed=seed, start=start, end=end, scenario=scenario, drift_start=drift_start)
     proba = model.score_frame(apps[FEATURES])
-    pred = (proba >= model.threshold).astype(int)
+    pred = model.predict(proba)
     ids = [uuid.UUID(int=int(x)).hex for x in np.random.default_rng(seed).integers(0, 2**63, len(apps))]
     requests = apps[FEATURES].assign(
         request_id=ids, ts=apps["ts"], probability=proba, prediction=pred,
-        decision=np.where(pred == 1, DECISION_DENIED, DECISION_APPROVED), threshold=model.threshold,
+        decision=decision_names(pred), threshold=model.threshold,
         model_name="credit-risk", model_version=version, reasons=json.dumps([]), latency_ms=1.0)
     store.append_requests(requests)
     store.append_outcomes(pd.DataFrame({"request_id": ids, LABEL: apps[LABEL].to_numpy(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from dagster_gcp import BigQueryResource
 from traffic import log_traffic
 
 from creditrisk.data import COLUMNS
@@ -16,7 +17,7 @@ from creditrisk.registry import Registry
 from creditrisk.store.local import LocalRequestStore
 from creditrisk.synth import generate
 from creditrisk.training import train_and_register
-from creditrisk_assets.resources import LocalStoreResource, LoopConfig, RegistryResource
+from creditrisk_assets.resources import LoopConfig, RegistryResource, StoreResource
 
 HISTORY_START = datetime(2026, 6, 1, tzinfo=UTC)
 NORMAL_WEEK, DRIFT_WEEK, QUIET_WEEK = "2026-08-02", "2026-08-09", "2026-08-16"
@@ -35,8 +36,9 @@ def build_world(root: Path) -> dict:
     store = LocalRequestStore(root / "store")
     log_traffic(store, champion.model, champion.version, start=HISTORY_START, end=DRIFT_START,
                 rows=9 * PER_WEEK, seed=1)
-    log_traffic(store, champion.model, champion.version, start=DRIFT_START, end=DRIFT_START + timedelta(days=7),
-                rows=PER_WEEK, seed=2, scenario="income_shock", drift_start=DRIFT_START)
+    log_traffic(store, champion.model, champion.version, start=DRIFT_START,
+                end=DRIFT_START + timedelta(days=7), rows=PER_WEEK, seed=2, scenario="income_shock",
+                drift_start=DRIFT_START)
     log_traffic(store, champion.model, champion.version, start=DRIFT_START + timedelta(days=7),
                 end=DRIFT_START + timedelta(days=14), rows=50, seed=3, scenario="income_shock",
                 drift_start=DRIFT_START)
@@ -47,5 +49,5 @@ def resources_for(world: dict, **loop_overrides) -> dict:
     reg: Registry = world["registry"]
     loop = LoopConfig(base_data_path=str(world["base_csv"]), reports_dir=str(Path(world["root"]) / "reports"),
                       **loop_overrides)
-    return {"store": LocalStoreResource(root=str(world["store"].root)), "loop": loop,
-            "registry": RegistryResource(tracking_uri=reg.tracking_uri, artifact_location=reg.artifact_location)}
+    return {"store": StoreResource(store_dir=str(world["store"].root), bigquery=BigQueryResource()),
+            "loop": loop, "registry": RegistryResource(tracking_uri=reg.tracking_uri)}

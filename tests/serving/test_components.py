@@ -1,4 +1,4 @@
-"""The serving parts without Ray: request log batching and flush, request ids, reload decisions."""
+"""The serving parts without Ray: request log, request ids, reload decisions, the replica's readiness."""
 from __future__ import annotations
 
 import asyncio
@@ -16,9 +16,12 @@ from creditrisk.registry import Registry
 from creditrisk.schema import EXAMPLE_APPLICANT
 from creditrisk.store.local import LocalRequestStore
 from serving.api import request_time
+from serving.api_models import ReadyOut
 from serving.config import PredictorConfig, ServiceArgs
+from serving.health import overall
 from serving.logger import InferenceLogger, issued_at_ms, new_request_id
 from serving.predictor import ChampionPredictor
+from serving.replica import Replica
 from serving.runtime import free_port
 
 T0 = datetime(2030, 3, 4, 12, tzinfo=UTC)
@@ -52,7 +55,9 @@ def test_logger_buffers_flushes_in_background_and_on_close(tmp_path: Path) -> No
         for r in rows:
             log.add(r)
         assert all(log.contains(r["request_id"]) for r in rows) and store.count() == 0  # nothing on the path
-        await asyncio.sleep(0.5)
+        deadline = time.monotonic() + 5.0  # the background flush, not close(), writes these
+        while store.count() < 7 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         assert store.count() == 7 and not log.contains(rows[0]["request_id"])
         for i in range(7, 12):
             log.add(_row(i))
@@ -70,10 +75,15 @@ def test_logger_keeps_rows_while_the_store_fails(tmp_path: Path) -> None:
         rows = [_row(i) for i in range(3)]
         for r in rows:
             log.add(r)
-        assert await log.flush() == 0 and log.snapshot()["last_error"] == "OSError: store down"
-        assert log.contains(rows[0]["request_id"]) and log.snapshot()["buffered"] == 3
+        assert await log.flush() == 0
+        failing = log.sections()
+        assert failing["store"]["state"] == "down" and failing["store"]["last_error"] == "OSError: store down"
+        assert failing["request_log"]["state"] == "degraded" and failing["request_log"]["buffered"] == 3
+        assert log.contains(rows[0]["request_id"])
         await log.close()  # retries: the second failure is followed by a success
-        assert store.count() == 3 and log.snapshot()["last_error"] is None
+        recovered = log.sections()
+        assert store.count() == 3 and recovered["store"]["state"] == recovered["request_log"]["state"] == "ok"
+        assert recovered["store"]["last_error"] == "OSError: store down"  # the last error stays visible
 
     asyncio.run(scenario())
 
@@ -90,7 +100,6 @@ def test_client_time_is_refused_unless_allowed() -> None:
         return SimpleNamespace(headers={} if value is None else {"x-request-time": value})
 
     strict = ServiceArgs()
-    assert ServiceArgs().allow_client_time is False
     assert abs((request_time(strict, req(None)) - datetime.now(UTC)).total_seconds()) < 5
     with pytest.raises(HTTPException) as err:
         request_time(strict, req("2030-01-01T00:00:00Z"))
@@ -111,9 +120,10 @@ def test_predictor_keeps_serving_when_the_registry_is_unreachable(registry, cham
         assert asyncio.run(predictor.check_once()) is False  # alias unchanged: no reload
         predictor.registry = Registry(f"http://127.0.0.1:{free_port()}")  # nothing listens there
         assert asyncio.run(predictor.check_once()) is False
-        status = predictor.status()
-        assert status["registry"]["reachable"] is False and status["registry"]["error"]
-        assert status["model"]["version"] == champion.version
+        sections = predictor.sections()
+        assert sections["registry"]["state"] == "down" and sections["registry"]["last_error"]
+        assert sections["model"]["state"] == "ok" and sections["model"]["version"] == champion.version
+        assert overall(sections) == "degraded"  # still answering, with a part down
         assert predictor.score_now([EXAMPLE_APPLICANT])[0].probability == before.probability
         predictor.check_health()  # an unreachable registry is reported, not fatal
     finally:
@@ -125,14 +135,59 @@ def test_predictor_reports_a_missing_alias_and_follows_a_pin(registry, champion)
     try:
         with pytest.raises(RuntimeError, match="no model loaded"):
             predictor.check_health()  # Serve replaces a replica whose health check raises
+        assert predictor.sections()["model"]["state"] == "down" and overall(predictor.sections()) == "unready"
         predictor.load_initial()
         predictor.check_health()
         predictor.config = PredictorConfig(alias="no-such-alias")
         assert asyncio.run(predictor.check_once()) is False
-        assert predictor.status()["registry"]["reachable"] is True
-        assert "no-such-alias" in predictor.status()["registry"]["error"]
+        registry_part = predictor.sections()["registry"]
+        assert registry_part["state"] == "degraded" and "no-such-alias" in registry_part["last_error"]
         predictor.config = PredictorConfig(pinned_version=champion.version)
         assert asyncio.run(predictor.check_once()) is False  # already serving that version
-        assert predictor.status()["model"]["version"] == champion.version
+        assert predictor.sections()["model"]["version"] == champion.version
+        assert predictor.sections()["registry"]["state"] == "ok"
     finally:
         asyncio.run(predictor.close())
+
+
+def _replica(predictor: ChampionPredictor, log: InferenceLogger) -> Replica:
+    return Replica(ServiceArgs(flush_interval_s=60), predictor, log, outcomes_token="t", replica_id="r1")
+
+
+def test_a_request_answered_a_moment_ago_is_known_before_its_row_is_written(tmp_path: Path) -> None:
+    store = LocalRequestStore(tmp_path)
+    log = InferenceLogger(lambda: store, flush_interval_s=60)  # never flushes during the test
+    replica = _replica(ChampionPredictor(lambda: Registry("sqlite://"), PredictorConfig()), log)
+    row = _row(0)
+    log.add(row)
+    assert store.known_request_ids([row["request_id"]]) == set()
+    assert asyncio.run(replica.is_known(row["request_id"])) is True
+    stranger = str(uuid.uuid4())  # not one of our time-ordered ids: unknown at once, no flush grace
+    assert asyncio.run(replica.unknown_ids([row["request_id"], stranger])) == {stranger}
+
+
+def test_readyz_shape_follows_the_parts(registry, champion, tmp_path: Path) -> None:
+    """unready without a model; degraded while the store refuses writes (with the backlog); ready after."""
+    store = FlakyStore(tmp_path, failures=1)
+    predictor = ChampionPredictor(lambda: Registry(registry.tracking_uri), PredictorConfig())
+    replica = _replica(predictor, InferenceLogger(lambda: store, flush_interval_s=60,
+                                                  backend="local-parquet"))
+
+    async def scenario() -> None:
+        body = replica.readiness()
+        assert (body["status"], body["model"]["state"], body["model"]["version"]) == ("unready", "down", None)
+        predictor.load_initial()
+        replica.logger.add(_row(0))
+        assert await replica.logger.flush() == 0  # the store refuses
+        body = replica.readiness()
+        assert body["status"] == "degraded" and body["model"]["version"] == champion.version
+        assert (body["store"]["state"], body["store"]["last_error"]) == ("down", "OSError: store down")
+        assert (body["request_log"]["state"], body["request_log"]["buffered"]) == ("degraded", 1)
+        assert await replica.logger.flush() == 1
+        body = replica.readiness()
+        assert body["status"] == "ready" and body["request_log"]["written"] == 1
+        assert {body[p]["state"] for p in ("model", "registry", "request_log", "store")} == {"ok"}
+        ReadyOut.model_validate(body)
+        await predictor.close()
+
+    asyncio.run(scenario())

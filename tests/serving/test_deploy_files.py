@@ -9,7 +9,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 from ray.serve.schema import ServeDeploySchema
 
-from creditrisk.cli import build_parser
+from creditrisk_app.cli import build_parser
 from serving.config import DEPLOYMENT_NAME, OUTCOMES_TOKEN_ENV, PredictorConfig, ServiceArgs
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -27,7 +27,9 @@ def _check_serve_config(cfg: dict[str, Any]) -> dict[str, Any]:
     assert auto["min_replicas"] == 1 and auto["max_replicas"] >= 2 and auto["target_ongoing_requests"] > 0
     assert dep["max_ongoing_requests"] >= dep["user_config"]["max_batch_size"]
     assert dep["user_config"]["reload_interval_s"] <= 15
-    assert app["runtime_env"]["env_vars"]["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]
+    env = app["runtime_env"]["env_vars"]  # a registry outage must fail a reload check in seconds
+    assert int(env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]) <= 2 \
+        and float(env["MLFLOW_HTTP_REQUEST_TIMEOUT"]) <= 10
     assert args.allow_client_time is False and args.outcomes_token_env == OUTCOMES_TOKEN_ENV
     return cfg
 
@@ -57,13 +59,14 @@ def test_rayservice_points_at_remote_mlflow_bigquery_and_the_token_secret() -> N
 def test_cli_has_a_serve_command_that_does_not_import_ray_up_front() -> None:
     args = build_parser().parse_args(["serve", "--port", "8123"])
     assert (args.command, args.port, args.allow_client_time) == ("serve", 8123, False)
-    probe = "import sys, creditrisk.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in " \
+    probe = "import sys, creditrisk_app.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in " \
             "('ray', 'serving', 'dagster')))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 def test_serving_imports_no_dagster() -> None:
-    probe = "import sys, serving.app, serving.entry; print(sorted(m for m in sys.modules if m.startswith('dagster')))"
+    probe = ("import sys, serving.app, serving.entry; "
+             "print(sorted(m for m in sys.modules if m.startswith('dagster')))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

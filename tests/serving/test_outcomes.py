@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pandas as pd
 import pytest
 
 from creditrisk.schema import EXAMPLE_APPLICANT
@@ -50,7 +51,8 @@ def test_outcome_of_a_buffered_request_is_recorded_and_joined(served, client: ht
     r = client.post("/outcomes", json={"request_id": rid, "loan_status": 1},
                     headers={**_auth(served.token), "X-Request-Time": (day + timedelta(days=30)).isoformat()})
     assert r.status_code == 200, r.text
-    assert r.json()["loan_status"] == 1 and r.json()["reported_at"].startswith(f"{day + timedelta(days=30):%Y-%m-%d}")
+    assert r.json()["loan_status"] == 1 \
+        and r.json()["reported_at"].startswith(f"{day + timedelta(days=30):%Y-%m-%d}")
     store, deadline = served.store(), time.monotonic() + 10
     while time.monotonic() < deadline:
         window = store.read_window(day, day + timedelta(days=1))
@@ -65,19 +67,21 @@ def test_outcome_of_a_buffered_request_is_recorded_and_joined(served, client: ht
 def test_outcome_batch_is_all_or_nothing(served) -> None:
     """A day's file of outcomes in one call: every id known -> all stored; one unknown -> none."""
     with served.client() as c:
-        ids = [c.post("/predict", json=EXAMPLE_APPLICANT).json()["request_id"] for _ in range(3)]
+        ids = [c.post("/predict", json=EXAMPLE_APPLICANT).json()["request_id"] for _ in range(4)]
         auth = {"Authorization": f"Bearer {served.token}"}
-        bad = c.post("/outcomes/batch", headers=auth, json={"outcomes": [
-            {"request_id": ids[0], "loan_status": 1}, {"request_id": "0190f1c2-0000-7000-8000-000000000000",
+        bad = c.post("/outcomes/batch", headers=auth, json={"outcomes": [  # ids[3] is never reported again
+            {"request_id": ids[3], "loan_status": 1}, {"request_id": "0190f1c2-0000-7000-8000-000000000000",
                                                         "loan_status": 0}]})
         assert bad.status_code == 404 and "1 unknown request_id" in bad.json()["message"]
         ok = c.post("/outcomes/batch", headers=auth, json={"outcomes": [
-            {"request_id": i, "loan_status": k % 2} for k, i in enumerate(ids)]})
+            {"request_id": i, "loan_status": k % 2} for k, i in enumerate(ids[:3])]})
         assert ok.status_code == 200 and ok.json()["recorded"] == 3
         assert c.post("/outcomes/batch", json={"outcomes": []}, headers=auth).status_code == 422
         assert c.post("/outcomes/batch", json={"outcomes": [{"request_id": ids[0], "loan_status": 1}]}
                       ).status_code == 401
     time.sleep(served.flush_interval_s * 3 + 0.5)  # the request rows themselves are flushed in the background
-    stored = served.store().read_window(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC),
-                                        labelled_only=True).set_index("request_id")
-    assert [int(stored.loc[i, "loan_status"]) for i in ids] == [0, 1, 0]
+    stored = served.store().read_window(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+                                        ).set_index("request_id")
+    assert [int(stored.loc[i, "loan_status"]) for i in ids[:3]] == [0, 1, 0]
+    # nothing of the refused batch
+    assert ids[3] in stored.index and pd.isna(stored.loc[ids[3], "loan_status"])

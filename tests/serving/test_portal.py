@@ -25,7 +25,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if not CHROMIUM.exists():
-        pytest.skip("Debian chromium missing: run `bash tests/serving/setup_browser.sh` (make test-setup)")
+        pytest.fail("Debian chromium missing: run `bash tests/serving/setup_browser.sh` (`make test` does)",
+                    pytrace=False)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -12,7 +12,16 @@ import httpx
 import pytest
 
 from creditrisk.constants import DECISION_THRESHOLD
-from creditrisk.schema import CATEGORIES, CROSS_RULES, EXAMPLE_APPLICANT, FEATURES, FIELD_RULES, NUMERIC_RULES
+from creditrisk.schema import (
+    CATEGORIES,
+    CROSS_RULES,
+    EXAMPLE_APPLICANT,
+    FEATURES,
+    FIELD_RULES,
+    NUMERIC_RULES,
+    ORIGINAL_EXAMPLE,
+)
+from serving.api_models import ReadyOut
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +51,7 @@ def test_predict_answers_and_logs_exactly_n_rows(served, client: httpx.Client, b
         assert r.status_code == 200, r.text
         answers.append(r.json())
     expected = champion.model.score_rows(rows)
-    for a, p in zip(answers, expected):
+    for a, p in zip(answers, expected, strict=True):
         assert set(a) == {"request_id", "prediction", "decision", "probability_of_default", "threshold",
                           "model", "reasons"}
         assert a["probability_of_default"] == pytest.approx(float(p), abs=1e-6)
@@ -93,7 +102,8 @@ def _cases() -> list[tuple[str, dict[str, Any], str]]:
 
 
 @pytest.mark.parametrize("body,field", [c[1:] for c in _cases()], ids=[c[0] for c in _cases()])
-def test_every_rule_is_a_422_naming_field_value_and_rule(client: httpx.Client, body: dict, field: str) -> None:
+def test_every_rule_is_a_422_naming_field_value_and_rule(client: httpx.Client, body: dict,
+                                                         field: str) -> None:
     r = client.post("/predict", json=body)
     assert r.status_code == 422, r.text
     errors = {e["field"]: e for e in r.json()["detail"]}
@@ -107,13 +117,12 @@ def test_every_rule_is_a_422_naming_field_value_and_rule(client: httpx.Client, b
 
 
 def test_original_example_body_is_refused_with_units(client: httpx.Client) -> None:
-    from serving.api_models import ORIGINAL_EXAMPLE
-
     r = client.post("/predict", json=ORIGINAL_EXAMPLE)
     assert r.status_code == 422
     errors = {e["field"]: e for e in r.json()["detail"]}
-    assert {"person_income", "loan_amnt", "person_emp_length"} <= set(errors)
+    assert set(errors) == {"person_income", "loan_amnt", "person_emp_length"}
     assert "not 59 thousand" in errors["person_income"]["rule"] and errors["person_income"]["value"] == 59
+    assert "not 35 thousand" in errors["loan_amnt"]["rule"] and errors["loan_amnt"]["value"] == 35
     assert "not months" in errors["person_emp_length"]["rule"]
 
 
@@ -149,11 +158,18 @@ def test_health_ready_docs_and_portal(served, client: httpx.Client) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     body = ready.json()
-    assert body["model"]["name"] == "credit-risk" and body["model"]["loaded_at"]
-    assert body["registry"]["reachable"] is True and body["status"] == "ready"
+    ReadyOut.model_validate(body)  # the documented shape
+    assert body["status"] == "ready" and body["model"]["name"] == "credit-risk" and body["model"]["loaded_at"]
+    assert {body[p]["state"] for p in ("model", "registry", "request_log", "store")} == {"ok"}
+    assert body["store"]["backend"] == "local-parquet"
     assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()
     examples = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["examples"]
     assert examples["denied"]["value"]["person_income"] == EXAMPLE_APPLICANT["person_income"]
     assert "text/html" in client.get("/").headers["content-type"]
     assert body["model"]["threshold"] == DECISION_THRESHOLD
+    ready_doc = spec["paths"]["/readyz"]["get"]["responses"]
+    assert {"200", "503"} <= set(ready_doc)
+    ready_schema = spec["components"]["schemas"]["ReadyOut"]
+    assert set(ready_schema["required"]) >= {"status", "model", "registry", "request_log", "store"}
+    assert ready_schema["properties"]["status"]["enum"] == ["ready", "degraded", "unready"]

@@ -4,25 +4,27 @@ Needs `bash tests/bqemu/setup.sh` once (the fixture fails, not skips, without it
 """
 from __future__ import annotations
 
-import json
 import time
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-import pandas as pd
+import dagster as dg
 import pytest
+from store_rows import T0, assert_window_dtypes, outcome_row, request_row
 
 from creditrisk.store.base import REQUEST_COLUMNS, StoreError
 from creditrisk.store.bigquery import BigQueryRequestStore
-from store_rows import T0, assert_window_dtypes, outcome_row, request_row
+from creditrisk_assets.resources import build_resources
 
 PROJECT = "test-project"  # the emulator project, as in conftest.py
 
 
 
 def test_ensure_tables_is_idempotent_and_partitions_by_day(bq_store: BigQueryRequestStore) -> None:
-    bq_store.ensure_tables()  # second call: no error, nothing replaced
     client = bq_store.client
+    bq_store.append_requests([request_row("kept", T0)])
+    created = client.get_table(bq_store.requests_table).created
+    bq_store.ensure_tables()  # second call: no error, nothing replaced
+    assert bq_store.count() == 1 and client.get_table(bq_store.requests_table).created == created
     requests = client.get_table(bq_store.requests_table)
     outcomes = client.get_table(bq_store.outcomes_table)
     assert (requests.time_partitioning.type_, requests.time_partitioning.field) == ("DAY", "ts")
@@ -129,10 +131,14 @@ def test_dagster_bigquery_resource_feeds_the_store(bq_emulator: str, dataset_nam
         store = BigQueryRequestStore(client, PROJECT, dataset_name)
         store.ensure_tables()
         store.append_requests([request_row("dg-1", T0), request_row("dg-2", T0 + timedelta(hours=1))])
-    # ... or handing the store the context factory itself, entered lazily and exited by close().
-    lazy = BigQueryRequestStore(resource.get_client, PROJECT, dataset_name)
+    # ... or as the production code location builds it: CREDITRISK_ENV=production through creditrisk.wiring,
+    # the project an EnvVar resolved when the resources are initialized (as when a run starts).
+    monkeypatch.setenv("CREDITRISK_BQ_PROJECT", PROJECT)
+    resources = build_resources({"CREDITRISK_ENV": "production", "CREDITRISK_BQ_DATASET": dataset_name})
+    with dg.build_resources({"store": resources["store"]}) as initialized:
+        lazy = initialized.store.get_store()
     try:
-        assert lazy.count() == 2
+        assert isinstance(lazy, BigQueryRequestStore) and lazy.count() == 2
         assert lazy.read_window(T0, T0 + timedelta(days=1))["request_id"].tolist() == ["dg-1", "dg-2"]
     finally:
         lazy.close()

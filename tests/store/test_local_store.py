@@ -5,8 +5,9 @@ import multiprocessing as mp
 from datetime import timedelta
 from pathlib import Path
 
-from creditrisk.store.local import LocalRequestStore
 from store_rows import T0, request_row
+
+from creditrisk.store.local import LocalRequestStore
 
 WRITERS, BATCHES, BATCH = 3, 40, 25
 

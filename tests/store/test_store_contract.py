@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
+from store_rows import T0, WINDOW_DTYPES, assert_window_dtypes, outcome_row, request_row
 
 from creditrisk.schema import FEATURES
 from creditrisk.store.base import RequestStore, StoreError, empty_window
-from store_rows import T0, WINDOW_DTYPES, assert_window_dtypes, outcome_row, request_row
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ def test_real_file_cleaning_is_documented_and_exact(real_csv: Path) -> None:
     # age 144 and friends, 123 years employed at 21/22, loan_percent_income 0
     assert report.impossible_dropped == 15
     assert report.clean_rows == len(clean) == 32_581 - 165 - 15
-    assert clean["person_age"].max() <= 100 and not (clean["person_emp_length"] > clean["person_age"] - 14).any()
+    assert clean["person_age"].max() <= 100 \
+        and not (clean["person_emp_length"] > clean["person_age"] - 14).any()
     assert report.missing_kept == {"person_emp_length": 887, "loan_int_rate": 3093}
     assert not clean.duplicated().any()
     assert list(clean.columns) == COLUMNS
@@ -38,7 +39,8 @@ def test_real_file_cleaning_is_documented_and_exact(real_csv: Path) -> None:
     ("22,,RENT,5.0,PERSONAL,D,35000,16.02,1,0.59,Y,3", "person_income", "empty value"),
     ("22,59000,RENT,5.0,PERSONAL,D,35000,16.02,2,0.59,Y,3", "loan_status", "0 or 1"),
 ])
-def test_malformed_file_names_file_line_and_column(tmp_path: Path, bad_line: str, column: str, why: str) -> None:
+def test_malformed_file_names_file_line_and_column(tmp_path: Path, bad_line: str, column: str,
+                                                   why: str) -> None:
     path = write(tmp_path, HEADER, GOOD_LINE, GOOD_LINE, bad_line)
     with pytest.raises(DataFileError) as exc:
         read_csv(path)

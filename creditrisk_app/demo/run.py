@@ -16,17 +16,22 @@ from pathlib import Path
 
 from sklearn.metrics import roc_auc_score
 
-from creditrisk.cli import make_registry
+from creditrisk import wiring
 from creditrisk.constants import CHAMPION_ALIAS
 from creditrisk.data import load_base_data
-from creditrisk.demo.alert_sink import AlertSink
-from creditrisk.demo.dagster_api import DagsterAPI
-from creditrisk.demo.loop import Out, WeekRow, run_week
-from creditrisk.demo.traffic import Answered, Traffic
-from creditrisk.services import Service, interrupt_on_sigterm, spawn_dagster, spawn_mlflow_ui, spawn_serving
 from creditrisk.settings import Settings, get_settings
-from creditrisk.store.local import LocalRequestStore
 from creditrisk.training import train_and_register
+from creditrisk_app.demo.alert_sink import AlertSink
+from creditrisk_app.demo.dagster_api import DagsterAPI
+from creditrisk_app.demo.loop import Out, WeekRow, run_week
+from creditrisk_app.demo.traffic import Answered, Traffic
+from creditrisk_app.processes import (
+    Service,
+    interrupt_on_sigterm,
+    spawn_dagster,
+    spawn_mlflow_ui,
+    spawn_serving,
+)
 
 ERROR_LINE = re.compile(r"Traceback \(most recent call last\)|\bERROR\b|\bCRITICAL\b")
 
@@ -73,9 +78,9 @@ def _post_drift_auc(settings: Settings, answered: list[Answered], drift_start: d
     if drift_start is None or old == new:
         return {}
     rows = [a for a in answered if a.ts >= drift_start and a.report_at is not None]
-    logged = LocalRequestStore(settings.store_dir).read_window(drift_start, drift_start + timedelta(days=3650))
+    logged = wiring.make_store(settings).read_window(drift_start, drift_start + timedelta(days=3650))
     feats = logged.set_index("request_id").loc[[a.request_id for a in rows]].reset_index()
-    labels, reg = [a.label for a in rows], make_registry(settings)
+    labels, reg = [a.label for a in rows], wiring.make_registry(settings)
     return {f"{name} champion v{v}": float(roc_auc_score(labels, reg.load(v).model.score_frame(feats)))
             for name, v in (("old", old), ("new", new))}
 
@@ -87,11 +92,13 @@ def run_demo(cfg: DemoConfig, out: Out = print) -> DemoResult:
     settings = get_settings({"CREDITRISK_HOME": str(home)})
     phases: dict[str, float] = {}
     t0 = time.monotonic()
-    out(f"[demo] scenario {cfg.scenario}, {cfg.weeks} weeks from {cfg.start} (drift from week {cfg.drift_week}), "
-        f"{cfg.requests_per_week} requests/week, seed {cfg.seed}; state in {home}")
+    out(f"[demo] scenario {cfg.scenario}, {cfg.weeks} weeks from {cfg.start} "
+        f"(drift from week {cfg.drift_week}), {cfg.requests_per_week} requests/week, seed {cfg.seed}; "
+        f"state in {home}")
     raw, clean, _ = load_base_data(cfg.data, seed=cfg.seed)
-    train_and_register(make_registry(settings), raw, clean, alias=CHAMPION_ALIAS, run_name="bootstrap",
-                       source=cfg.data or f"synthetic:seed={cfg.seed}", progress=lambda m: out(f"[bootstrap] {m}"))
+    train_and_register(wiring.make_registry(settings), raw, clean, alias=CHAMPION_ALIAS, run_name="bootstrap",
+                       source=cfg.data or f"synthetic:seed={cfg.seed}",
+                       progress=lambda m: out(f"[bootstrap] {m}"))
     t0 = _phase(phases, "bootstrap", t0, out)
 
     token = secrets.token_urlsafe(16)
@@ -122,18 +129,21 @@ def run_demo(cfg: DemoConfig, out: Out = print) -> DemoResult:
             api, traffic = DagsterAPI(dagster.url), Traffic(serve.url, token, seed=cfg.seed)
             first_version = None
             for i in range(cfg.weeks):
-                row, _ = run_week(i, start, api=api, traffic=traffic, serve_url=serve.url, n=cfg.requests_per_week,
-                                  seed=cfg.seed * 1000, scenario=cfg.scenario, drift_start=drift_start,
-                                  alerts=sink.alerts, reload_timeout=cfg.reload_interval_s * 3 + 15, out=out)
+                row, _ = run_week(i, start, api=api, traffic=traffic, serve_url=serve.url,
+                                  n=cfg.requests_per_week, seed=cfg.seed * 1000, scenario=cfg.scenario,
+                                  drift_start=drift_start, alerts=sink.alerts,
+                                  reload_timeout=cfg.reload_interval_s * 3 + 15, out=out)
                 first_version = first_version or row.served_version
                 rows.append(row)
                 if row.promoted:  # the cycle: drift check -> sensor -> retrain -> promote -> served
                     cycle = sum(v for k, v in row.steps.items() if k not in ("predict", "outcomes"))
-                    phases.setdefault("first promotion cycle (check -> retrain -> promote -> served)", round(cycle, 1))
+                    phases.setdefault("first promotion cycle (check -> retrain -> promote -> served)",
+                                      round(cycle, 1))
             t0 = _phase(phases, "simulate weeks", t0, out)
             time.sleep(2.5)  # the inference log flushes every second
-            stored = LocalRequestStore(settings.store_dir).count()
-            post = _post_drift_auc(settings, traffic.stats.answered, drift_start, first_version or "", rows[-1].served_version)
+            stored = wiring.make_store(settings).count()
+            post = _post_drift_auc(settings, traffic.stats.answered, drift_start, first_version or "",
+                                   rows[-1].served_version)
             for name, auc in post.items():
                 out(f"[demo] realized AUC on post-drift labelled traffic, {name}: {auc:.3f}")
             out(f"[demo] requests sent {len(traffic.stats.answered)}, rows in the store {stored}, "

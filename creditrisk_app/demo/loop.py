@@ -15,10 +15,10 @@ import httpx
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from creditrisk.demo.dagster_api import DagsterAPI
-from creditrisk.demo.traffic import Answered, Traffic
 from creditrisk.synth import generate
 from creditrisk.windows import week_windows
+from creditrisk_app.demo.dagster_api import DagsterAPI
+from creditrisk_app.demo.traffic import Answered, Traffic
 
 Out = Callable[[str], None]
 
@@ -60,7 +60,8 @@ def sensor_verdict(api: DagsterAPI, week: str, key: str, timeout: float) -> list
     """Wait until the drift sensor has judged this week's report: its retrain run ids (or [])."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        runs = [r for r in api.runs("retrain_job", key) if r["tags"].get("dagster/sensor_name") == "drift_sensor"]
+        runs = [r for r in api.runs("retrain_job", key)
+                if r["tags"].get("dagster/sensor_name") == "drift_sensor"]
         if runs:
             return [r["runId"] for r in runs]
         if any(week in (t.get("skipReason") or "") for t in api.sensor_ticks("drift_sensor")):
@@ -119,12 +120,13 @@ def run_week(i: int, start: datetime, *, api: DagsterAPI, traffic: Traffic, serv
     if runs:
         step("retrain+promote+served")
     row = WeekRow(w.label, key, drift_start is not None and ws >= drift_start, len(answered), outcomes,
-                  str(md["status"]), float(md["drift_share"]), int(md["n_drifted"]), bool(md["dataset_drift"]),
-                  len(runs), promoted, reason, served_version(serve_url), realized_auc(answered), reload_s,
-                  len(alerts) - n_alerts, time.monotonic() - t0, steps)
+                  str(md["status"]), float(md["drift_share"]), int(md["n_drifted"]),
+                  bool(md["dataset_drift"]), len(runs), promoted, reason, served_version(serve_url),
+                  realized_auc(answered), reload_s, len(alerts) - n_alerts, time.monotonic() - t0, steps)
     shown = f"{before} -> {row.served_version}" if row.served_version != before else row.served_version
-    out(f"{row.week} {'DRIFT ' if row.drifting else '      '}| {row.requests:5d} req {row.outcomes:5d} outcomes | "
-        f"drift {row.n_drifted:2d}/11 share {row.drift_share:.2f} {'YES' if row.dataset_drift else 'no ':3s} | "
+    out(f"{row.week} {'DRIFT ' if row.drifting else '      '}| {row.requests:5d} req {row.outcomes:5d} "
+        f"outcomes | drift {row.n_drifted:2d}/11 share {row.drift_share:.2f} "
+        f"{'YES' if row.dataset_drift else 'no ':3s} | "
         f"retrain {'yes' if runs else 'no '} | served v{shown} | realized AUC {row.realized_auc:.3f} | "
         f"{row.wall_s:5.1f}s {steps}" + (f"\n           decision: {reason}" if runs else "")
         + (f" (served within {reload_s:.1f}s)" if reload_s is not None else "")

@@ -49,8 +49,10 @@ class DagsterAPI:
     def launch(self, job: str, partition: str, tags: dict[str, str] | None = None) -> str:
         """Launch `job` for one partition, as a schedule tick would (the partition tag)."""
         all_tags = {"dagster/partition": partition, **(tags or {})}
-        params = {"selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": job},
-                  "runConfigData": {}, "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in all_tags.items()]}}
+        params = {"selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY,
+                               "jobName": job},
+                  "runConfigData": {},
+                  "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in all_tags.items()]}}
         out = self._gql(_LAUNCH, {"p": params})["launchRun"]
         if out["__typename"] != "LaunchRunSuccess":
             raise DagsterError(f"launching {job}[{partition}] failed: {out}")
@@ -82,7 +84,8 @@ class DagsterAPI:
             return None
         out: dict[str, Any] = {"_run_id": mats[0]["runId"]}
         for e in mats[0]["metadataEntries"]:
-            out[e["label"]] = next((e[k] for k in ("floatValue", "intValue", "boolValue", "text", "path") if k in e), None)
+            out[e["label"]] = next((e[k] for k in ("floatValue", "intValue", "boolValue", "text", "path")
+                                    if k in e), None)
         return out
 
     def sensor_ticks(self, sensor: str) -> list[dict[str, Any]]:

@@ -95,7 +95,8 @@ def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
 def spawn_dagster(settings: Settings, port: int = 3000, extra_env: dict[str, str] | None = None) -> Service:
     """`dagster dev` (webserver + daemon: schedule and sensor run) on 127.0.0.1:port; not yet ready."""
     log = settings.home / "logs" / "dagster.log"
-    cmd = [str(BIN / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)]
+    cmd = [str(BIN / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1",
+           "-p", str(port)]
     proc = _spawn(cmd, {**dagster_env(settings), **(extra_env or {})}, log)
     return Service("dagster", f"http://127.0.0.1:{port}", proc, log, "/server_info")
 

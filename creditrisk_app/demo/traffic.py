@@ -43,8 +43,9 @@ def _body(row: pd.Series) -> dict:
     return {k: (v.item() if hasattr(v, "item") else v) for k, v in body.items()}
 
 
-async def _send_predictions(client: httpx.AsyncClient, apps: pd.DataFrame, concurrency: int, label_rate: float,
-                            delay_days: tuple[float, float], rng: np.random.Generator, stats: TrafficStats) -> None:
+async def _send_predictions(client: httpx.AsyncClient, apps: pd.DataFrame, concurrency: int,
+                            label_rate: float, delay_days: tuple[float, float], rng: np.random.Generator,
+                            stats: TrafficStats) -> None:
     sem = asyncio.Semaphore(concurrency)
     reported = rng.random(len(apps)) < label_rate
     delays = rng.uniform(*delay_days, size=len(apps))
@@ -53,7 +54,8 @@ async def _send_predictions(client: httpx.AsyncClient, apps: pd.DataFrame, concu
         ts = row["ts"].to_pydatetime(warn=False)  # synthetic timestamps carry nanoseconds
         async with sem:
             try:
-                resp = await client.post("/predict", json=_body(row), headers={"X-Request-Time": ts.isoformat()})
+                resp = await client.post("/predict", json=_body(row),
+                                         headers={"X-Request-Time": ts.isoformat()})
             except httpx.HTTPError as exc:
                 stats.errors.append(f"/predict: {exc!r}")
                 return
@@ -61,8 +63,9 @@ async def _send_predictions(client: httpx.AsyncClient, apps: pd.DataFrame, concu
             stats.errors.append(f"/predict {resp.status_code}: {resp.text[:200]}")
             return
         out = resp.json()
-        stats.answered.append(Answered(out["request_id"], ts, out["probability_of_default"], out["model"]["version"],
-                                       int(row[LABEL]), ts + timedelta(days=float(delays[i])) if reported[i] else None))
+        stats.answered.append(Answered(out["request_id"], ts, out["probability_of_default"],
+                                       out["model"]["version"], int(row[LABEL]),
+                                       ts + timedelta(days=float(delays[i])) if reported[i] else None))
 
     await asyncio.gather(*(one(i, row) for i, (_, row) in enumerate(apps.iterrows())))
 

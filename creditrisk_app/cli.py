@@ -1,4 +1,4 @@
-"""`creditrisk` command line: bootstrap the first champion, inspect and move registry aliases.
+"""`creditrisk` command line: bootstrap the first champion, inspect and move registry aliases, serve, demo.
 
 Errors a user can fix (a bad file, no champion yet) print one line and exit 2; no stack traces.
 """
@@ -11,9 +11,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+from creditrisk import wiring
 from creditrisk.constants import CHALLENGER_ALIAS, CHAMPION_ALIAS
 from creditrisk.data import DataFileError
-from creditrisk.registry import Registry, RegistryError
+from creditrisk.registry import RegistryError
 from creditrisk.settings import Settings, get_settings
 
 
@@ -27,19 +28,12 @@ class _Progress:
         print(f"[{time.perf_counter() - self.t0:6.1f}s] {msg}", flush=True)
 
 
-def make_registry(settings: Settings) -> Registry:
-    if not settings.is_production:
-        settings.ensure_dirs()
-    location = None if settings.is_production else settings.artifact_root.as_uri()
-    return Registry(settings.mlflow_uri, artifact_location=location)
-
-
 def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     from creditrisk.data import load_base_data
     from creditrisk.training import train_and_register
 
     progress = _Progress()
-    registry = make_registry(settings)
+    registry = wiring.make_registry(settings)
     current = registry.version_for(CHAMPION_ALIAS)
     if current is not None and not args.force:
         print(f"{registry.model_name}@{CHAMPION_ALIAS} is already version {current.version} "
@@ -54,13 +48,14 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
                                 source=source, progress=progress)
     registry.client.set_registered_model_tag(registry.model_name, "base_data", source)
     m = result.metrics
-    progress(f"champion = version {result.version}: ROC AUC {m['roc_auc']:.4f}, accuracy {m['accuracy']:.4f}, "
-             f"default recall {m['recall_default']:.4f}, Brier {m['brier']:.4f} (run {result.run_id})")
+    progress(f"champion = version {result.version}: ROC AUC {m['roc_auc']:.4f}, "
+             f"accuracy {m['accuracy']:.4f}, default recall {m['recall_default']:.4f}, "
+             f"Brier {m['brier']:.4f} (run {result.run_id})")
     return 0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    registry = make_registry(settings)
+    registry = wiring.make_registry(settings)
     out = {}
     for alias in (CHAMPION_ALIAS, CHALLENGER_ALIAS):
         mv = registry.version_for(alias)
@@ -70,14 +65,16 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
-    move = make_registry(settings).promote(reason=args.reason, actor=args.actor)
-    print(f"promoted version {move.champion} to {CHAMPION_ALIAS}; {move.challenger} is now {CHALLENGER_ALIAS}")
+    move = wiring.make_registry(settings).promote(reason=args.reason, actor=args.actor)
+    print(f"promoted version {move.champion} to {CHAMPION_ALIAS}; "
+          f"{move.challenger} is now {CHALLENGER_ALIAS}")
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
-    move = make_registry(settings).rollback(reason=args.reason, actor=args.actor, to_version=args.to)
-    print(f"rolled back: version {move.champion} is {CHAMPION_ALIAS} again ({move.challenger} -> {CHALLENGER_ALIAS})")
+    move = wiring.make_registry(settings).rollback(reason=args.reason, actor=args.actor, to_version=args.to)
+    print(f"rolled back: version {move.champion} is {CHAMPION_ALIAS} again "
+          f"({move.challenger} -> {CHALLENGER_ALIAS})")
     return 0
 
 
@@ -85,12 +82,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Ray Serve on 127.0.0.1 in the foreground; Ctrl-C (or SIGTERM) stops it and all it started."""
     import socket
 
-    from creditrisk.services import interrupt_on_sigterm
-    from serving.config import PredictorConfig, ServiceArgs  # lazily: the core CLI never imports Ray
+    from creditrisk_app.processes import interrupt_on_sigterm
+    from serving.config import PredictorConfig, ServiceArgs  # lazily: the other commands never import Ray
     from serving.runtime import LocalService
 
-    if make_registry(settings).version_for(CHAMPION_ALIAS) is None:
-        raise RegistryError(f"no {CHAMPION_ALIAS!r} model in {settings.mlflow_uri}; run `creditrisk bootstrap` first")
+    if wiring.make_registry(settings).version_for(CHAMPION_ALIAS) is None:
+        raise RegistryError(f"no {CHAMPION_ALIAS!r} model in {settings.mlflow_uri}; "
+                            "run `creditrisk bootstrap` first")
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", args.port)) == 0:
             raise ValueError(f"port {args.port} on 127.0.0.1 is already in use (choose another with --port)")
@@ -99,7 +97,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                                allow_client_time=args.allow_client_time,
                                predictor=PredictorConfig(reload_interval_s=args.reload_interval))
     if not os.environ.get(service_args.outcomes_token_env):
-        print(f"note: {service_args.outcomes_token_env} is not set: POST /outcomes answers 503", file=sys.stderr)
+        print(f"note: {service_args.outcomes_token_env} is not set: POST /outcomes answers 503",
+              file=sys.stderr)
     interrupt_on_sigterm()
     service = LocalService(service_args, port=args.port)
     progress = _Progress()
@@ -118,19 +117,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """The whole loop on this machine (see creditrisk/demo/run.py)."""
+    """The whole loop on this machine (see creditrisk_app/demo/run.py)."""
     from datetime import date
 
-    from creditrisk.demo.run import DemoConfig, run_demo
     from creditrisk.synth import SCENARIOS
+    from creditrisk_app.demo.run import DemoConfig, run_demo
 
     if args.scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {args.scenario!r}; known: {', '.join(SCENARIOS)}")
     if not 1 <= args.drift_week <= args.weeks:
         raise ValueError(f"--drift-week must be between 1 and --weeks ({args.weeks})")
     cfg = DemoConfig(scenario=args.scenario, weeks=args.weeks, drift_week=args.drift_week,
-                     requests_per_week=args.requests_per_week, seed=args.seed, start=date.fromisoformat(args.start),
-                     data=args.data, exit=args.exit,
+                     requests_per_week=args.requests_per_week, seed=args.seed,
+                     start=date.fromisoformat(args.start), data=args.data, exit=args.exit,
                      ports={"serve": args.port, "dagster": args.dagster_port, "mlflow": args.mlflow_port})
     result = run_demo(cfg)
     return 1 if result.log_errors else 0
@@ -154,10 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--to", default=None, help="version to restore (default: the challenger)")
     s = sub.add_parser("serve", help="run the prediction service and portal on 127.0.0.1 (foreground)")
     s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--reload-interval", type=float, default=10.0, help="seconds between champion alias checks")
+    s.add_argument("--reload-interval", type=float, default=10.0,
+                   help="seconds between champion alias checks")
     s.add_argument("--allow-client-time", action="store_true",
                    help="accept X-Request-Time as the logged time (simulated-time demos); refused otherwise")
-    d = sub.add_parser("demo", help="bootstrap, start every server, replay weeks of traffic with drift, narrate")
+    d = sub.add_parser("demo",
+                       help="bootstrap, start every server, replay weeks of traffic with drift, narrate")
     d.add_argument("--scenario", default="recession",
                    help="none | income_shock | intent_mix | rate_hike | concept | recession (default)")
     d.add_argument("--weeks", type=int, default=10)

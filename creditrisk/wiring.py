@@ -1,0 +1,61 @@
+"""The one place that picks local or production parts: the request store, the registry, the alerts.
+
+`CREDITRISK_ENV=local` (the default): append-only Parquet under `$CREDITRISK_HOME/requests`, MLflow
+on SQLite with a file artifact root. `production`: BigQuery tables in `CREDITRISK_BQ_PROJECT` /
+`CREDITRISK_BQ_DATASET` and the MLflow server at `CREDITRISK_MLFLOW_URI`. Dagster's resources, the
+Serve replicas, the CLI and the demo all get their parts here; none of them chooses for itself.
+Nothing is opened until a part is first used.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from creditrisk.alerts import Alerter
+from creditrisk.registry import Registry
+from creditrisk.settings import Settings
+from creditrisk.store.base import RequestStore
+
+if TYPE_CHECKING:
+    from creditrisk.store.bigquery import ClientSource
+
+LOCAL_STORE, BIGQUERY_STORE = "local-parquet", "bigquery"
+
+
+def store_backend(settings: Settings) -> str:
+    """Name of the request-store backend these settings select (shown by `/readyz` and the CLI)."""
+    return BIGQUERY_STORE if settings.is_production else LOCAL_STORE
+
+
+def make_store(settings: Settings, bigquery_client: ClientSource | None = None) -> RequestStore:
+    """The request store; `bigquery_client` lets Dagster pass dagster-gcp's client in production."""
+    if store_backend(settings) == LOCAL_STORE:
+        from creditrisk.store.local import LocalRequestStore
+
+        return LocalRequestStore(settings.store_dir)
+    if not settings.bq_project:
+        raise ValueError("CREDITRISK_ENV=production needs CREDITRISK_BQ_PROJECT for the request store")
+    from creditrisk.store.bigquery import BigQueryRequestStore
+
+    if bigquery_client is None:
+        from google.cloud import bigquery  # production only: keeps the local path light
+
+        project = settings.bq_project
+        bigquery_client = lambda: bigquery.Client(project=project)  # noqa: E731 - resolved on first use
+    return BigQueryRequestStore(bigquery_client, settings.bq_project, settings.bq_dataset)
+
+
+def make_registry(settings: Settings) -> Registry:
+    """The MLflow registry at `settings.mlflow_uri`; a SQLite one keeps its artifacts beside the db."""
+    uri = urlparse(settings.mlflow_uri)
+    if uri.scheme != "sqlite":  # a tracking server keeps its own artifact root
+        return Registry(settings.mlflow_uri)
+    db = Path(uri.path[1:])  # sqlite:////abs/mlflow.db or sqlite:///relative/mlflow.db
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return Registry(settings.mlflow_uri, artifact_location=(db.parent / "artifacts").resolve().as_uri())
+
+
+def make_alerter(settings: Settings) -> Alerter:
+    """Alerts go to the log, and to `CREDITRISK_ALERT_WEBHOOK` when it is set."""
+    return Alerter(settings.alert_webhook)

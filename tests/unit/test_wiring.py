@@ -1,0 +1,59 @@
+"""creditrisk.wiring picks the parts from the settings, and refuses a production set-up it cannot build."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from creditrisk import wiring
+from creditrisk.settings import get_settings
+from creditrisk.store.bigquery import BigQueryRequestStore
+from creditrisk.store.local import LocalRequestStore
+
+
+def test_local_parts_live_under_the_home(tmp_path: Path) -> None:
+    settings = get_settings({"CREDITRISK_HOME": str(tmp_path)})
+    store = wiring.make_store(settings)
+    assert isinstance(store, LocalRequestStore) and store.root == tmp_path / "requests"
+    assert wiring.store_backend(settings) == wiring.LOCAL_STORE
+    registry = wiring.make_registry(settings)
+    assert registry.tracking_uri == f"sqlite:///{tmp_path}/mlflow/mlflow.db"
+    assert registry.artifact_location == (tmp_path / "mlflow" / "artifacts").as_uri()
+    assert (tmp_path / "mlflow").is_dir()  # SQLite needs the folder before its first connection
+    assert wiring.make_alerter(settings).webhook_url is None
+
+
+def test_explicit_store_folder_and_registry_uri_win(tmp_path: Path) -> None:
+    settings = get_settings({"CREDITRISK_HOME": str(tmp_path / "home")}).with_overrides(
+        mlflow_uri=f"sqlite:///{tmp_path}/elsewhere/m.db", store_dir=tmp_path / "log")
+    store = wiring.make_store(settings)
+    assert isinstance(store, LocalRequestStore) and store.root == tmp_path / "log"
+    assert wiring.make_registry(settings).artifact_location == (tmp_path / "elsewhere" / "artifacts").as_uri()
+
+
+def test_a_tracking_server_keeps_its_own_artifact_root(tmp_path: Path) -> None:
+    settings = get_settings({"CREDITRISK_HOME": str(tmp_path), "CREDITRISK_MLFLOW_URI": "http://127.0.0.1:5999"})
+    registry = wiring.make_registry(settings)
+    assert registry.tracking_uri == "http://127.0.0.1:5999" and registry.artifact_location is None
+    assert not (tmp_path / "mlflow").exists()
+
+
+def test_production_parts(tmp_path: Path) -> None:
+    settings = get_settings({"CREDITRISK_ENV": "production", "CREDITRISK_HOME": str(tmp_path),
+                             "CREDITRISK_BQ_PROJECT": "bank-prod", "CREDITRISK_BQ_DATASET": "loans",
+                             "CREDITRISK_ALERT_WEBHOOK": "http://127.0.0.1:9/alert"})
+    store = wiring.make_store(settings)  # no client is created until the store is first used
+    assert isinstance(store, BigQueryRequestStore) and store.requests_table == "bank-prod.loans.requests"
+    assert wiring.store_backend(settings) == wiring.BIGQUERY_STORE
+    assert wiring.make_alerter(settings).webhook_url == "http://127.0.0.1:9/alert"
+
+
+def test_production_without_a_project_is_refused_by_name(tmp_path: Path) -> None:
+    settings = get_settings({"CREDITRISK_ENV": "production", "CREDITRISK_HOME": str(tmp_path)})
+    with pytest.raises(ValueError, match="CREDITRISK_BQ_PROJECT"):
+        wiring.make_store(settings)
+
+
+def test_an_unknown_deployment_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="CREDITRISK_ENV must be 'local' or 'production', got 'staging'"):
+        get_settings({"CREDITRISK_ENV": "staging"})
