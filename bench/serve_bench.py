@@ -68,15 +68,17 @@ def measure(name: str, base: str, lua: Path, bodies: Path, n1: int, n32: int) ->
 
 def make_registry(run: Path) -> tuple[str, list[str]]:
     """A temp MLflow with a champion trained on the base data; and request bodies sampled from it."""
+    from creditrisk import wiring
     from creditrisk.data import load_base_data
-    from creditrisk.registry import Registry
     from creditrisk.schema import FEATURES
+    from creditrisk.settings import get_settings
     from creditrisk.training import train_and_register
 
     uri = f"sqlite:///{run / 'mlflow.db'}"
     raw, clean, _ = load_base_data(DATA if DATA.is_file() else None, rows=20_000)
-    registry = Registry(uri, artifact_location=(run / "artifacts").as_uri())
-    train_and_register(registry, raw, clean, alias="champion", run_name="serve-bench", source="bench")
+    changes = wiring.make_changes(get_settings({"CREDITRISK_MLFLOW_URI": uri}))
+    version = train_and_register(changes.registry, raw, clean, run_name="serve-bench", source="bench").version
+    changes.bootstrap(version, actor="bench", reason="serve bench", forced=False)
     sample = clean[FEATURES].dropna().sample(400, random_state=0).to_dict("records")
     return uri, [json.dumps({k: (int(v) if k == "person_age" else v) for k, v in r.items()}) for r in sample]
 

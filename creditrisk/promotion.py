@@ -1,9 +1,13 @@
-"""The promotion rule: a challenger replaces the champion only with evidence.
+"""The promotion rule: a challenger replaces the champion only with evidence, on what decides loans.
 
 Both models are scored on the same labelled production rows (the last `EVALUATION_DAYS` before the
-week's end, never used for training). Promotion needs (1) at least `min_rows` labelled rows with
-both classes present and (2) a paired-bootstrap lower bound of the AUC gain above `margin`. A point
-estimate alone is not enough: on a few hundred rows a 0.01 AUC difference is noise.
+week's end, never used for training: the applicants of those days whose outcome was reported).
+Promotion needs (1) at least `min_rows` labelled rows with both classes present, (2) a paired-
+bootstrap lower bound of the AUC gain above `margin` (ranking), and on the same resamples
+(3) the upper bound of the Brier score's increase at most `max_brier_increase` (calibration: the
+probability is what the applicant is told) and (4) the lower bound of the change in default recall,
+each model at its own served threshold, at least `-max_recall_drop` (the defaults it lets through).
+A point estimate alone is not enough: on a few hundred rows a 0.01 AUC difference is noise.
 """
 from __future__ import annotations
 
@@ -12,11 +16,22 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-from creditrisk.constants import BOOTSTRAP_CONFIDENCE, BOOTSTRAP_SAMPLES, MIN_AUC_GAIN, MIN_EVALUATION_ROWS
+from creditrisk.constants import (
+    BOOTSTRAP_CONFIDENCE,
+    BOOTSTRAP_SAMPLES,
+    MAX_BRIER_INCREASE,
+    MAX_RECALL_DROP,
+    MIN_AUC_GAIN,
+    MIN_EVALUATION_ROWS,
+)
+
+NAN = float("nan")
 
 
 @dataclass(frozen=True)
 class PromotionDecision:
+    """The verdict and every number it rests on (recorded with the decision)."""
+
     promote: bool
     reason: str
     n_rows: int
@@ -28,6 +43,12 @@ class PromotionDecision:
     gain_ci_high: float
     margin: float
     min_rows: int
+    brier_increase: float = NAN
+    brier_increase_ci_high: float = NAN
+    max_brier_increase: float = MAX_BRIER_INCREASE
+    recall_change: float = NAN
+    recall_change_ci_low: float = NAN
+    max_recall_drop: float = MAX_RECALL_DROP
 
     def as_dict(self) -> dict[str, float | int | bool | str]:
         return asdict(self)
@@ -42,44 +63,72 @@ def _auc_rows(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
         return ((ranks * y).sum(axis=1) - pos * (pos + 1) / 2) / (pos * neg)
 
 
-def paired_bootstrap_gain(y: np.ndarray, champion: np.ndarray, challenger: np.ndarray, *,
-                          samples: int = BOOTSTRAP_SAMPLES, confidence: float = BOOTSTRAP_CONFIDENCE,
-                          seed: int = 0) -> tuple[float, float]:
-    """Percentile interval of AUC(challenger) - AUC(champion), resampling rows jointly."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(y), size=(samples, len(y)))
-    yb = y[idx]
-    gains = _auc_rows(yb, challenger[idx]) - _auc_rows(yb, champion[idx])
-    gains = gains[np.isfinite(gains)]  # a resample with one class has no AUC
+def _recall_rows(y: np.ndarray, denied: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (denied * y).sum(axis=1) / y.sum(axis=1)
+
+
+def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    values = values[np.isfinite(values)]  # a resample with one class has no AUC or recall
     alpha = (1 - confidence) / 2
-    return float(np.quantile(gains, alpha)), float(np.quantile(gains, 1 - alpha))
+    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+
+
+def paired_bootstrap(y: np.ndarray, champion: np.ndarray, challenger: np.ndarray,
+                     thresholds: tuple[float, float], *, samples: int = BOOTSTRAP_SAMPLES,
+                     confidence: float = BOOTSTRAP_CONFIDENCE,
+                     seed: int = 0) -> dict[str, tuple[float, float]]:
+    """Percentile intervals of the AUC gain, the Brier increase and the recall change (challenger minus
+    champion), all on the same row resamples."""
+    idx = np.random.default_rng(seed).integers(0, len(y), size=(samples, len(y)))
+    yb, pc, ph = y[idx], champion[idx], challenger[idx]
+    brier = ((ph - yb) ** 2).mean(axis=1) - ((pc - yb) ** 2).mean(axis=1)
+    recall = _recall_rows(yb, ph >= thresholds[1]) - _recall_rows(yb, pc >= thresholds[0])
+    return {"auc_gain": _interval(_auc_rows(yb, ph) - _auc_rows(yb, pc), confidence),
+            "brier_increase": _interval(brier, confidence), "recall_change": _interval(recall, confidence)}
 
 
 def decide(y: np.ndarray, champion: np.ndarray, challenger: np.ndarray, *,
-           min_rows: int = MIN_EVALUATION_ROWS, margin: float = MIN_AUC_GAIN,
+           thresholds: tuple[float, float], min_rows: int = MIN_EVALUATION_ROWS, margin: float = MIN_AUC_GAIN,
+           max_brier_increase: float = MAX_BRIER_INCREASE, max_recall_drop: float = MAX_RECALL_DROP,
            samples: int = BOOTSTRAP_SAMPLES, confidence: float = BOOTSTRAP_CONFIDENCE,
            seed: int = 0) -> PromotionDecision:
+    """Promote or keep, with the reason; `thresholds` are (champion's, challenger's) served thresholds."""
     y = np.asarray(y, dtype=np.int64)
     champion, challenger = np.asarray(champion, float), np.asarray(challenger, float)
     n, n_pos = len(y), int(y.sum())
-    base = dict(n_rows=n, n_defaults=n_pos, margin=margin, min_rows=min_rows)
+    base = dict(n_rows=n, n_defaults=n_pos, margin=margin, min_rows=min_rows,
+                max_brier_increase=max_brier_increase, max_recall_drop=max_recall_drop)
     if n < min_rows or n_pos == 0 or n_pos == n:
         why = f"only {n} labelled rows (need {min_rows})" if n < min_rows else "labels have a single class"
-        nan = float("nan")
-        return PromotionDecision(False, f"keep champion: insufficient evidence, {why}", champion_auc=nan,
-                                 challenger_auc=nan, auc_gain=nan, gain_ci_low=nan, gain_ci_high=nan, **base)
-    auc_champ, auc_chal = (_auc_rows(y[None, :], champion[None, :])[0],
-                           _auc_rows(y[None, :], challenger[None, :])[0])
-    low, high = paired_bootstrap_gain(y, champion, challenger, samples=samples, confidence=confidence,
-                                      seed=seed)
-    gain = float(auc_chal - auc_champ)
-    promote = low > margin
+        return PromotionDecision(False, f"keep champion: insufficient evidence, {why}", champion_auc=NAN,
+                                 challenger_auc=NAN, auc_gain=NAN, gain_ci_low=NAN, gain_ci_high=NAN, **base)
+    auc_champ = float(_auc_rows(y[None, :], champion[None, :])[0])
+    auc_chal = float(_auc_rows(y[None, :], challenger[None, :])[0])
+    ci = paired_bootstrap(y, champion, challenger, thresholds, samples=samples, confidence=confidence,
+                          seed=seed)
+    (low, high), brier_high, recall_low = ci["auc_gain"], ci["brier_increase"][1], ci["recall_change"][0]
+    gain = auc_chal - auc_champ
+    brier = float(np.mean((challenger - y) ** 2) - np.mean((champion - y) ** 2))
+    recall = float(_recall_rows(y[None, :], challenger[None, :] >= thresholds[1])[0]
+                   - _recall_rows(y[None, :], champion[None, :] >= thresholds[0])[0])
     pct = int(round(confidence * 100))
-    if promote:
-        reason = (f"promote: challenger AUC {auc_chal:.4f} vs champion {auc_champ:.4f} on {n} rows; "
-                  f"gain {gain:+.4f}, {pct}% CI [{low:+.4f}, {high:+.4f}] above margin {margin:+.4f}")
+    fails = []
+    if not low > margin:
+        fails.append(f"AUC gain {gain:+.4f}, {pct}% CI [{low:+.4f}, {high:+.4f}] "
+                     f"does not clear margin {margin:+.4f}")
+    if brier_high > max_brier_increase:
+        fails.append(f"Brier increase up to {brier_high:+.4f} exceeds {max_brier_increase:.4f}")
+    if recall_low < -max_recall_drop:
+        fails.append(f"default recall may drop by {-recall_low:.3f} (more than {max_recall_drop:.3f})")
+    if fails:
+        reason = f"keep champion on {n} rows: " + "; ".join(fails)
     else:
-        reason = (f"keep champion: AUC gain {gain:+.4f} on {n} rows, {pct}% CI [{low:+.4f}, {high:+.4f}] "
-                  f"does not clear margin {margin:+.4f}")
-    return PromotionDecision(promote, reason, champion_auc=float(auc_champ), challenger_auc=float(auc_chal),
-                             auc_gain=gain, gain_ci_low=low, gain_ci_high=high, **base)
+        reason = (f"promote: challenger AUC {auc_chal:.4f} vs champion {auc_champ:.4f} on {n} rows; "
+                  f"gain {gain:+.4f}, {pct}% CI [{low:+.4f}, {high:+.4f}] above margin {margin:+.4f}; "
+                  f"Brier {brier:+.4f} (bound {brier_high:+.4f}), default recall {recall:+.3f} "
+                  f"(bound {recall_low:+.3f})")
+    return PromotionDecision(not fails, reason, champion_auc=auc_champ, challenger_auc=auc_chal,
+                             auc_gain=gain, gain_ci_low=low, gain_ci_high=high, brier_increase=brier,
+                             brier_increase_ci_high=brier_high, recall_change=recall,
+                             recall_change_ci_low=recall_low, **base)

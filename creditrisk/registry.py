@@ -1,20 +1,17 @@
-"""MLflow tracking and model registry: runs, versions, the champion/challenger aliases, audit tags.
+"""MLflow tracking and model registry access: runs, versions, aliases, tags, loading.
 
-No global state is touched at import; the tracking URI is set only inside `Registry.run()` (the
-fluent API needs it for `log_model`) and restored afterwards. Every alias move writes an audit
-event (who, when, why, from/to versions) as a registered-model tag `audit.<utc timestamp>` and as
-tags on the versions involved, so the registry itself is the record of decisions.
+The moves between version states and their audit trail are `creditrisk.changes`'; this module only
+talks to MLflow. A registry that cannot answer is an error (`RegistryError`, naming the URI and
+the operation), never mistaken for an absent alias. No global state is touched at import; the
+tracking URI is set only inside `Registry.run()` (the fluent API needs it for `log_model`) and
+restored afterwards.
 """
 from __future__ import annotations
 
-import getpass
-import json
-import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +20,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from creditrisk.constants import CHALLENGER_ALIAS, CHAMPION_ALIAS, EXPERIMENT_NAME, MODEL_NAME
+from creditrisk.constants import CHAMPION_ALIAS, EXPERIMENT_NAME, MODEL_NAME
 from creditrisk.model import CreditModel
 from creditrisk.pyfunc import ARTIFACT_KEY
 
@@ -40,21 +37,18 @@ class LoadedModel:
     run_id: str
 
 
-@dataclass(frozen=True)
-class AliasMove:
-    action: str
-    champion: str
-    challenger: str | None
-    reason: str
-    actor: str
-    at: str
+_ABSENT = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
 
 
-def _actor(actor: str | None) -> str:
-    return actor or os.environ.get("CREDITRISK_ACTOR") or getpass.getuser()
+def _absent(exc: MlflowException) -> bool:
+    """MLflow's answer "no such model, version or alias" (every other failure is an error)."""
+    return exc.error_code in _ABSENT or (exc.error_code == "INVALID_PARAMETER_VALUE"
+                                         and "not found" in str(exc))
 
 
 class Registry:
+    """One registered model and its experiment on an MLflow tracking server or database."""
+
     def __init__(self, tracking_uri: str, artifact_location: str | None = None,
                  model_name: str = MODEL_NAME, experiment: str = EXPERIMENT_NAME):
         self.tracking_uri = tracking_uri
@@ -89,30 +83,24 @@ class Registry:
                                               tags=tags) as r:
             yield r.info.run_id
 
-    def register(self, model_uri: str, run_id: str, alias: str | None = None,
-                 tags: dict[str, str] | None = None) -> str:
-        """Register a logged model (`models:/m-...`) as a new version; optionally point `alias` at it."""
+    def register(self, model_uri: str, run_id: str, tags: dict[str, str] | None = None) -> str:
+        """Register a logged model (`models:/m-...`) as a new version (no alias: moves are changes')."""
         try:
             self.client.get_registered_model(self.model_name)
-        except MlflowException:
+        except (MlflowException, OSError) as exc:
+            if not (isinstance(exc, MlflowException) and _absent(exc)):
+                raise self._error("reading the registered model", exc) from exc
             self.client.create_registered_model(self.model_name, description="Probability of default "
                                                 "for loan pre-approval (creditrisk).")
         model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
         with self._fluent():
             mv = self.client.create_model_version(self.model_name, model_uri, run_id=run_id, tags=tags or {},
                                                   model_id=model_id)
-        if alias:
-            self.client.set_registered_model_alias(self.model_name, alias, mv.version)
         return str(mv.version)
 
-    def version_for(self, alias: str) -> ModelVersion | None:
-        try:
-            return self.client.get_model_version_by_alias(self.model_name, alias)
-        except MlflowException:
-            return None
-
     def version(self, version: str) -> ModelVersion:
-        return self.client.get_model_version(self.model_name, version)
+        return self._call(f"reading version {version}", self.client.get_model_version, self.model_name,
+                          version)
 
     def load(self, ref: str = CHAMPION_ALIAS, dst: Path | None = None) -> LoadedModel:
         """Load a version (number) or alias straight from its artifact folder (no pyfunc wrapper)."""
@@ -121,62 +109,73 @@ class Registry:
             raise RegistryError(f"model {self.model_name!r} has no version with alias {ref!r}; "
                                 "run `creditrisk bootstrap` first")
         dst = dst or Path(tempfile.mkdtemp(prefix="creditrisk-model-"))
-        source = self.client.get_model_version_download_uri(self.model_name, mv.version)
-        local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(dst),
-                                                    tracking_uri=self.tracking_uri)
+        source = self._call(f"locating version {mv.version}", self.client.get_model_version_download_uri,
+                            self.model_name, mv.version)
+        local = self._call(f"downloading version {mv.version}", mlflow.artifacts.download_artifacts,
+                           source, None, None, str(dst), self.tracking_uri)
         folder = Path(local) / "artifacts" / ARTIFACT_KEY
         return LoadedModel(CreditModel.load(folder), self.model_name, str(mv.version), mv.run_id or "")
 
-    def _audit(self, event: dict[str, Any], version: str) -> None:
-        """Append `event` to the model's audit trail and tag `version` with who/when/why."""
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        text = json.dumps(event, default=str)[:4900]
-        self.client.set_registered_model_tag(self.model_name, f"audit.{stamp}", text)
-        self.client.set_registered_model_tag(self.model_name, "last_decision", text)
-        for key in ("actor", "at", "reason"):
-            self.client.set_model_version_tag(self.model_name, version, f"{event['action']}.{key}",
-                                              str(event[key])[:4900])
+    # -- aliases, states and tags (the moves themselves are creditrisk.changes') ------------------
+    def alias_version(self, alias: str) -> str | None:
+        """The version `alias` points at; None only when the registry answers that it has none."""
+        mv = self.version_for(alias)
+        return None if mv is None else str(mv.version)
 
-    def record_decision(self, challenger: str, reason: str, actor: str | None = None,
-                        extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Record an evaluation that kept the champion (no alias moves)."""
-        event = {"action": "keep", "champion": None, "challenger": challenger, "reason": reason,
-                 "actor": _actor(actor), "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                 **(extra or {})}
-        if (champion := self.version_for(CHAMPION_ALIAS)) is not None:
-            event["champion"] = str(champion.version)
-        self._audit(event, challenger)
-        return event
+    def version_for(self, alias: str) -> ModelVersion | None:
+        """The version behind `alias`, None when absent; any other registry failure raises."""
+        try:
+            return self.client.get_model_version_by_alias(self.model_name, alias)
+        except (MlflowException, OSError) as exc:
+            if isinstance(exc, MlflowException) and _absent(exc):
+                return None
+            raise self._error(f"looking up @{alias}", exc) from exc
 
-    def promote(self, reason: str, actor: str | None = None,
-                extra: dict[str, Any] | None = None) -> AliasMove:
-        """challenger -> champion and the old champion -> challenger (the original design)."""
-        new = self.version_for(CHALLENGER_ALIAS)
-        if new is None:
-            raise RegistryError(f"model {self.model_name!r} has no {CHALLENGER_ALIAS!r} to promote")
-        old = self.version_for(CHAMPION_ALIAS)
-        return self._move("promote", str(new.version), str(old.version) if old else None, reason, actor,
-                          extra)
+    def set_alias(self, alias: str, version: str) -> None:
+        self._call(f"pointing @{alias} at version {version}", self.client.set_registered_model_alias,
+                   self.model_name, alias, version)
 
-    def rollback(self, reason: str, actor: str | None = None, to_version: str | None = None) -> AliasMove:
-        """Put `to_version` (default: the challenger, i.e. the previous champion) back as champion."""
-        current = self.version_for(CHAMPION_ALIAS)
-        target = to_version or (str(v.version) if (v := self.version_for(CHALLENGER_ALIAS)) else None)
-        if current is None or target is None:
-            raise RegistryError("rollback needs a champion and a version to roll back to")
-        self.version(target)  # raises if the version does not exist
-        return self._move("rollback", target, str(current.version), reason, actor, None)
+    def delete_alias(self, alias: str) -> None:
+        self._call(f"removing @{alias}", self.client.delete_registered_model_alias, self.model_name, alias)
 
-    def _move(self, action: str, champion: str, challenger: str | None, reason: str, actor: str | None,
-              extra: dict[str, Any] | None) -> AliasMove:
-        move = AliasMove(action, champion, challenger, reason, _actor(actor),
-                         datetime.now(UTC).isoformat(timespec="seconds"))
-        self.client.set_registered_model_alias(self.model_name, CHAMPION_ALIAS, champion)
-        if challenger is not None and challenger != champion:
-            self.client.set_registered_model_alias(self.model_name, CHALLENGER_ALIAS, challenger)
-        self._audit({**move.__dict__, **(extra or {})}, champion)
-        return move
+    def model_tags(self) -> dict[str, str]:
+        """The registered model's tags ({} before its first version)."""
+        try:
+            return dict(self.client.get_registered_model(self.model_name).tags)
+        except (MlflowException, OSError) as exc:
+            if isinstance(exc, MlflowException) and _absent(exc):
+                return {}
+            raise self._error("reading the model's tags", exc) from exc
 
-    def audit_log(self) -> list[dict[str, Any]]:
-        tags = self.client.get_registered_model(self.model_name).tags
-        return [json.loads(tags[k]) for k in sorted(t for t in tags if t.startswith("audit."))]
+    def set_model_tag(self, key: str, value: str) -> None:
+        self._call(f"writing tag {key}", self.client.set_registered_model_tag, self.model_name, key, value)
+
+    def set_state(self, version: str, state: str) -> None:
+        self.set_version_tags(version, {"state": state})
+
+    def set_version_tags(self, version: str, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self._call(f"tagging version {version}", self.client.set_model_version_tag, self.model_name,
+                       version, key, value)
+
+    def store_text(self, version: str, name: str, text: str) -> str:
+        """Store `text` whole as an artifact of the version's run; returns its URI."""
+        run_id = self.version(version).run_id
+        self._call(f"storing {name}", self.client.log_text, run_id, text, name)
+        return f"runs:/{run_id}/{name}"
+
+    def read_text(self, uri: str) -> str:
+        """A text artifact (`runs:/<run>/<path>`) of this registry's tracking server."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self._call(f"reading {uri}", mlflow.artifacts.download_artifacts, uri, None, None, tmp,
+                              self.tracking_uri)
+            return Path(path).read_text()
+
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except (MlflowException, OSError) as exc:  # OSError: the transport (connection refused, timeout)
+            raise self._error(what, exc) from exc
+
+    def _error(self, what: str, exc: Exception) -> RegistryError:
+        return RegistryError(f"registry {self.tracking_uri}: {what} failed: {str(exc).splitlines()[0][:300]}")

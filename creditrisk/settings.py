@@ -5,6 +5,7 @@ variables and their meaning are listed in the README's "Configuration" table.
 """
 from __future__ import annotations
 
+import getpass
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ class Settings:
     alert_webhook: str | None = None
     reports_override: Path | None = None
     store_override: Path | None = None
+    actor: str = "unknown"  # who CLI moves are recorded as (CREDITRISK_ACTOR, else the OS user)
 
     @property
     def mlflow_dir(self) -> Path:
@@ -79,4 +81,5 @@ def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
         base_data=env.get("CREDITRISK_DATA") or None,
         alert_webhook=env.get("CREDITRISK_ALERT_WEBHOOK") or None,
         reports_override=Path(env["CREDITRISK_REPORTS_DIR"]) if env.get("CREDITRISK_REPORTS_DIR") else None,
+        actor=env.get("CREDITRISK_ACTOR") or getpass.getuser(),
     )

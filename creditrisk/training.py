@@ -54,10 +54,12 @@ def _shape(df: pd.DataFrame) -> str:
 
 
 def train_and_register(registry: Registry, raw: pd.DataFrame, preprocessed: pd.DataFrame, *,
-                       alias: str | None, run_name: str, source: str,
+                       run_name: str, source: str,
                        config: TrainConfig | None = None, tags: dict[str, str] | None = None,
                        progress: Progress = lambda _msg: None) -> TrainingResult:
-    """Train on `preprocessed` (clean rows with labels), log everything, register a version."""
+    """Train on `preprocessed` (clean rows with labels), log everything, register a version.
+
+    The version gets no alias: what it becomes is decided by `creditrisk.changes`."""
     config = config or TrainConfig()
     keep = FEATURES + [LABEL] + ([WEIGHT] if WEIGHT in preprocessed.columns else [])
     train_df, holdout = split_holdout(preprocessed[keep], seed=config.seed)
@@ -98,8 +100,8 @@ def train_and_register(registry: Registry, raw: pd.DataFrame, preprocessed: pd.D
                 name="model", python_model=CreditRiskPyfunc(), artifacts={ARTIFACT_KEY: str(model_dir)},
                 signature=signature,
                 input_example=example, pip_requirements=PIP_REQUIREMENTS)
-    version = registry.register(info.model_uri, run_id, alias=alias,
+    version = registry.register(info.model_uri, run_id,
                                 tags={"source": source, "roc_auc": f"{scores['roc_auc']:.4f}"})
-    progress(f"registered {registry.model_name} version {version}" + (f" as @{alias}" if alias else ""))
+    progress(f"registered {registry.model_name} version {version}")
     return TrainingResult(model, run_id, version, scores,
                           {"train": len(train_df), "holdout": len(holdout), "raw": len(raw)})

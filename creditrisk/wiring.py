@@ -1,4 +1,4 @@
-"""The one place that picks local or production parts: the request store, the registry, the alerts.
+"""The one place that picks local or production parts: request store, registry and its lock, alerts.
 
 `CREDITRISK_ENV=local` (the default): append-only Parquet under `$CREDITRISK_HOME/requests`, MLflow
 on SQLite with a file artifact root. `production`: BigQuery tables in `CREDITRISK_BQ_PROJECT` /
@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from creditrisk.alerts import Alerter
+from creditrisk.changes import ModelChanges
+from creditrisk.locks import file_lock
 from creditrisk.registry import Registry
 from creditrisk.settings import Settings
 from creditrisk.store.base import RequestStore
@@ -46,14 +48,33 @@ def make_store(settings: Settings, bigquery_client: ClientSource | None = None) 
     return BigQueryRequestStore(bigquery_client, settings.bq_project, settings.bq_dataset)
 
 
+def _sqlite_dir(settings: Settings) -> Path | None:
+    uri = urlparse(settings.mlflow_uri)
+    return Path(uri.path[1:]).parent if uri.scheme == "sqlite" else None  # sqlite:////abs or ///relative
+
+
 def make_registry(settings: Settings) -> Registry:
     """The MLflow registry at `settings.mlflow_uri`; a SQLite one keeps its artifacts beside the db."""
-    uri = urlparse(settings.mlflow_uri)
-    if uri.scheme != "sqlite":  # a tracking server keeps its own artifact root
+    folder = _sqlite_dir(settings)
+    if folder is None:  # a tracking server keeps its own artifact root
         return Registry(settings.mlflow_uri)
-    db = Path(uri.path[1:])  # sqlite:////abs/mlflow.db or sqlite:///relative/mlflow.db
-    db.parent.mkdir(parents=True, exist_ok=True)
-    return Registry(settings.mlflow_uri, artifact_location=(db.parent / "artifacts").resolve().as_uri())
+    folder.mkdir(parents=True, exist_ok=True)
+    return Registry(settings.mlflow_uri, artifact_location=(folder / "artifacts").resolve().as_uri())
+
+
+def make_changes(settings: Settings) -> ModelChanges:
+    """Model change control on the registry, with the lock every move takes.
+
+    Locally a file lock beside the SQLite registry (or under CREDITRISK_HOME for a registry
+    server): it serializes every process on this machine. In production the promoters run in
+    different pods, so a file lock would guard nothing: until a shared lock is configured there,
+    moves refuse (fail closed) rather than race.
+    """
+    if settings.is_production:
+        raise ValueError("CREDITRISK_ENV=production has no shared registry lock yet: model moves refuse "
+                         "rather than race (see README \"Model change control\")")
+    lock_file = (_sqlite_dir(settings) or settings.home) / "registry.lock"
+    return ModelChanges(make_registry(settings), lambda: file_lock(lock_file))
 
 
 def make_alerter(settings: Settings) -> Alerter:

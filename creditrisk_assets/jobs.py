@@ -14,7 +14,12 @@ weekly_drift_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     description="Materialize the week's requests, windows and drift report (with checks).")
 
+# Retraining runs queue one at a time (the instance's tag_concurrency_limits on this tag): two
+# overlapping retrains would each register a challenger and race to promote it. The registry
+# lock makes a lost race refuse cleanly; the queue keeps it from happening.
+SERIAL_TAG = {"creditrisk/serial": "retrain"}
+
 retrain_job = dg.define_asset_job(
     "retrain_job", selection=dg.AssetSelection.groups(RETRAINING_GROUP), partitions_def=WEEKS,
-    executor_def=dg.in_process_executor,
+    executor_def=dg.in_process_executor, tags=SERIAL_TAG,
     description="Retrain a challenger and promote it only if it beats the champion. Started by drift_sensor.")

@@ -16,6 +16,7 @@ from dagster_gcp import BigQueryResource
 from creditrisk import constants as C
 from creditrisk import wiring
 from creditrisk.alerts import Alerter
+from creditrisk.changes import ModelChanges
 from creditrisk.registry import Registry
 from creditrisk.settings import Settings, get_settings
 from creditrisk.store.base import RequestStore
@@ -41,9 +42,19 @@ class RegistryResource(dg.ConfigurableResource):
     """The MLflow tracking server and registry that `creditrisk.wiring` builds for `tracking_uri`."""
 
     tracking_uri: str
+    home: str = ".creditrisk"
+    env: str = "local"
 
     def get_registry(self) -> Registry:
-        return wiring.make_registry(_settings(CREDITRISK_MLFLOW_URI=self.tracking_uri))
+        return wiring.make_registry(self._settings())
+
+    def get_changes(self) -> ModelChanges:
+        """Change control on this registry: locked, audited moves between version states."""
+        return wiring.make_changes(self._settings())
+
+    def _settings(self) -> Settings:
+        return _settings(CREDITRISK_MLFLOW_URI=self.tracking_uri, CREDITRISK_HOME=self.home,
+                         CREDITRISK_ENV=self.env)
 
 
 class LoopConfig(dg.ConfigurableResource):
@@ -55,6 +66,8 @@ class LoopConfig(dg.ConfigurableResource):
     evaluation_days: int = C.EVALUATION_DAYS
     min_evaluation_rows: int = C.MIN_EVALUATION_ROWS
     min_auc_gain: float = C.MIN_AUC_GAIN
+    max_brier_increase: float = C.MAX_BRIER_INCREASE
+    max_recall_drop: float = C.MAX_RECALL_DROP
     min_realized_auc: float = C.MIN_REALIZED_AUC
     min_candidate_auc: float = C.QUALITY_FLOOR["roc_auc"]
     max_candidate_brier: float = C.QUALITY_FLOOR["brier"]
@@ -88,7 +101,7 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "store": StoreResource(env=settings.env, home=str(settings.home), bq_project=project,
                                bq_dataset=settings.bq_dataset, bigquery=BigQueryResource(project=project)),
-        "registry": RegistryResource(tracking_uri=uri),
+        "registry": RegistryResource(tracking_uri=uri, home=str(settings.home), env=settings.env),
         # Optional values: an unset EnvVar would fail every run, so they are taken when the code loads.
         "loop": LoopConfig(base_data_path=settings.base_data, reports_dir=str(settings.reports_dir),
                            alert_webhook_url=settings.alert_webhook),

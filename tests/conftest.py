@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from model_changes import changes_for, crown
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_CSV = Path(os.environ.get("CREDITRISK_TEST_DATA",
@@ -52,17 +53,21 @@ def base_data() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory):  # -> creditrisk.registry.Registry
-    from creditrisk.registry import Registry
-
     d = tmp_path_factory.mktemp("mlflow")
-    return Registry(f"sqlite:///{d / 'mlflow.db'}", artifact_location=(d / "artifacts").as_uri())
+    return changes_for(f"sqlite:///{d / 'mlflow.db'}").registry
 
 
 @pytest.fixture(scope="session")
-def champion(registry, base_data):  # -> creditrisk.training.TrainingResult
-    """Version 1, trained on the base data and aliased champion."""
+def changes(registry):  # -> creditrisk.changes.ModelChanges
+    return changes_for(registry.tracking_uri)
+
+
+@pytest.fixture(scope="session")
+def champion(changes, base_data):  # -> creditrisk.training.TrainingResult
+    """Version 1, trained on the base data and made champion."""
     from creditrisk.training import train_and_register
 
     raw, clean = base_data
-    return train_and_register(registry, raw, clean, alias="champion", run_name="test-bootstrap",
-                              source="test")
+    result = train_and_register(changes.registry, raw, clean, run_name="test-bootstrap", source="test")
+    crown(changes, result.version)
+    return result

@@ -17,7 +17,6 @@ from pathlib import Path
 from sklearn.metrics import roc_auc_score
 
 from creditrisk import wiring
-from creditrisk.constants import CHAMPION_ALIAS
 from creditrisk.data import load_base_data
 from creditrisk.settings import Settings, get_settings
 from creditrisk.training import train_and_register
@@ -96,9 +95,10 @@ def run_demo(cfg: DemoConfig, out: Out = print) -> DemoResult:
         f"(drift from week {cfg.drift_week}), {cfg.requests_per_week} requests/week, seed {cfg.seed}; "
         f"state in {home}")
     raw, clean, _ = load_base_data(cfg.data, seed=cfg.seed)
-    train_and_register(wiring.make_registry(settings), raw, clean, alias=CHAMPION_ALIAS, run_name="bootstrap",
-                       source=cfg.data or f"synthetic:seed={cfg.seed}",
-                       progress=lambda m: out(f"[bootstrap] {m}"))
+    changes, source = wiring.make_changes(settings), cfg.data or f"synthetic:seed={cfg.seed}"
+    first = train_and_register(changes.registry, raw, clean, run_name="bootstrap", source=source,
+                               progress=lambda m: out(f"[bootstrap] {m}"))
+    changes.bootstrap(first.version, actor="creditrisk demo", reason=f"bootstrap on {source}", forced=False)
     t0 = _phase(phases, "bootstrap", t0, out)
 
     token = secrets.token_urlsafe(16)

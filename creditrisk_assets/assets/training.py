@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from creditrisk.constants import CHALLENGER_ALIAS, LABEL, RETRAINING_GROUP
+from creditrisk.constants import LABEL, RETRAINING_GROUP
 from creditrisk.model import WEIGHT
 from creditrisk.schema import FEATURES
 from creditrisk.windows import week_windows
@@ -50,7 +50,7 @@ def drift_trigger(context: dg.AssetExecutionContext) -> dict[str, str]:
           deps=["drift_report", request_log, base_training_data], check_specs=[checks.QUALITY_FLOOR])
 def candidate_model(context: dg.AssetExecutionContext, store: StoreResource, registry: RegistryResource,
                     loop: LoopConfig) -> Iterator[dg.Output[dict[str, Any]] | dg.AssetCheckResult]:
-    """A retrained model, registered as a new version with alias `challenger`."""
+    """A retrained model: a new version, made `challenger` only once it passed every candidate gate."""
     from creditrisk.training import train_and_register
 
     w = week_windows(context.partition_key, loop.reference_weeks, loop.evaluation_days)
@@ -59,18 +59,25 @@ def candidate_model(context: dg.AssetExecutionContext, store: StoreResource, reg
     base_raw, base = loop.base_data()
     trigger = drift_trigger(context)
     raw, preprocessed = training_frames(base_raw, base, production, loop.production_weight)
+    changes, actor = registry.get_changes(), f"dagster run {context.run_id}"
     result = train_and_register(
-        registry.get_registry(), raw, preprocessed, alias=CHALLENGER_ALIAS, run_name=f"retrain-{w.label}",
+        changes.registry, raw, preprocessed, run_name=f"retrain-{w.label}",
         source=f"base+production<{w.evaluation[0]:%Y-%m-%d}",
-        tags={"week": w.label, "dagster_run_id": context.run.run_id,
+        tags={"week": w.label, "dagster_run_id": context.run_id,
               **{f"trigger.{k}": v for k, v in trigger.items()}},
         progress=context.log.info)
+    changes.register_candidate(result.version, actor=actor, reason=f"retrained for week {w.label}", **trigger)
     out = {"version": result.version, "run_id": result.run_id, "week": w.label, "week_key": w.key,
            "metrics": result.metrics, "production_rows": len(production), "base_rows": len(base)}
+    floor = checks.candidate_quality_floor(out, loop)
+    if floor.passed:
+        changes.admit_challenger(result.version, actor=actor, gates={"quality_floor": "passed"})
+    else:
+        changes.reject(result.version, actor=actor, reason=f"quality floor: {floor.description}")
     metadata = {"mlflow_run_id": result.run_id, "model_version": result.version, **trigger,
                 "production_rows": len(production), "base_rows": len(base),
                 "train_rows": result.rows["train"],
                 **{f"holdout_{k}": float(v) for k, v in result.metrics.items()
                    if k in ("roc_auc", "accuracy", "brier", "recall_default", "pr_auc")}}
-    yield dg.Output(out, metadata=metadata)
-    yield checks.candidate_quality_floor(out, loop)
+    yield dg.Output(out, metadata={**metadata, "state": "challenger" if floor.passed else "rejected"})
+    yield floor

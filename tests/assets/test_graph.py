@@ -125,3 +125,16 @@ def test_lineage_declares_what_each_asset_reads() -> None:
     assert deps["drift_report"] == {"reference_window", "current_window"}
     assert deps["candidate_model"] == {"drift_report", "request_log", "base_training_data"}
     assert deps["champion_model"] == {"candidate_model", "request_log"}
+
+
+@pytest.mark.parametrize("instance_yaml", ["dagster.yaml", "deploy/dagster.yaml"])
+def test_retraining_runs_are_serialized_by_every_instance(instance_yaml: str) -> None:
+    """The run coordinator queues retrain_job runs one at a time, by the tag the job carries."""
+    import yaml  # type: ignore[import-untyped]
+
+    from creditrisk_assets.jobs import retrain_job
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / instance_yaml).read_text())
+    limits = config["run_coordinator"]["config"]["tag_concurrency_limits"]
+    ((key, value),) = retrain_job.tags.items()
+    assert {"key": key, "value": value, "limit": 1} in limits

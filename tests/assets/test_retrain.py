@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from model_changes import changes_for, crown
 from world import DRIFT_WEEK, resources_for
 
 from creditrisk.data import load_dataset
@@ -21,11 +22,13 @@ RETRAIN = dg.AssetSelection.assets("candidate_model", "champion_model")
 @pytest.fixture
 def weak_world(world: dict, tmp_path: Path) -> dict:
     """The shared traffic, but a fresh registry whose champion is deliberately weak (300 rows, 5 stumps)."""
-    registry = Registry(f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_location=(tmp_path / "art").as_uri())
+    changes = changes_for(f"sqlite:///{tmp_path / 'mlflow.db'}")
     raw, clean, _ = load_dataset(world["base_csv"])
-    weak = train_and_register(registry, raw, clean.head(300), alias="champion", run_name="weak",
-                              source="test", config=TrainConfig(num_rounds=5, max_depth=1))
-    return {**world, "registry": registry, "weak_version": weak.version}
+    weak = train_and_register(changes.registry, raw, clean.head(300), run_name="weak", source="test",
+                              config=TrainConfig(num_rounds=5, max_depth=1))
+    crown(changes, weak.version)
+    return {**world, "root": tmp_path, "registry": changes.registry, "changes": changes,
+            "weak_version": weak.version}
 
 
 def retrain(world: dict, **loop) -> dg.ExecuteInJobResult:
@@ -33,9 +36,9 @@ def retrain(world: dict, **loop) -> dg.ExecuteInJobResult:
                           instance=dg.DagsterInstance.ephemeral(), resources=resources_for(world, **loop))
 
 
-def aliases(registry: Registry) -> tuple[str, str | None]:
-    champ, chal = registry.version_for("champion"), registry.version_for("challenger")
-    return str(champ.version), (str(chal.version) if chal else None)
+def aliases(registry: Registry) -> tuple[str | None, str | None, str | None]:
+    """(champion, challenger, previous)."""
+    return tuple(registry.alias_version(a) for a in ("champion", "challenger", "previous"))  # type: ignore[return-value]
 
 
 def champion_meta(result: dg.ExecuteInJobResult) -> dict:
@@ -52,7 +55,7 @@ def test_clearly_better_challenger_is_promoted_and_aliases_swap(weak_world: dict
     store = weak_world["store"]
     assert meta["promoted"] is True and meta["gain_ci_low"] > 0
     assert meta["evaluation_rows"] == len(store.read_window(*w.evaluation, labelled_only=True))
-    assert aliases(weak_world["registry"]) == (new, weak_world["weak_version"])
+    assert aliases(weak_world["registry"]) == (new, None, weak_world["weak_version"])  # weak: rollback target
     tags = weak_world["registry"].version(new).tags
     assert tags["promote.reason"].startswith("promote: challenger AUC") \
         and tags["promote.actor"].startswith("dagster")
@@ -64,14 +67,17 @@ def test_clearly_better_challenger_is_promoted_and_aliases_swap(weak_world: dict
 
 
 @pytest.mark.parametrize("loop,why", [({"min_evaluation_rows": 100_000}, "insufficient evidence"),
-                                      ({"min_auc_gain": 0.5}, "does not clear margin")])
+                                      ({"min_auc_gain": 0.5}, "does not clear margin"),
+                                      # a better ranker must not be worse calibrated than allowed
+                                      ({"max_brier_increase": -0.5}, "Brier increase up to")])
 def test_under_evidenced_or_not_better_challenger_is_kept(weak_world: dict, loop: dict, why: str) -> None:
     result = retrain(weak_world, **loop)
     assert result.success
     meta = champion_meta(result)
     assert meta["promoted"] is False and why in meta["reason"]
-    assert aliases(weak_world["registry"]) == (weak_world["weak_version"], meta["challenger_version"])
-    last = weak_world["registry"].audit_log()[-1]
+    assert aliases(weak_world["registry"]) == (weak_world["weak_version"], None, None)
+    assert weak_world["registry"].version(meta["challenger_version"]).tags["state"] == "rejected"
+    last = weak_world["changes"].trail.events()[-1]
     assert last["action"] == "keep" and why in last["reason"]
 
 
@@ -81,7 +87,7 @@ def test_a_failing_candidate_run_leaves_the_champion_serving(weak_world: dict, t
     result = retrain({**weak_world, "base_csv": broken})
     assert not result.success
     assert "broken.csv: missing columns" in str(result.failure_data_for_node("candidate_model").error)
-    assert aliases(weak_world["registry"]) == (weak_world["weak_version"], None)
+    assert aliases(weak_world["registry"]) == (weak_world["weak_version"], None, None)
     assert not result.asset_materializations_for_node("champion_model")
 
 
@@ -91,4 +97,8 @@ def test_blocking_quality_floor_stops_promotion(weak_world: dict) -> None:
              if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert [(e.check_name, e.passed) for e in evals] == [("candidate_quality_floor", False)]
     assert not result.asset_materializations_for_node("champion_model")
-    assert aliases(weak_world["registry"])[0] == weak_world["weak_version"]
+    # The candidate that failed the floor never became challenger (nothing to roll back to by mistake).
+    assert aliases(weak_world["registry"]) == (weak_world["weak_version"], None, None)
+    (cand,) = result.asset_materializations_for_node("candidate_model")
+    assert cand.metadata["state"].value == "rejected"
+    assert weak_world["changes"].trail.events()[-1]["action"] == "reject"

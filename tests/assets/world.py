@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dagster_gcp import BigQueryResource
+from model_changes import changes_for, crown
 from traffic import log_traffic
 
 from creditrisk.data import COLUMNS
@@ -28,11 +29,13 @@ PER_WEEK = 500
 def build_world(root: Path) -> dict:
     base_csv = root / "base.csv"
     generate(8_000, seed=7)[COLUMNS].to_csv(base_csv, index=False)
-    registry = Registry(f"sqlite:///{root / 'mlflow.db'}", artifact_location=(root / "artifacts").as_uri())
+    changes = changes_for(f"sqlite:///{root / 'mlflow.db'}")
+    registry = changes.registry
     from creditrisk.data import load_dataset
 
     raw, clean, _ = load_dataset(base_csv)
-    champion = train_and_register(registry, raw, clean, alias="champion", run_name="bootstrap", source="test")
+    champion = train_and_register(registry, raw, clean, run_name="bootstrap", source="test")
+    crown(changes, champion.version)
     store = LocalRequestStore(root / "store")
     log_traffic(store, champion.model, champion.version, start=HISTORY_START, end=DRIFT_START,
                 rows=9 * PER_WEEK, seed=1)

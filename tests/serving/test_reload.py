@@ -44,29 +44,30 @@ def _wait_for_version(client: httpx.Client, version: str, timeout_s: float) -> f
     raise AssertionError(f"version {version} not served after {timeout_s} s")
 
 
-def test_alias_move_is_served_without_failed_requests(served, client: httpx.Client, base_data) -> None:
+def test_alias_move_is_served_without_failed_requests(served, changes, client: httpx.Client,
+                                                     base_data) -> None:
     from creditrisk.model import TrainConfig
     from creditrisk.training import train_and_register
 
-    registry = served.registry
     raw, clean = base_data
-    new = train_and_register(registry, raw, clean.sample(n=4000, random_state=11), alias="challenger",
+    new = train_and_register(changes.registry, raw, clean.sample(n=4000, random_state=11),
                              run_name="serving-test-challenger", source="test",
                              config=TrainConfig(num_rounds=120))
+    changes.admit_challenger(new.version, actor="tests/serving", gates={})
     assert client.get("/readyz").json()["model"]["version"] == served.champion_version
     traffic = Traffic(served.base_url)
     traffic.start()
     try:
         time.sleep(0.5)
-        registry.promote(reason="serving hot-reload test", actor="tests/serving")
+        changes.promote(new.version, expected_champion=served.champion_version, actor="tests/serving",
+                        reason="serving hot-reload test")
         _wait_for_version(client, new.version, timeout_s=served.reload_interval_s + 15)
         seen_new = len(traffic.results)
         time.sleep(0.5)
     finally:
         traffic.stop_flag.set()
         traffic.join(timeout=15)
-        registry.rollback(reason="restore the session champion", actor="tests/serving",
-                          to_version=served.champion_version)
+        changes.rollback(reason="restore the session champion", actor="tests/serving")
     assert not traffic.errors, traffic.errors[:3]
     statuses = Counter(s for s, _ in traffic.results)
     assert set(statuses) == {200}, statuses

@@ -1,0 +1,126 @@
+"""The model change-control commands: bootstrap, status, promote, rollback, audit.
+
+Every move goes through `creditrisk.changes` (the lock, the preconditions, the audit trail); the
+actor is `--actor`, else CREDITRISK_ACTOR, else the OS user. A registry that cannot answer is an
+error (one line naming the URI, non-zero exit), never read as "no model yet".
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from creditrisk import wiring
+from creditrisk.constants import CHALLENGER_ALIAS, CHAMPION_ALIAS, PREVIOUS_ALIAS
+from creditrisk.registry import RegistryError
+from creditrisk.settings import Settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def progress_printer() -> Callable[[str], None]:
+    """Timestamped progress lines for long steps (training, logging, registering)."""
+    t0 = time.perf_counter()
+    return lambda msg: print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", flush=True)
+
+
+def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    from creditrisk.data import load_base_data
+    from creditrisk.training import train_and_register
+
+    progress = progress_printer()
+    changes = wiring.make_changes(settings)
+    current = changes.champion()  # raises when the registry cannot answer: never retrain on an outage
+    if current is not None and not args.force:
+        print(f"{changes.registry.model_name}@{CHAMPION_ALIAS} is already version {current} "
+              "(use --force to train a new one)")
+        return 0
+    progress(f"loading base data from {args.data or 'the synthetic generator'}")
+    raw, clean, report = load_base_data(args.data, rows=args.rows, seed=args.seed)
+    progress(f"{report.clean_rows:,} clean rows ({report.duplicates_dropped} duplicates and "
+             f"{report.impossible_dropped} impossible rows dropped; missing kept: {report.missing_kept})")
+    source = str(args.data) if args.data else f"synthetic:seed={args.seed}"
+    result = train_and_register(changes.registry, raw, clean, run_name="bootstrap", source=source,
+                                progress=progress)
+    reason = f"bootstrap on {source}" + (f" (forced, replacing version {current})" if current else "")
+    changes.bootstrap(result.version, actor=args.actor or settings.actor, reason=reason, forced=args.force)
+    changes.registry.set_model_tag("base_data", source)
+    m = result.metrics
+    progress(f"champion = version {result.version}: ROC AUC {m['roc_auc']:.4f}, "
+             f"accuracy {m['accuracy']:.4f}, default recall {m['recall_default']:.4f}, "
+             f"Brier {m['brier']:.4f} (run {result.run_id})")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    changes = wiring.make_changes(settings)
+    out: dict[str, Any] = {"model": changes.registry.model_name, "tracking_uri": settings.mlflow_uri}
+    for alias in (CHAMPION_ALIAS, CHALLENGER_ALIAS, PREVIOUS_ALIAS):
+        mv = changes.registry.version_for(alias)
+        out[alias] = None if mv is None else {"version": str(mv.version), "run_id": mv.run_id,
+                                              "state": mv.tags.get("state")}
+    events = changes.trail.events()
+    out["last_event"] = events[-1] if events else None
+    print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
+    changes = wiring.make_changes(settings)
+    version, champion = changes.challenger(), changes.champion()
+    if version is None:
+        raise RegistryError(f"there is no @{CHALLENGER_ALIAS} to promote")
+    changes.promote(version, expected_champion=champion, actor=args.actor or settings.actor,
+                    reason=f"manual promotion: {args.reason}")
+    print(f"version {version} is {CHAMPION_ALIAS}; {champion} is {PREVIOUS_ALIAS} (the rollback target)")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
+    move = wiring.make_changes(settings).rollback(actor=args.actor or settings.actor, reason=args.reason,
+                                                  to=args.to, force=args.force)
+    print(f"rolled back: version {move.version} is {CHAMPION_ALIAS} again (version {move.champion_before} "
+          "is retired)")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    trail = wiring.make_changes(settings).trail
+    print(f"{'seq':>4}  {'time (UTC)':19}  {'action':10} {'version':>7} {'champion':>8}  {'actor':20} reason")
+    for e in trail.events():
+        reason = str(e.get("reason", e.get("reason_head", "")))
+        champion, actor = str(e.get("champion") or ""), str(e.get("actor", ""))[:20]
+        print(f"{e.get('seq', '?'):>4}  {str(e.get('at', ''))[:19]:19}  {e.get('action', '?'):10} "
+              f"{e.get('version', ''):>7} {champion:>8}  {actor:20} {reason[:args.width]}")
+    problems = trail.verify()
+    for p in problems:
+        print(f"BROKEN: {p}")
+    print("audit trail verified: every event present and unaltered" if not problems else
+          f"audit trail BROKEN: {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Command]:  # type: ignore[type-arg]
+    """Register the commands' arguments; returns name -> handler."""
+    b = sub.add_parser("bootstrap", help="train the first model and make it champion")
+    b.add_argument("--data", help="CSV of the credit-risk schema (default: synthetic data)")
+    b.add_argument("--rows", type=int, default=32_581, help="synthetic rows when --data is not given")
+    b.add_argument("--seed", type=int, default=42)
+    b.add_argument("--force", action="store_true", help="train and crown a new champion even if one exists")
+    sub.add_parser("status", help="show the champion, challenger and previous versions and the last event")
+    for name, helptext in (("promote", "the challenger becomes champion (the champion becomes previous)"),
+                           ("rollback", "put the previous champion back")):
+        c = sub.add_parser(name, help=helptext)
+        c.add_argument("--reason", required=True, help="recorded in the audit trail")
+        if name == "rollback":
+            c.add_argument("--to", default=None, help="a version that served (default: @previous)")
+            c.add_argument("--force", action="store_true", help="allow --to a version that never served")
+    a = sub.add_parser("audit", help="print the audit trail and verify that it is whole")
+    a.add_argument("--width", type=int, default=80, help="characters of each reason shown")
+    for name in ("bootstrap", "promote", "rollback"):
+        sub.choices[name].add_argument("--actor", default=None,
+                                       help="who decided (default: $CREDITRISK_ACTOR or the OS user)")
+    return {"bootstrap": cmd_bootstrap, "status": cmd_status, "promote": cmd_promote,
+            "rollback": cmd_rollback, "audit": cmd_audit}

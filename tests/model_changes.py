@@ -1,0 +1,16 @@
+"""Test helpers for registries: change control built as the product builds it, and crowning a version."""
+from __future__ import annotations
+
+from creditrisk import wiring
+from creditrisk.changes import ModelChanges
+from creditrisk.settings import get_settings
+
+
+def changes_for(tracking_uri: str) -> ModelChanges:
+    """Change control on a SQLite registry, from the settings as in production (lock beside the db)."""
+    return wiring.make_changes(get_settings({"CREDITRISK_MLFLOW_URI": tracking_uri}))
+
+
+def crown(changes: ModelChanges, version: str, reason: str = "test bootstrap") -> None:
+    """Make a freshly registered `version` the champion, as `creditrisk bootstrap` does."""
+    changes.bootstrap(version, actor="tests", reason=reason, forced=changes.champion() is not None)

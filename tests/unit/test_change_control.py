@@ -1,0 +1,177 @@
+"""Model change control with the real MLflow (temp SQLite): states, moves, the lock, the audit trail.
+
+Each test here reproduces a failure of the original change control (issue 9) first: rollback to a
+rejected candidate, promotion of whatever @challenger pointed at, a trail a long reason corrupted.
+Versions are tiny models (5 trees) so that each costs about a second to log and register.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from model_changes import changes_for, crown
+
+from creditrisk.changes import ModelChanges, MoveRefused
+from creditrisk.data import load_base_data
+from creditrisk.model import TrainConfig
+from creditrisk.registry import RegistryError
+from creditrisk.training import train_and_register
+from creditrisk_app.cli import main
+
+TINY = TrainConfig(num_rounds=5, max_depth=2)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple:
+    raw, clean, _ = load_base_data(None, rows=2_000, seed=3)
+    return raw, clean
+
+
+def new_version(changes: ModelChanges, data: tuple, name: str = "test") -> str:
+    return train_and_register(changes.registry, *data, run_name=name, source="test", config=TINY).version
+
+
+def candidate(changes: ModelChanges, data: tuple) -> str:
+    """A version through the candidate gates: registered, then admitted as challenger."""
+    v = new_version(changes, data, "candidate")
+    changes.register_candidate(v, actor="dagster", reason="retrained")
+    changes.admit_challenger(v, actor="dagster", gates={"quality_floor": "passed"})
+    return v
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CREDITRISK_HOME", str(tmp_path))
+    monkeypatch.delenv("CREDITRISK_MLFLOW_URI", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def changes(home: Path, data: tuple) -> ModelChanges:
+    """A registry with a champion (v1), as `creditrisk bootstrap` leaves it."""
+    c = changes_for(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    crown(c, new_version(c, data, "bootstrap"))
+    return c
+
+
+def aliases(changes: ModelChanges) -> tuple[str | None, str | None, str | None]:
+    return changes.champion(), changes.challenger(), changes.previous()
+
+
+def test_rollback_never_puts_a_rejected_candidate_into_service(changes: ModelChanges, data: tuple,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    v2 = candidate(changes, data)
+    changes.keep(v2, expected_champion="1", actor="dagster", reason="keep champion: not better")
+    assert aliases(changes) == ("1", None, None)
+    assert main(["rollback", "--reason", "on-call"]) == 2
+    assert "no previous champion to roll back to" in capsys.readouterr().err
+    assert main(["rollback", "--reason", "on-call", "--to", v2]) == 2
+    assert f"version {v2} never served; rolling back to it needs --force" in capsys.readouterr().err
+    assert aliases(changes) == ("1", None, None)
+
+
+def test_rollback_goes_to_the_previous_champion_once(changes: ModelChanges, data: tuple) -> None:
+    v2 = candidate(changes, data)
+    changes.promote(v2, expected_champion="1", actor="dagster", reason="promote: better")
+    assert aliases(changes) == (v2, None, "1")
+    assert main(["rollback", "--reason", "complaints", "--actor", "alice"]) == 0
+    assert aliases(changes) == ("1", None, None)
+    assert changes.registry.version(v2).tags["state"] == "retired"
+    last = changes.trail.events()[-1]
+    assert (last["action"], last["version"], last["champion"], last["actor"]) == \
+        ("rollback", "1", v2, "alice")
+    with pytest.raises(RegistryError, match="no previous champion"):
+        changes.rollback(actor="bob", reason="again")
+    changes.rollback(actor="bob", reason="v2 was fine after all", to=v2)  # it served: allowed by name
+    assert changes.champion() == v2
+
+
+def test_a_version_that_never_served_needs_force(changes: ModelChanges, data: tuple) -> None:
+    v2 = new_version(changes, data)
+    with pytest.raises(RegistryError, match="never served"):
+        changes.rollback(actor="alice", reason="try it", to=v2)
+    changes.rollback(actor="alice", reason="emergency", to=v2, force=True)
+    assert changes.champion() == v2 and changes.trail.events()[-1]["forced"] is True
+
+
+def test_promotion_names_what_it_evaluated_and_refuses_when_it_moved(changes: ModelChanges,
+                                                                     data: tuple) -> None:
+    """Two overlapping retrains: v2 was evaluated, v3 became challenger meanwhile; v2's promotion must
+    not promote v3 (or anything): it refuses, records why, and the champion keeps serving."""
+    v2, v3 = candidate(changes, data), candidate(changes, data)
+    with pytest.raises(MoveRefused, match=f"challenger {v2} -> {v3}"):
+        changes.promote(v2, expected_champion="1", actor="dagster run A", reason="promote: better")
+    assert aliases(changes) == ("1", v3, None)
+    assert changes.trail.events()[-1]["action"] == "refuse"
+    with pytest.raises(MoveRefused, match="champion 7 -> 1"):  # compared against a champion that is gone
+        changes.promote(v3, expected_champion="7", actor="dagster run B", reason="promote: better")
+    assert changes.registry.version(v2).tags["state"] == "retired"  # superseded by v3
+
+
+def _race(uri: str, version: str, start: Any, out: Any) -> None:
+    """One promoter process: waits for the start signal, then promotes `version` over champion 1."""
+    c = changes_for(uri)
+    start.wait()
+    try:
+        c.promote(version, expected_champion="1", actor=f"promoter of {version}", reason="race")
+        out.put(("promoted", version))
+    except MoveRefused as exc:
+        out.put(("refused", str(exc)))
+
+
+def test_two_promoters_in_separate_processes_cannot_both_move(changes: ModelChanges, data: tuple) -> None:
+    """Both read champion 1 and each names its challenger; under the lock only the first can move."""
+    v2 = candidate(changes, data)
+    ctx = multiprocessing.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    uri = changes.registry.tracking_uri
+    procs = [ctx.Process(target=_race, args=(uri, v2, start, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    start.set()
+    results = sorted(out.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+    assert [r[0] for r in results] == ["promoted", "refused"]
+    assert "refused: the aliases moved" in results[1][1]
+    assert aliases(changes) == (v2, None, "1")
+    actions = [e["action"] for e in changes.trail.events()]
+    assert actions.count("promote") == 1 and actions[-2:] in (["promote", "refuse"],)
+    assert changes.trail.verify() == []
+
+
+def test_the_audit_trail_keeps_long_text_whole_and_detects_tampering(
+        changes: ModelChanges, data: tuple, capsys: pytest.CaptureFixture[str]) -> None:
+    v2 = candidate(changes, data)
+    long_reason = "keep champion: " + "the evidence, in full. " * 400  # ~9,000 characters
+    changes.keep(v2, expected_champion="1", actor="dagster", reason=long_reason)
+    tags = changes.registry.model_tags()
+    assert max(len(v) for k, v in tags.items() if k.startswith("audit.")) <= 5000  # fits Postgres' limit
+    last = changes.trail.events()[-1]
+    assert changes.trail.detail(last)["reason"] == long_reason  # stored whole, digest checked
+    assert main(["audit"]) == 0 and "audit trail verified" in capsys.readouterr().out
+
+    seq = [k for k in tags if k.startswith("audit.0")]
+    # Delete one event, as someone with tag rights could:
+    changes.registry.client.delete_registered_model_tag(changes.registry.model_name, seq[1])
+    assert any("an event is missing" in p for p in changes.trail.verify())
+    assert main(["audit"]) == 1 and "audit trail BROKEN" in capsys.readouterr().out
+    changes.registry.set_model_tag(seq[1], tags[seq[1]])  # restored
+    edited = json.loads(tags[seq[0]]) | {"actor": "someone else"}
+    changes.registry.set_model_tag(seq[0], json.dumps(edited))
+    assert any("does not match its hash (edited)" in p for p in changes.trail.verify())
+
+
+def test_bootstrap_and_forced_bootstrap_are_events(changes: ModelChanges, data: tuple) -> None:
+    first = changes.trail.events()
+    assert [(e["action"], e["version"], e["forced"]) for e in first] == [("bootstrap", "1", False)]
+    v2 = new_version(changes, data)
+    with pytest.raises(MoveRefused, match="already version 1"):
+        changes.bootstrap(v2, actor="alice", reason="again", forced=False)
+    changes.bootstrap(v2, actor="alice", reason="new base data", forced=True)
+    last = changes.trail.events()[-1]
+    assert (last["action"], last["version"], last["champion"], last["forced"]) == ("bootstrap", v2, "1", True)
+    assert aliases(changes) == (v2, None, "1")
