@@ -6,23 +6,31 @@ States, kept as the version tag `state`: `candidate` (registered, gates not yet 
 target) -> `retired`. A candidate that fails a gate or loses its evaluation is `rejected`.
 Each alias has one meaning, and every move happens under the registry lock, re-reads the aliases
 it depends on, refuses when they moved (recording why) and appends one event to the audit trail.
+No version becomes challenger or champion without passing the validation gate.
 """
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from creditrisk.audit import AuditTrail
 from creditrisk.constants import CHALLENGER_ALIAS, CHAMPION_ALIAS, PREVIOUS_ALIAS
 from creditrisk.registry import Registry, RegistryError
+from creditrisk.validation import Validation, validate
 
 MADE_CHAMPION = ("bootstrap", "promote", "rollback")  # events after which `version` served
 
 
 class MoveRefused(RegistryError):
     """A move's precondition no longer held under the lock (another move came first)."""
+
+
+class ValidationFailed(MoveRefused):
+    """The version failed the validation gate (`creditrisk.validation`): it may not decide loans."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,28 @@ class ModelChanges:
                 seen.append(str(e["version"]))
         return seen
 
+    def validate(self, version: str) -> Validation:
+        """The validation gate on the registered artifact (downloaded to a temp folder, then removed)."""
+        with tempfile.TemporaryDirectory(prefix="creditrisk-validate-") as tmp:
+            try:
+                loaded = self.registry.load(version, dst=Path(tmp))
+            except RegistryError:
+                raise  # the registry could not answer: an error, not a verdict on the version
+            except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
+                return Validation(version, [f"the artifact does not load: {type(exc).__name__}: {exc}"])
+            return validate(version, loaded.model, loaded.folder)
+
+    def _require_valid(self, action: str, version: str, actor: str) -> Validation:
+        """Refuse (and record) `action` when `version` fails the gate; runs before the lock is taken."""
+        check = self.validate(version)
+        if not check.passed:
+            why = f"{action} of version {version} refused: it failed validation: {check.summary()}"
+            with self.lock():
+                self._record("refuse", version, self.champion(), actor, why, refused=action,
+                             validation=check.problems)
+            raise ValidationFailed(why)
+        return check
+
     # -- moves -----------------------------------------------------------------------------------
     def _record(self, action: str, version: str, champion_before: str | None, actor: str, reason: str,
                 **fields: Any) -> Move:
@@ -85,6 +115,7 @@ class ModelChanges:
 
     def bootstrap(self, version: str, *, actor: str, reason: str, forced: bool) -> Move:
         """A freshly trained first (or forcibly replaced) champion."""
+        self._require_valid("bootstrap", version, actor)
         with self.lock():
             old = self.champion()
             if old is not None and not forced:
@@ -98,7 +129,9 @@ class ModelChanges:
             return self._record("candidate", version, self.champion(), actor, reason, **fields)
 
     def admit_challenger(self, version: str, *, actor: str, gates: dict[str, Any]) -> Move:
-        """A candidate that passed every gate becomes the challenger (replacing an older one)."""
+        """A candidate that passed every gate becomes the challenger (replacing an older one); the
+        validation gate is checked here too, so no caller can skip it."""
+        self._require_valid("challenger", version, actor)
         with self.lock():
             older = self.challenger()
             if older is not None and older != version:
@@ -106,7 +139,8 @@ class ModelChanges:
             self.registry.set_alias(CHALLENGER_ALIAS, version)
             self.registry.set_state(version, "challenger")
             return self._record("challenger", version, self.champion(), actor,
-                                "passed the candidate gates", gates=gates, superseded=older)
+                                "passed the candidate gates", gates={**gates, "validation": "passed"},
+                                superseded=older)
 
     def reject(self, version: str, *, actor: str, reason: str, **evidence: Any) -> Move:
         """A candidate that failed a gate: it never becomes challenger."""
@@ -126,6 +160,7 @@ class ModelChanges:
     def promote(self, version: str, *, expected_champion: str | None, actor: str, reason: str,
                 **evidence: Any) -> Move:
         """The evaluated challenger replaces the champion it was compared with, or nothing moves."""
+        self._require_valid("promote", version, actor)
         with self.lock():
             self._check("promote", version, expected_champion, actor)
             self._crown(version, expected_champion)
@@ -142,9 +177,14 @@ class ModelChanges:
 
     def rollback(self, *, actor: str, reason: str, to: str | None = None, force: bool = False) -> Move:
         """Back to the previous champion (or `to`, a version that served; any version with `force`)."""
+        target = to or self.previous()
+        if target is not None:
+            self._require_valid("rollback", target, actor)
         with self.lock():
             current = self.champion()
-            target = to or self.previous()
+            if (to or self.previous()) != target:
+                raise MoveRefused(f"rollback refused: @{PREVIOUS_ALIAS} moved while version {target} "
+                                  "was being validated")
             if current is None:
                 raise RegistryError("nothing to roll back: there is no champion")
             if target is None:

@@ -28,6 +28,15 @@ DECISION_DENIED = "denied"
 HOLDOUT_FRACTION = 0.30
 RANDOM_SEED = 42
 
+# Validation gate (creditrisk.validation): a fixed synthetic canary set every version must score
+# as recorded at training; the tolerance allows float32 input rounding, nothing more.
+CANARY_SEED = 20261127
+CANARY_ROWS = 64
+CANARY_TOLERANCE = 1e-6
+# A replica retries a version that failed to load or validate after this many reload intervals,
+# doubling each time, at most MAX_RELOAD_BACKOFF_S apart (no re-download every interval).
+MAX_RELOAD_BACKOFF_S = 300.0
+
 # Quality floor a candidate must meet on its holdout before it may be compared with the champion
 QUALITY_FLOOR = {"roc_auc": 0.90, "brier": 0.10}
 

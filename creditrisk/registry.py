@@ -35,6 +35,7 @@ class LoadedModel:
     name: str
     version: str
     run_id: str
+    folder: Path  # the artifact's files (booster, feature spec, threshold, canary scores)
 
 
 _ABSENT = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
@@ -114,7 +115,8 @@ class Registry:
         local = self._call(f"downloading version {mv.version}", mlflow.artifacts.download_artifacts,
                            source, None, None, str(dst), self.tracking_uri)
         folder = Path(local) / "artifacts" / ARTIFACT_KEY
-        return LoadedModel(CreditModel.load(folder), self.model_name, str(mv.version), mv.run_id or "")
+        model = CreditModel.load(folder)
+        return LoadedModel(model, self.model_name, str(mv.version), mv.run_id or "", folder)
 
     # -- aliases, states and tags (the moves themselves are creditrisk.changes') ------------------
     def alias_version(self, alias: str) -> str | None:

@@ -33,6 +33,7 @@ from creditrisk.model import (
 from creditrisk.pyfunc import ARTIFACT_KEY, CreditRiskPyfunc, predict_frame
 from creditrisk.registry import Registry
 from creditrisk.schema import FEATURES
+from creditrisk.validation import record_canary
 
 Progress = Callable[[str], None]
 # Serving never installs from these; they document what the artifact needs (and avoid a 5-9 s pip probe).
@@ -92,6 +93,7 @@ def train_and_register(registry: Registry, raw: pd.DataFrame, preprocessed: pd.D
                 frame.to_parquet(path, index=False)
                 mlflow.log_artifact(str(path), "data")
             model_dir = model.save(Path(tmp) / "credit_model")
+            record_canary(model, model_dir)  # what the validation gate compares every later load with
             example = holdout[FEATURES].head(5)
             with warnings.catch_warnings():  # "integer column" hint: person_age is never missing
                 warnings.simplefilter("ignore", UserWarning)

@@ -13,6 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from creditrisk.constants import LABEL
 from creditrisk.schema import FEATURES, invalid_rows
+from creditrisk.validation import Validation
 from creditrisk.windows import week_windows
 from creditrisk_assets.resources import LoopConfig, StoreResource
 
@@ -23,6 +24,9 @@ DATA_QUALITY = dg.AssetCheckSpec("data_quality", asset="current_window",
 QUALITY_FLOOR = dg.AssetCheckSpec("candidate_quality_floor", asset="candidate_model", blocking=True,
                                   description="The candidate meets the quality floor on its holdout "
                                               "before it may be compared with the champion.")
+VALIDATION = dg.AssetCheckSpec("candidate_validation", asset="candidate_model", blocking=True,
+                               description="The registered artifact passes the validation gate "
+                                           "(loads, schema, threshold, canary scores as recorded).")
 
 
 def volume_gate(current_window: pd.DataFrame, loop: LoopConfig) -> dg.AssetCheckResult:
@@ -64,6 +68,12 @@ def candidate_quality_floor(candidate_model: dict[str, Any], loop: LoopConfig) -
             fails.append(f"{key} {actual:.4f} vs floor {floor}")
     return dg.AssetCheckResult(check_name="candidate_quality_floor", passed=not fails, metadata=meta,
                                description="; ".join(fails) or None)
+
+
+def candidate_validation(check: Validation) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(check_name="candidate_validation", passed=check.passed,
+                               metadata={"model_version": check.version, "problems": check.summary()},
+                               description=None if check.passed else check.summary())
 
 
 @dg.asset_check(asset="raw_requests",

@@ -3,9 +3,10 @@
 One instance lives in every serving replica. Scoring takes one reference to the current model per
 batch, so a batch is never split across two versions. Reload: a background task asks the registry
 where the alias points every `reload_interval_s`; on a move it loads the new version completely
-(download, parse, one warm-up prediction) in a worker thread and only then swaps the reference,
-so no request waits for or fails on a load. When the registry cannot be reached the loaded model
-keeps serving and `sections()` says so (shown by `/readyz`).
+(download, validation gate, one warm-up prediction; `serving.loading`) in a worker thread and
+only then swaps the reference, so no request waits for or fails on a load. A version that fails
+to load or validate is never swapped in, and when the registry cannot be reached the loaded model
+keeps serving; `sections()` says so (shown by `/readyz`).
 
 Reason codes are computed for denials only: they are the adverse-action reasons a denied applicant
 is owed, and skipping them for approvals keeps the common case at the cost of the score (~0.25 ms)
@@ -16,22 +17,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from mlflow.exceptions import MlflowException
 from ray import serve
 
+from creditrisk.constants import PREVIOUS_ALIAS
 from creditrisk.explain import Reason, reason_codes
 from creditrisk.model import decision_names
 from creditrisk.registry import LoadedModel, Registry
 from creditrisk.schema import EXAMPLE_APPLICANT
 from serving.config import PredictorConfig
 from serving.health import PartHealth, now_iso
+from serving.loading import LoadFailed, ModelState, VersionLoader
 
 log = logging.getLogger("ray.serve")
 _ANSWERED = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
@@ -44,13 +45,6 @@ class Scored:
     decision: str
     reasons: list[Reason]
     loaded: LoadedModel
-
-
-@dataclass(frozen=True)
-class ModelState:
-    loaded: LoadedModel
-    loaded_at: str
-    folder: Path
 
 
 @dataclass
@@ -86,7 +80,7 @@ class ChampionPredictor:
         self.registry_health = PartHealth("down")  # down until the registry has answered
         self.checked_at: str | None = None
         self.alias_version: str | None = None
-        self._workdir = Path(tempfile.mkdtemp(prefix="creditrisk-serving-"))
+        self.loader = VersionLoader(self._registry, lambda loaded: score_batch(loaded, [EXAMPLE_APPLICANT]))
         self._loop = _Loop()
 
     # -- scoring -------------------------------------------------------------------------------
@@ -113,10 +107,7 @@ class ChampionPredictor:
         return str(reg.client.get_model_version_by_alias(reg.model_name, self.config.alias).version)
 
     def load_version(self, version: str) -> ModelState:
-        folder = Path(tempfile.mkdtemp(prefix=f"v{version}-", dir=self._workdir))
-        loaded = self._registry().load(version, dst=folder)
-        score_batch(loaded, [EXAMPLE_APPLICANT])  # warm-up: the first predict allocates
-        return ModelState(loaded, now_iso(), folder)
+        return self.loader.load(version)
 
     def swap(self, new: ModelState) -> None:
         old, self.state = self.state, new
@@ -124,10 +115,25 @@ class ChampionPredictor:
             shutil.rmtree(old.folder, ignore_errors=True)  # in-flight batches hold the booster, not files
 
     def load_initial(self) -> None:
-        """Blocking first load at replica start; raising here makes Serve retry the replica."""
+        """Blocking first load at replica start; raising here makes Serve retry the replica.
+
+        A champion that cannot be loaded or validated is not served: the replica falls back to the
+        previous champion (the last version that passed the gate and served), says so in /readyz,
+        and keeps retrying the champion with back-off."""
         version = self.target_version()
         self._registry_answered(version)
-        self.swap(self.load_version(version))
+        try:
+            self.swap(self.load_version(version))
+        except LoadFailed as exc:
+            fallback = None if self.config.pinned_version else self._registry().alias_version(PREVIOUS_ALIAS)
+            if fallback is None or fallback == version:
+                raise
+            self.loader.failed(version, self.config.reload_interval_s)
+            self.swap(self.load_version(fallback))  # raises too if the fallback is broken as well
+            self.model_health.set("degraded", f"champion version {version} could not be served ({exc}); "
+                                  f"serving version {fallback}, the previous champion")
+            log.error("%s", self.model_health.last_error)
+            return
         self.model_health.set("ok")
         log.info("serving %s version %s", self.state.loaded.name if self.state else "?", version)
 
@@ -146,11 +152,14 @@ class ChampionPredictor:
             # serving what the registry names (a failed load may have been undone)
             self.model_health.set("ok")
             return False
+        if not self.loader.may_try(version):
+            return False  # it failed a moment ago: back off instead of downloading it again
         try:
             new = await asyncio.to_thread(self.load_version, version)
-        except Exception as exc:  # noqa: BLE001 - a broken artifact must not take the replica down
-            self.model_health.set("degraded" if self.state else "down",
-                                  f"loading version {version} failed: {exc}")
+        except LoadFailed as exc:  # a broken or invalid version must not take the replica down
+            self.loader.failed(version, self.config.reload_interval_s)
+            self.model_health.set("degraded" if self.state else "down", str(exc))
+            log.error("%s; still serving version %s", exc, self.state.loaded.version if self.state else None)
             return False
         old = self.state.loaded.version if self.state else None
         self.swap(new)
@@ -212,4 +221,4 @@ class ChampionPredictor:
         if self._loop.task is not None:
             self._loop.task.cancel()
             await asyncio.gather(self._loop.task, return_exceptions=True)
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        self.loader.close()

@@ -47,7 +47,8 @@ def drift_trigger(context: dg.AssetExecutionContext) -> dict[str, str]:
 # drift_report is read through its materialization (the event log, shared by every run), not
 # through an IO manager: a retraining run need not share a disk with the weekly run.
 @dg.asset(partitions_def=WEEKS, group_name=RETRAINING_GROUP, kinds={"xgboost", "mlflow"},
-          deps=["drift_report", request_log, base_training_data], check_specs=[checks.QUALITY_FLOOR])
+          deps=["drift_report", request_log, base_training_data],
+          check_specs=[checks.QUALITY_FLOOR, checks.VALIDATION])
 def candidate_model(context: dg.AssetExecutionContext, store: StoreResource, registry: RegistryResource,
                     loop: LoopConfig) -> Iterator[dg.Output[dict[str, Any]] | dg.AssetCheckResult]:
     """A retrained model: a new version, made `challenger` only once it passed every candidate gate."""
@@ -69,15 +70,17 @@ def candidate_model(context: dg.AssetExecutionContext, store: StoreResource, reg
     changes.register_candidate(result.version, actor=actor, reason=f"retrained for week {w.label}", **trigger)
     out = {"version": result.version, "run_id": result.run_id, "week": w.label, "week_key": w.key,
            "metrics": result.metrics, "production_rows": len(production), "base_rows": len(base)}
-    floor = checks.candidate_quality_floor(out, loop)
-    if floor.passed:
-        changes.admit_challenger(result.version, actor=actor, gates={"quality_floor": "passed"})
+    gates = [checks.candidate_quality_floor(out, loop),
+             checks.candidate_validation(changes.validate(result.version))]
+    failed = [f"{g.check_name}: {g.description}" for g in gates if not g.passed]
+    if failed:
+        changes.reject(result.version, actor=actor, reason="; ".join(failed))
     else:
-        changes.reject(result.version, actor=actor, reason=f"quality floor: {floor.description}")
+        changes.admit_challenger(result.version, actor=actor, gates={g.check_name: "passed" for g in gates})
     metadata = {"mlflow_run_id": result.run_id, "model_version": result.version, **trigger,
                 "production_rows": len(production), "base_rows": len(base),
                 "train_rows": result.rows["train"],
                 **{f"holdout_{k}": float(v) for k, v in result.metrics.items()
                    if k in ("roc_auc", "accuracy", "brier", "recall_default", "pr_auc")}}
-    yield dg.Output(out, metadata={**metadata, "state": "challenger" if floor.passed else "rejected"})
-    yield floor
+    yield dg.Output(out, metadata={**metadata, "state": "rejected" if failed else "challenger"})
+    yield from gates

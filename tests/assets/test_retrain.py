@@ -95,7 +95,8 @@ def test_blocking_quality_floor_stops_promotion(weak_world: dict) -> None:
     result = retrain(weak_world, min_candidate_auc=0.999)
     evals = [e.asset_check_evaluation_data for e in result.all_events
              if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    assert [(e.check_name, e.passed) for e in evals] == [("candidate_quality_floor", False)]
+    assert [(e.check_name, e.passed) for e in evals] == [("candidate_quality_floor", False),
+                                                         ("candidate_validation", True)]
     assert not result.asset_materializations_for_node("champion_model")
     # The candidate that failed the floor never became challenger (nothing to roll back to by mistake).
     assert aliases(weak_world["registry"]) == (weak_world["weak_version"], None, None)

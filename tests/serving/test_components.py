@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -191,3 +192,75 @@ def test_readyz_shape_follows_the_parts(registry, champion, tmp_path: Path) -> N
         await predictor.close()
 
     asyncio.run(scenario())
+
+
+@pytest.fixture
+def versions(tmp_path: Path, base_data) -> tuple:
+    """A temp registry: v1 champion (valid), v2 whose artifact says threshold 1.5, v3 with no booster."""
+    from model_changes import artifact_folder, changes_for, crown
+
+    from creditrisk.model import TrainConfig
+    from creditrisk.training import train_and_register
+
+    changes = changes_for(f"sqlite:///{tmp_path / 'reg' / 'mlflow.db'}")
+    raw, clean = base_data
+    made = [train_and_register(changes.registry, raw, clean.head(2000), run_name=f"v{i}", source="test",
+                               config=TrainConfig(num_rounds=5, max_depth=2)).version for i in (1, 2, 3)]
+    crown(changes, made[0])
+    meta = artifact_folder(changes, made[1]) / "model_meta.json"
+    meta.write_text(json.dumps({"threshold": 1.5}))
+    (artifact_folder(changes, made[2]) / "booster.json").unlink()
+    return changes, made
+
+
+def _force_alias(changes, alias: str, version: str) -> None:
+    """Point an alias by hand, around change control (an operator's mistake, or a tampered registry)."""
+    changes.registry.set_alias(alias, version)
+
+
+def test_a_version_failing_validation_is_never_swapped_in(versions: tuple) -> None:
+    changes, (v1, v2, _) = versions
+    predictor = ChampionPredictor(lambda: Registry(changes.registry.tracking_uri), PredictorConfig())
+    try:
+        predictor.load_initial()
+        _force_alias(changes, "champion", v2)  # threshold 1.5: every applicant would be approved
+        assert asyncio.run(predictor.check_once()) is False
+        model = predictor.sections()["model"]
+        assert model["version"] == v1 and model["state"] == "degraded"
+        assert f"version {v2} failed validation: threshold 1.5" in model["last_error"]
+        assert predictor.score_now([EXAMPLE_APPLICANT])[0].loaded.version == v1
+    finally:
+        asyncio.run(predictor.close())
+
+
+def test_a_broken_version_is_retried_with_backoff_and_leaves_no_files(versions: tuple) -> None:
+    changes, (v1, _, v3) = versions
+    predictor = ChampionPredictor(lambda: Registry(changes.registry.tracking_uri), PredictorConfig())
+    loads: list[str] = []
+    real_load = predictor.load_version
+    predictor.load_version = lambda v: (loads.append(v), real_load(v))[1]  # type: ignore[method-assign]
+    try:
+        predictor.load_initial()
+        _force_alias(changes, "champion", v3)  # no booster: the artifact does not load
+        for _ in range(3):  # three reload checks in a row: one download, then back-off
+            assert asyncio.run(predictor.check_once()) is False
+        assert loads == [v1, v3]
+        assert [p.name.split("-")[0] for p in predictor.loader.workdir.iterdir()] == [f"v{v1}"]
+        assert predictor.sections()["model"]["version"] == v1
+    finally:
+        asyncio.run(predictor.close())
+
+
+def test_a_new_replica_with_a_broken_champion_serves_the_previous_one(versions: tuple) -> None:
+    changes, (v1, v2, _) = versions
+    _force_alias(changes, "previous", v1)
+    _force_alias(changes, "champion", v2)
+    predictor = ChampionPredictor(lambda: Registry(changes.registry.tracking_uri), PredictorConfig())
+    try:
+        predictor.load_initial()  # raised "no model" before: a replica with nothing to serve
+        model = predictor.sections()["model"]
+        assert model["version"] == v1 and model["state"] == "degraded"
+        assert f"champion version {v2} could not be served" in model["last_error"]
+        assert predictor.sections()["registry"]["alias_version"] == v2
+    finally:
+        asyncio.run(predictor.close())

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from model_changes import changes_for, crown
+from model_changes import artifact_folder, changes_for, crown
 
-from creditrisk.changes import ModelChanges, MoveRefused
+from creditrisk.changes import ModelChanges, MoveRefused, ValidationFailed
 from creditrisk.data import load_base_data
 from creditrisk.model import TrainConfig
 from creditrisk.registry import RegistryError
@@ -175,3 +175,41 @@ def test_bootstrap_and_forced_bootstrap_are_events(changes: ModelChanges, data: 
     last = changes.trail.events()[-1]
     assert (last["action"], last["version"], last["champion"], last["forced"]) == ("bootstrap", v2, "1", True)
     assert aliases(changes) == (v2, None, "1")
+
+
+@pytest.mark.parametrize("damage,problem", [
+    ("threshold_nan", "threshold nan is not a probability strictly between 0 and 1"),
+    ("foreign_spec", "its feature spec differs from the serving schema's"),
+    ("other_canary", "its canary scores differ from those recorded at training"),
+    ("no_booster", "the artifact does not load"),
+])
+def test_no_invalid_version_becomes_challenger_or_champion(changes: ModelChanges, data: tuple, damage: str,
+                                                           problem: str) -> None:
+    """A NaN threshold, a spec of another schema version, bytes that are not the evaluated model, or a
+    broken artifact: refused at every door (challenger, promotion, forced rollback), with the reason."""
+    v2 = new_version(changes, data)
+    folder = artifact_folder(changes, v2)
+    if damage == "threshold_nan":
+        (folder / "model_meta.json").write_text('{"threshold": NaN}')
+    elif damage == "foreign_spec":
+        spec = json.loads((folder / "feature_spec.json").read_text())
+        spec["codes"]["loan_grade"] = {g: i for i, g in enumerate("GFEDCBA")}  # grades reversed
+        (folder / "feature_spec.json").write_text(json.dumps(spec))
+    elif damage == "other_canary":
+        canary = json.loads((folder / "canary.json").read_text())
+        canary["scores"] = [min(1.0, s + 0.01) for s in canary["scores"]]
+        (folder / "canary.json").write_text(json.dumps(canary))
+    else:
+        (folder / "booster.json").unlink()
+    assert problem in changes.validate(v2).summary()
+    with pytest.raises(ValidationFailed, match=problem):
+        changes.admit_challenger(v2, actor="dagster", gates={"quality_floor": "passed"})
+    with pytest.raises(ValidationFailed, match=problem):
+        changes.rollback(actor="alice", reason="emergency", to=v2, force=True)
+    assert aliases(changes) == ("1", None, None)
+    last = changes.trail.events()[-1]
+    assert (last["action"], last["refused"]) == ("refuse", "rollback") and problem in last["validation"][0]
+
+
+def test_a_valid_version_passes_the_gate(changes: ModelChanges) -> None:
+    assert changes.validate("1").passed

@@ -1,0 +1,74 @@
+"""Loading a model version into a replica: download, validate, warm up, or leave nothing behind.
+
+A version is served only after it passed the validation gate (`creditrisk.validation`) on this
+replica, with the files it will score from. A version that fails to load or validate is not
+downloaded again at every reload check: it is retried after one reload interval, then two, four,
+... at most `MAX_RELOAD_BACKOFF_S` apart, and its temp folder is removed at once.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from creditrisk.constants import MAX_RELOAD_BACKOFF_S
+from creditrisk.registry import LoadedModel, Registry
+from creditrisk.validation import validate
+from serving.health import now_iso
+
+
+class LoadFailed(RuntimeError):
+    """A version could not be loaded or failed validation; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """A loaded, validated, warmed-up version and the folder its files live in."""
+
+    loaded: LoadedModel
+    loaded_at: str
+    folder: Path
+
+
+class VersionLoader:
+    """Loads versions under one work folder and remembers the ones that failed (with back-off)."""
+
+    def __init__(self, registry: Callable[[], Registry], warm_up: Callable[[LoadedModel], object]) -> None:
+        self._registry = registry
+        self._warm_up = warm_up
+        self.workdir = Path(tempfile.mkdtemp(prefix="creditrisk-serving-"))
+        self._failures: dict[str, tuple[int, float]] = {}  # version -> (attempts, retry after, monotonic)
+
+    def load(self, version: str) -> ModelState:
+        """Download, validate and warm up `version`; on any failure remove its files and raise LoadFailed."""
+        folder = Path(tempfile.mkdtemp(prefix=f"v{version}-", dir=self.workdir))
+        try:
+            loaded = self._registry().load(version, dst=folder)
+            check = validate(version, loaded.model, loaded.folder)
+            if not check.passed:
+                raise LoadFailed(f"version {version} failed validation: {check.summary()}")
+            self._warm_up(loaded)  # the first predict allocates
+        except Exception as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(exc, LoadFailed):
+                raise
+            raise LoadFailed(f"loading version {version} failed: {type(exc).__name__}: {exc}") from exc
+        self._failures.pop(version, None)
+        return ModelState(loaded, now_iso(), folder)
+
+    def may_try(self, version: str) -> bool:
+        """False while `version` is backing off after a failure."""
+        failure = self._failures.get(version)
+        return failure is None or time.monotonic() >= failure[1]
+
+    def failed(self, version: str, interval_s: float) -> None:
+        """Record a failure of `version`: the next try waits interval_s * 2**(attempts-1), capped."""
+        attempts = self._failures.get(version, (0, 0.0))[0] + 1
+        wait = min(interval_s * 2 ** (attempts - 1), MAX_RELOAD_BACKOFF_S)
+        self._failures[version] = (attempts, time.monotonic() + wait)
+
+    def close(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
