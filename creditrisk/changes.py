@@ -22,7 +22,7 @@ from creditrisk.constants import CHALLENGER_ALIAS, CHAMPION_ALIAS, PREVIOUS_ALIA
 from creditrisk.registry import Registry, RegistryError
 from creditrisk.validation import Validation, validate
 
-MADE_CHAMPION = ("bootstrap", "promote", "rollback")  # events after which `version` served
+MADE_CHAMPION = ("bootstrap", "promote", "approve", "rollback")  # events after which `version` served
 
 
 class MoveRefused(RegistryError):
@@ -135,6 +135,9 @@ class ModelChanges:
         with self.lock():
             older = self.challenger()
             if older is not None and older != version:
+                if self.registry.version(older).tags.get("state") == "awaiting_approval":
+                    self._record("supersede", older, self.champion(), actor,
+                                 f"superseded by version {version} before anyone approved it")
                 self.registry.set_state(older, "retired")
             self.registry.set_alias(CHALLENGER_ALIAS, version)
             self.registry.set_state(version, "challenger")
@@ -143,10 +146,44 @@ class ModelChanges:
                                 superseded=older)
 
     def reject(self, version: str, *, actor: str, reason: str, **evidence: Any) -> Move:
-        """A candidate that failed a gate: it never becomes challenger."""
+        """A candidate that failed a gate, or a challenger a person rejected: it never serves."""
         with self.lock():
+            if self.challenger() == version:
+                self._refuse_self_approval("reject", version, actor)
+                self.registry.delete_alias(CHALLENGER_ALIAS)
             self.registry.set_state(version, "rejected")
             return self._record("reject", version, self.champion(), actor, reason, **evidence)
+
+    def await_approval(self, version: str, *, expected_champion: str | None, actor: str, reason: str,
+                       **evidence: Any) -> Move:
+        """A challenger that won its evaluation waits for a person (CREDITRISK_PROMOTION=approval)."""
+        with self.lock():
+            self._check("await_approval", version, expected_champion, actor)
+            self.registry.set_state(version, "awaiting_approval")
+            return self._record("await_approval", version, expected_champion, actor, reason, **evidence)
+
+    def approve(self, version: str, *, actor: str, reason: str) -> Move:
+        """A person approves the waiting challenger: it replaces the champion it was evaluated against."""
+        self._require_valid("approve", version, actor)
+        with self.lock():
+            state = self.registry.version(version).tags.get("state")
+            if self.challenger() != version or state != "awaiting_approval":
+                raise MoveRefused(f"version {version} is not awaiting approval (its state is {state})")
+            self._refuse_self_approval("approve", version, actor)
+            expected = self._last(version, "await_approval").get("champion")
+            self._check("approve", version, expected, actor)
+            self._crown(version, expected)
+            return self._record("approve", version, expected, actor, reason)
+
+    def _last(self, version: str, action: str) -> dict[str, Any]:
+        return next((e for e in reversed(self.trail.events())
+                     if e.get("action") == action and e.get("version") == version), {})
+
+    def _refuse_self_approval(self, action: str, version: str, actor: str) -> None:
+        """Four eyes: whoever trained a candidate by hand does not also decide on it."""
+        if self._last(version, "candidate").get("actor") == actor:
+            raise MoveRefused(f"{actor} started candidate {version} and cannot also {action} it: "
+                              "another person must decide")
 
     def _check(self, action: str, version: str, expected_champion: str | None, actor: str) -> None:
         champion, challenger = self.champion(), self.challenger()

@@ -26,6 +26,7 @@ class Settings:
     reports_override: Path | None = None
     store_override: Path | None = None
     actor: str = "unknown"  # who CLI moves are recorded as (CREDITRISK_ACTOR, else the OS user)
+    promotion: str = "auto"  # CREDITRISK_PROMOTION: `auto`, or `approval` (a winner waits for a person)
 
     @property
     def mlflow_dir(self) -> Path:
@@ -71,6 +72,9 @@ def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
     mode = (env.get("CREDITRISK_ENV") or "local").strip().lower()
     if mode not in ("local", "production"):
         raise ValueError(f"CREDITRISK_ENV must be 'local' or 'production', got {mode!r}")
+    policy = (env.get("CREDITRISK_PROMOTION") or "auto").strip().lower()
+    if policy not in ("auto", "approval"):
+        raise ValueError(f"CREDITRISK_PROMOTION must be 'auto' or 'approval', got {policy!r}")
     default_uri = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
     return Settings(
         home=home,
@@ -82,4 +86,5 @@ def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
         alert_webhook=env.get("CREDITRISK_ALERT_WEBHOOK") or None,
         reports_override=Path(env["CREDITRISK_REPORTS_DIR"]) if env.get("CREDITRISK_REPORTS_DIR") else None,
         actor=env.get("CREDITRISK_ACTOR") or getpass.getuser(),
+        promotion=policy,
     )

@@ -17,6 +17,7 @@ from creditrisk.locks import LockTimeout
 from creditrisk.registry import RegistryError
 from creditrisk.settings import Settings, get_settings
 from creditrisk_app.model_cli import add_parsers, progress_printer
+from creditrisk_app.review_cli import add_parsers as add_review_parsers
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -79,7 +80,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="creditrisk", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-    commands = add_parsers(sub)
+    commands = {**add_parsers(sub), **add_review_parsers(sub)}
     s = sub.add_parser("serve", help="run the prediction service and portal on 127.0.0.1 (foreground)")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--reload-interval", type=float, default=10.0,

@@ -68,6 +68,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.promotion == "approval":
+        raise RegistryError("CREDITRISK_PROMOTION=approval: a promotion needs `creditrisk evaluate`, then "
+                            "`creditrisk approve N` by a second person")
     changes = wiring.make_changes(settings)
     version, champion = changes.challenger(), changes.champion()
     if version is None:

@@ -12,8 +12,8 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from creditrisk.constants import LABEL
+from creditrisk.retraining import Candidate
 from creditrisk.schema import FEATURES, invalid_rows
-from creditrisk.validation import Validation
 from creditrisk.windows import week_windows
 from creditrisk_assets.resources import LoopConfig, StoreResource
 
@@ -56,24 +56,22 @@ def data_quality(current_window: pd.DataFrame, loop: LoopConfig) -> dg.AssetChec
         "rules_broken": ", ".join(f"{k} ({v})" for k, v in problems.items()) or "none"})
 
 
-def candidate_quality_floor(candidate_model: dict[str, Any], loop: LoopConfig) -> dg.AssetCheckResult:
-    m = candidate_model["metrics"]
-    fails = []
-    meta: dict[str, Any] = {"model_version": candidate_model["version"]}
-    for key, floor in (("roc_auc", loop.min_candidate_auc), ("brier", loop.max_candidate_brier)):
-        actual = float(m[key])
-        ok = actual <= floor if key == "brier" else actual >= floor
-        meta[f"{key}_actual"], meta[f"{key}_threshold"] = actual, float(floor)
-        if not ok:
-            fails.append(f"{key} {actual:.4f} vs floor {floor}")
-    return dg.AssetCheckResult(check_name="candidate_quality_floor", passed=not fails, metadata=meta,
-                               description="; ".join(fails) or None)
+def candidate_quality_floor(candidate: Candidate, loop: LoopConfig) -> dg.AssetCheckResult:
+    problems = candidate.gates["quality_floor"]
+    m = candidate.metrics
+    meta = {"model_version": candidate.version, "roc_auc_actual": float(m["roc_auc"]),
+            "roc_auc_threshold": loop.min_candidate_auc, "brier_actual": float(m["brier"]),
+            "brier_threshold": loop.max_candidate_brier}
+    return dg.AssetCheckResult(check_name="candidate_quality_floor", passed=not problems, metadata=meta,
+                               description="; ".join(problems) or None)
 
 
-def candidate_validation(check: Validation) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(check_name="candidate_validation", passed=check.passed,
-                               metadata={"model_version": check.version, "problems": check.summary()},
-                               description=None if check.passed else check.summary())
+def candidate_validation(candidate: Candidate) -> dg.AssetCheckResult:
+    problems = candidate.gates["validation"]
+    return dg.AssetCheckResult(check_name="candidate_validation", passed=not problems,
+                               metadata={"model_version": candidate.version,
+                                         "problems": "; ".join(problems) or "none"},
+                               description="; ".join(problems) or None)
 
 
 @dg.asset_check(asset="raw_requests",

@@ -18,6 +18,7 @@ from creditrisk import wiring
 from creditrisk.alerts import Alerter
 from creditrisk.changes import ModelChanges
 from creditrisk.registry import Registry
+from creditrisk.retraining import EvidenceRule, QualityFloor
 from creditrisk.settings import Settings, get_settings
 from creditrisk.store.base import RequestStore
 
@@ -76,12 +77,20 @@ class LoopConfig(dg.ConfigurableResource):
     production_weight: float = C.PRODUCTION_WEIGHT
     reports_dir: str = ".creditrisk/reports"
     alert_webhook_url: str | None = None
+    promotion: str = "auto"  # CREDITRISK_PROMOTION: `approval` makes a winning challenger wait for a person
 
     def base_data(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         from creditrisk.data import load_base_data
 
         raw, clean, _ = load_base_data(self.base_data_path)
         return raw, clean
+
+    def quality_floor(self) -> QualityFloor:
+        return QualityFloor(self.min_candidate_auc, self.max_candidate_brier)
+
+    def evidence_rule(self) -> EvidenceRule:
+        return EvidenceRule(self.min_evaluation_rows, self.min_auc_gain, self.max_brier_increase,
+                            self.max_recall_drop)
 
     def alerter(self) -> Alerter:
         return wiring.make_alerter(_settings(CREDITRISK_ALERT_WEBHOOK=self.alert_webhook_url))
@@ -104,7 +113,7 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "registry": RegistryResource(tracking_uri=uri, home=str(settings.home), env=settings.env),
         # Optional values: an unset EnvVar would fail every run, so they are taken when the code loads.
         "loop": LoopConfig(base_data_path=settings.base_data, reports_dir=str(settings.reports_dir),
-                           alert_webhook_url=settings.alert_webhook),
+                           alert_webhook_url=settings.alert_webhook, promotion=settings.promotion),
     }
 
 

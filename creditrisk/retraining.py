@@ -1,0 +1,137 @@
+"""Retraining and evaluation as plain calls, shared by the Dagster assets and the CLI.
+
+`train_candidate` trains on the base data plus labelled production rows, registers a version and
+passes it through the candidate gates (quality floor, validation): it becomes the challenger, or
+is rejected with the reasons. `evaluate` judges a named challenger against the champion on held-out
+labelled rows and records the outcome: promote, keep, or (under the approval policy) awaiting
+approval. Every move goes through `creditrisk.changes`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from creditrisk.changes import ModelChanges
+from creditrisk.constants import LABEL, MAX_BRIER_INCREASE, MAX_RECALL_DROP, MIN_AUC_GAIN, MIN_EVALUATION_ROWS
+from creditrisk.model import WEIGHT
+from creditrisk.promotion import PromotionDecision, decide
+from creditrisk.schema import FEATURES
+from creditrisk.training import train_and_register
+
+AUTO, APPROVAL = "auto", "approval"
+POPULATION = "requests of the evaluation window whose outcome was reported (labelled rows only)"
+
+
+@dataclass(frozen=True)
+class QualityFloor:
+    min_auc: float
+    max_brier: float
+
+    def problems(self, metrics: dict[str, float]) -> list[str]:
+        out = []
+        if not metrics["roc_auc"] >= self.min_auc:
+            out.append(f"roc_auc {metrics['roc_auc']:.4f} vs floor {self.min_auc}")
+        if not metrics["brier"] <= self.max_brier:
+            out.append(f"brier {metrics['brier']:.4f} vs floor {self.max_brier}")
+        return out
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A trained, registered version and what the candidate gates said of it."""
+
+    version: str
+    run_id: str
+    metrics: dict[str, float]
+    train_rows: int
+    gates: dict[str, list[str]] = field(default_factory=dict)  # gate -> problems ([] = passed)
+
+    @property
+    def passed(self) -> bool:
+        return not any(self.gates.values())
+
+
+def training_frames(base_raw: pd.DataFrame, base: pd.DataFrame, production: pd.DataFrame,
+                    production_weight: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(raw, preprocessed) training data: base rows weigh 1, labelled production rows more."""
+    prod = production[FEATURES + [LABEL]].astype({LABEL: "int64"})
+    prod = prod.astype({c: "object" for c in prod.columns if str(prod[c].dtype) == "string"})
+    prod = prod.astype({"person_age": "int64"})
+    preprocessed = pd.concat([base[FEATURES + [LABEL]].assign(**{WEIGHT: 1.0}),
+                              prod.assign(**{WEIGHT: production_weight})], ignore_index=True)
+    raw = pd.concat([base_raw, prod], ignore_index=True)
+    return raw, preprocessed
+
+
+def train_candidate(changes: ModelChanges, base: tuple[pd.DataFrame, pd.DataFrame],
+                    production: pd.DataFrame, *, production_weight: float, floor: QualityFloor,
+                    run_name: str, source: str, actor: str, reason: str, tags: dict[str, str] | None = None,
+                    progress: Callable[[str], None] = lambda _m: None) -> Candidate:
+    """Train, register and gate one candidate; it ends as the challenger or rejected."""
+    raw, preprocessed = training_frames(*base, production, production_weight)
+    result = train_and_register(changes.registry, raw, preprocessed, run_name=run_name, source=source,
+                                tags=tags, progress=progress)
+    changes.register_candidate(result.version, actor=actor, reason=reason, **(tags or {}))
+    gates = {"quality_floor": floor.problems(result.metrics),
+             "validation": changes.validate(result.version).problems}
+    candidate = Candidate(result.version, result.run_id, result.metrics, result.rows["train"], gates)
+    if candidate.passed:
+        changes.admit_challenger(result.version, actor=actor, gates={g: "passed" for g in gates})
+    else:
+        changes.reject(result.version, actor=actor,
+                       reason="; ".join(f"{g}: {'; '.join(p)}" for g, p in gates.items() if p))
+    return candidate
+
+
+@dataclass(frozen=True)
+class EvidenceRule:
+    min_rows: int = MIN_EVALUATION_ROWS
+    margin: float = MIN_AUC_GAIN
+    max_brier_increase: float = MAX_BRIER_INCREASE
+    max_recall_drop: float = MAX_RECALL_DROP
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What `evaluate` decided: `outcome` is promoted, kept, awaiting_approval or first_model."""
+
+    outcome: str
+    challenger: str
+    champion_before: str | None
+    decision: PromotionDecision | None
+    record: dict[str, Any]
+
+    @property
+    def serving(self) -> str | None:
+        return self.challenger if self.outcome in ("promoted", "first_model") else self.champion_before
+
+
+def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, rule: EvidenceRule,
+             policy: str, actor: str, context: dict[str, Any]) -> Evaluation:
+    """Judge `challenger` (the version that was evaluated, by name) against the champion on `rows`."""
+    champion = changes.champion()  # an unreachable registry raises: absence is only what it answers
+    if champion is None:
+        changes.promote(challenger, expected_champion=None, actor=actor,
+                        reason="no champion yet: the first model that passed the candidate gates")
+        return Evaluation("first_model", challenger, None, None, {})
+    champ, chal = changes.registry.load(champion), changes.registry.load(challenger)
+    decision = decide(rows[LABEL].to_numpy(dtype="int64"), champ.model.score_frame(rows),
+                      chal.model.score_frame(rows), thresholds=(champ.model.threshold, chal.model.threshold),
+                      min_rows=rule.min_rows, margin=rule.margin,
+                      max_brier_increase=rule.max_brier_increase, max_recall_drop=rule.max_recall_drop)
+    record = {**decision.as_dict(), **context, "population": POPULATION, "policy": policy}
+    record.pop("reason")
+    if not decision.promote:
+        changes.keep(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
+                     evidence=record)
+        return Evaluation("kept", challenger, champion, decision, record)
+    if policy == APPROVAL:
+        changes.await_approval(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
+                               evidence=record)
+        return Evaluation("awaiting_approval", challenger, champion, decision, record)
+    changes.promote(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
+                    evidence=record)
+    return Evaluation("promoted", challenger, champion, decision, record)

@@ -1,0 +1,112 @@
+"""On-call and review commands: train a candidate by hand, evaluate the challenger, approve or reject it.
+
+They run the same core calls as the Dagster assets (`creditrisk.retraining`) and write to the same
+audit trail. Windows end at `--as-of` (a date, default now, UTC): a candidate trains on labelled
+requests older than the last EVALUATION_DAYS before it, and the evaluation judges on those days.
+"""
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+
+from creditrisk import constants as C
+from creditrisk import wiring
+from creditrisk.registry import RegistryError
+from creditrisk.retraining import EvidenceRule, QualityFloor, evaluate, train_candidate
+from creditrisk.settings import Settings
+from creditrisk_app.model_cli import Command, progress_printer
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _as_of(args: argparse.Namespace) -> datetime:
+    if args.as_of is None:
+        return datetime.now(UTC)
+    try:
+        return datetime.fromisoformat(args.as_of).replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"--as-of must be a date like 2026-11-23, got {args.as_of!r}") from None
+
+
+def cmd_candidate(args: argparse.Namespace, settings: Settings) -> int:
+    from creditrisk.data import load_base_data
+
+    progress = progress_printer()
+    changes, store = wiring.make_changes(settings), wiring.make_store(settings)
+    cutoff = _as_of(args) - timedelta(days=C.EVALUATION_DAYS)
+    production = store.read_window(EPOCH, cutoff, labelled_only=True)
+    data = args.data or settings.base_data
+    raw, clean, _ = load_base_data(data)
+    actor = args.actor or settings.actor
+    progress(f"training on {len(clean):,} base rows and {len(production):,} labelled requests "
+             f"before {cutoff:%Y-%m-%d}")
+    candidate = train_candidate(
+        changes, (raw, clean), production, production_weight=C.PRODUCTION_WEIGHT,
+        floor=QualityFloor(C.QUALITY_FLOOR["roc_auc"], C.QUALITY_FLOOR["brier"]),
+        run_name="manual-candidate",
+        source=f"{data or 'synthetic'}+production<{cutoff:%Y-%m-%d}", actor=actor, reason=args.reason,
+        tags={"started_by": actor}, progress=progress)
+    if candidate.passed:
+        print(f"version {candidate.version} is the challenger (gates passed); "
+              f"`creditrisk evaluate` judges it against the champion")
+        return 0
+    problems = "; ".join(f"{g}: {'; '.join(p)}" for g, p in candidate.gates.items() if p)
+    print(f"version {candidate.version} was rejected: {problems}")
+    return 1
+
+
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    changes, store = wiring.make_changes(settings), wiring.make_store(settings)
+    challenger = changes.challenger()
+    if challenger is None:
+        raise RegistryError(f"there is no @{C.CHALLENGER_ALIAS} to evaluate "
+                            "(`creditrisk candidate` makes one)")
+    end = _as_of(args)
+    start = end - timedelta(days=C.EVALUATION_DAYS)
+    rows = store.read_window(start, end, labelled_only=True)
+    ev = evaluate(changes, challenger, rows, rule=EvidenceRule(), policy=settings.promotion,
+                  actor=args.actor or settings.actor,
+                  context={"evaluation_window": f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}", "started_by": "cli"})
+    reason = ev.decision.reason if ev.decision else "no champion yet"
+    print(f"{ev.outcome}: version {challenger} vs champion {ev.champion_before}: {reason}")
+    if ev.outcome == "awaiting_approval":
+        print(f"waiting for a second person: `creditrisk approve {challenger} --reason ...` "
+              f"or `creditrisk reject {challenger} --reason ...`")
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
+    move = wiring.make_changes(settings).approve(args.version, actor=args.actor or settings.actor,
+                                                 reason=args.reason)
+    print(f"approved: version {move.version} is {C.CHAMPION_ALIAS} (version {move.champion_before} is "
+          f"{C.PREVIOUS_ALIAS})")
+    return 0
+
+
+def cmd_reject(args: argparse.Namespace, settings: Settings) -> int:
+    changes = wiring.make_changes(settings)
+    if changes.challenger() != args.version:
+        raise RegistryError(f"version {args.version} is not the challenger; "
+                            "only the challenger can be rejected")
+    changes.reject(args.version, actor=args.actor or settings.actor, reason=args.reason)
+    print(f"rejected: version {args.version} will not serve; the champion is unchanged")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Command]:  # type: ignore[type-arg]
+    """Register the commands' arguments; returns name -> handler."""
+    c = sub.add_parser("candidate", help="train a candidate on base data + labelled requests (no promotion)")
+    c.add_argument("--data", help="CSV of base training data (default: CREDITRISK_DATA or synthetic)")
+    c.add_argument("--reason", required=True, help="why a candidate is trained by hand (recorded)")
+    e = sub.add_parser("evaluate", help="judge the challenger against the champion on the last labelled days")
+    for name in ("approve", "reject"):
+        p = sub.add_parser(name, help=f"{name} the challenger waiting for approval (a second person)")
+        p.add_argument("version", help="the challenger's version number")
+        p.add_argument("--reason", required=True, help="recorded in the audit trail")
+    for p in (c, e):
+        p.add_argument("--as-of", default=None, help="end of the windows, a UTC date (default: now)")
+    for name in ("candidate", "evaluate", "approve", "reject"):
+        sub.choices[name].add_argument("--actor", default=None,
+                                       help="who acts (default: $CREDITRISK_ACTOR or the OS user)")
+    return {"candidate": cmd_candidate, "evaluate": cmd_evaluate, "approve": cmd_approve,
+            "reject": cmd_reject}
