@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 test-setup: setup
 	bash tests/bqemu/setup.sh
 	bash tests/serving/setup_browser.sh
+	bash tests/postgres/setup.sh
 
 run: setup
 	$(BIN)/creditrisk demo $(if $(DATA),--data $(DATA),) $(ARGS)

@@ -2,7 +2,8 @@
 
 Locally it is an exclusive `flock` on a file beside the registry: it covers every process on the
 machine (the Dagster run workers, the CLI, tests) and the kernel releases it if a holder dies.
-`creditrisk.wiring` picks it; a production lock must be shared by every pod (see `wiring`).
+In production, where promoters are different pods, it is a Postgres advisory lock on the database
+named by CREDITRISK_LOCK_URI (e.g. the MLflow backend's). `creditrisk.wiring` picks one.
 """
 from __future__ import annotations
 
@@ -10,17 +11,12 @@ import fcntl
 import os
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
 
 
 class LockTimeout(RuntimeError):
     """The lock was held by someone else for longer than the caller would wait."""
-
-
-class Lock(Protocol):
-    def __call__(self) -> AbstractContextManager[None]: ...
 
 
 @contextmanager
@@ -44,3 +40,31 @@ def file_lock(path: Path, timeout_s: float = 60.0) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def postgres_lock(dsn: str, key: int, timeout_s: float = 60.0) -> Iterator[None]:
+    """Hold the Postgres session advisory lock `key` on `dsn`; LockTimeout after `timeout_s`.
+
+    Shared by every pod that reaches the database, and released by the server when the holder's
+    connection ends (a crashed promoter never leaves it held), like a flock on one machine."""
+    import psycopg  # production only: keeps the local path free of a database driver
+
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        deadline = time.monotonic() + timeout_s
+        while not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:  # type: ignore[index]
+            if time.monotonic() > deadline:
+                raise LockTimeout(f"the registry lock {key} on {conn.info.host}:{conn.info.port} is held "
+                                  "by another process")
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a registered model's name."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"creditrisk:{name}".encode()).digest()[:8], "big", signed=True)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from creditrisk.changes import ModelChanges
 from creditrisk.constants import LABEL, MAX_BRIER_INCREASE, MAX_RECALL_DROP, MIN_AUC_GAIN, MIN_EVALUATION_ROWS
+from creditrisk.lineage import DataReference
 from creditrisk.model import WEIGHT
 from creditrisk.promotion import PromotionDecision, decide
 from creditrisk.schema import FEATURES
@@ -68,11 +69,12 @@ def training_frames(base_raw: pd.DataFrame, base: pd.DataFrame, production: pd.D
 
 def train_candidate(changes: ModelChanges, base: tuple[pd.DataFrame, pd.DataFrame],
                     production: pd.DataFrame, *, production_weight: float, floor: QualityFloor,
-                    run_name: str, source: str, actor: str, reason: str, tags: dict[str, str] | None = None,
+                    run_name: str, data: DataReference, actor: str, reason: str,
+                    tags: dict[str, str] | None = None,
                     progress: Callable[[str], None] = lambda _m: None) -> Candidate:
     """Train, register and gate one candidate; it ends as the challenger or rejected."""
     raw, preprocessed = training_frames(*base, production, production_weight)
-    result = train_and_register(changes.registry, raw, preprocessed, run_name=run_name, source=source,
+    result = train_and_register(changes.registry, raw, preprocessed, run_name=run_name, source=data,
                                 tags=tags, progress=progress)
     changes.register_candidate(result.version, actor=actor, reason=reason, **(tags or {}))
     gates = {"quality_floor": floor.problems(result.metrics),

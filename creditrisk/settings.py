@@ -27,6 +27,8 @@ class Settings:
     store_override: Path | None = None
     actor: str = "unknown"  # who CLI moves are recorded as (CREDITRISK_ACTOR, else the OS user)
     promotion: str = "auto"  # CREDITRISK_PROMOTION: `auto`, or `approval` (a winner waits for a person)
+    log_training_data: str = "copy"  # CREDITRISK_LOG_TRAINING_DATA: `copy` rows to MLflow, or `reference`
+    lock_uri: str | None = None  # CREDITRISK_LOCK_URI: postgresql://... for the shared registry lock
 
     @property
     def mlflow_dir(self) -> Path:
@@ -75,6 +77,10 @@ def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
     policy = (env.get("CREDITRISK_PROMOTION") or "auto").strip().lower()
     if policy not in ("auto", "approval"):
         raise ValueError(f"CREDITRISK_PROMOTION must be 'auto' or 'approval', got {policy!r}")
+    # Production copies no applicant row into MLflow unless told to; locally, as the original design did.
+    data_policy = env.get("CREDITRISK_LOG_TRAINING_DATA") or ("reference" if mode == "production" else "copy")
+    if data_policy not in ("copy", "reference"):
+        raise ValueError(f"CREDITRISK_LOG_TRAINING_DATA must be 'copy' or 'reference', got {data_policy!r}")
     default_uri = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
     return Settings(
         home=home,
@@ -87,4 +93,6 @@ def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
         reports_override=Path(env["CREDITRISK_REPORTS_DIR"]) if env.get("CREDITRISK_REPORTS_DIR") else None,
         actor=env.get("CREDITRISK_ACTOR") or getpass.getuser(),
         promotion=policy,
+        log_training_data=data_policy,
+        lock_uri=env.get("CREDITRISK_LOCK_URI") or None,
     )

@@ -20,6 +20,7 @@ from mlflow.models import infer_signature
 
 from creditrisk import plots
 from creditrisk.constants import LABEL
+from creditrisk.lineage import DataReference, log_training_data
 from creditrisk.model import (
     WEIGHT,
     CreditModel,
@@ -33,7 +34,7 @@ from creditrisk.model import (
 from creditrisk.pyfunc import ARTIFACT_KEY, CreditRiskPyfunc, predict_frame
 from creditrisk.registry import Registry
 from creditrisk.schema import FEATURES
-from creditrisk.validation import record_canary
+from creditrisk.validation import canary_applicants, record_canary
 
 Progress = Callable[[str], None]
 # Serving never installs from these; they document what the artifact needs (and avoid a 5-9 s pip probe).
@@ -55,12 +56,15 @@ def _shape(df: pd.DataFrame) -> str:
 
 
 def train_and_register(registry: Registry, raw: pd.DataFrame, preprocessed: pd.DataFrame, *,
-                       run_name: str, source: str,
+                       run_name: str, source: str | DataReference,
                        config: TrainConfig | None = None, tags: dict[str, str] | None = None,
                        progress: Progress = lambda _msg: None) -> TrainingResult:
     """Train on `preprocessed` (clean rows with labels), log everything, register a version.
 
-    The version gets no alias: what it becomes is decided by `creditrisk.changes`."""
+    `source` says where the rows came from (a `DataReference`, or a plain name under the copy
+    policy). The version gets no alias: what it becomes is decided by `creditrisk.changes`."""
+    ref = source if isinstance(source, DataReference) else DataReference(source)
+    source = ref.source
     config = config or TrainConfig()
     keep = FEATURES + [LABEL] + ([WEIGHT] if WEIGHT in preprocessed.columns else [])
     train_df, holdout = split_holdout(preprocessed[keep], seed=config.seed)
@@ -88,13 +92,12 @@ def train_and_register(registry: Registry, raw: pd.DataFrame, preprocessed: pd.D
             mlflow.log_figure(fig, f"plots/{name}")
             plots.close(fig)
         with tempfile.TemporaryDirectory() as tmp:
-            for name, frame in (("raw", raw), ("preprocessed", preprocessed), ("processed", processed)):
-                path = Path(tmp) / f"{name}.parquet"
-                frame.to_parquet(path, index=False)
-                mlflow.log_artifact(str(path), "data")
+            log_training_data(ref, preprocessed, {"raw": raw, "preprocessed": preprocessed,
+                                                  "processed": processed}, Path(tmp))
             model_dir = model.save(Path(tmp) / "credit_model")
             record_canary(model, model_dir)  # what the validation gate compares every later load with
-            example = holdout[FEATURES].head(5)
+            # The input example is synthetic: no applicant's row goes into the model's files.
+            example = pd.DataFrame(canary_applicants()[:5])[FEATURES]
             with warnings.catch_warnings():  # "integer column" hint: person_age is never missing
                 warnings.simplefilter("ignore", UserWarning)
                 signature = infer_signature(example, predict_frame(model, example))

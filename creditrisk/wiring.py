@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 from creditrisk.alerts import Alerter
 from creditrisk.changes import ModelChanges
-from creditrisk.locks import file_lock
+from creditrisk.locks import file_lock, lock_key, postgres_lock
 from creditrisk.registry import Registry
 from creditrisk.settings import Settings
 from creditrisk.store.base import RequestStore
@@ -65,16 +65,24 @@ def make_registry(settings: Settings) -> Registry:
 def make_changes(settings: Settings) -> ModelChanges:
     """Model change control on the registry, with the lock every move takes.
 
-    Locally a file lock beside the SQLite registry (or under CREDITRISK_HOME for a registry
-    server): it serializes every process on this machine. In production the promoters run in
-    different pods, so a file lock would guard nothing: until a shared lock is configured there,
-    moves refuse (fail closed) rather than race.
+    With CREDITRISK_LOCK_URI (postgresql://...) a Postgres advisory lock, shared by every process
+    that reaches that database: production's promoters are different pods. Without it, locally, a
+    file lock beside the SQLite registry (or under CREDITRISK_HOME for a registry server), which
+    serializes every process on this machine; in production without it, moves refuse (fail
+    closed) rather than race.
     """
+    registry = make_registry(settings)
+    if settings.lock_uri:
+        if urlparse(settings.lock_uri).scheme not in ("postgresql", "postgres"):
+            raise ValueError(f"CREDITRISK_LOCK_URI must be a postgresql:// URI, got {settings.lock_uri!r}")
+        dsn, key = settings.lock_uri, lock_key(registry.model_name)
+        return ModelChanges(registry, lambda: postgres_lock(dsn, key))
     if settings.is_production:
-        raise ValueError("CREDITRISK_ENV=production has no shared registry lock yet: model moves refuse "
-                         "rather than race (see README \"Model change control\")")
+        raise ValueError("CREDITRISK_ENV=production needs CREDITRISK_LOCK_URI (a postgresql:// URI) for "
+                         "the registry lock: without a lock shared by every pod, model moves refuse "
+                         "rather than race")
     lock_file = (_sqlite_dir(settings) or settings.home) / "registry.lock"
-    return ModelChanges(make_registry(settings), lambda: file_lock(lock_file))
+    return ModelChanges(registry, lambda: file_lock(lock_file))
 
 
 def make_alerter(settings: Settings) -> Alerter:

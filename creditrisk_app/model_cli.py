@@ -13,7 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from creditrisk import wiring
+from creditrisk.audit import AuditTrail
 from creditrisk.constants import CHALLENGER_ALIAS, CHAMPION_ALIAS, PREVIOUS_ALIAS
+from creditrisk.lineage import DataReference
 from creditrisk.registry import RegistryError
 from creditrisk.settings import Settings
 
@@ -42,8 +44,8 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     progress(f"{report.clean_rows:,} clean rows ({report.duplicates_dropped} duplicates and "
              f"{report.impossible_dropped} impossible rows dropped; missing kept: {report.missing_kept})")
     source = str(args.data) if args.data else f"synthetic:seed={args.seed}"
-    result = train_and_register(changes.registry, raw, clean, run_name="bootstrap", source=source,
-                                progress=progress)
+    result = train_and_register(changes.registry, raw, clean, run_name="bootstrap", progress=progress,
+                                source=DataReference(source, policy=settings.log_training_data))
     reason = f"bootstrap on {source}" + (f" (forced, replacing version {current})" if current else "")
     changes.bootstrap(result.version, actor=args.actor or settings.actor, reason=reason, forced=args.force)
     changes.registry.set_model_tag("base_data", source)
@@ -55,13 +57,13 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    changes = wiring.make_changes(settings)
-    out: dict[str, Any] = {"model": changes.registry.model_name, "tracking_uri": settings.mlflow_uri}
+    registry = wiring.make_registry(settings)  # reads only: no lock needed
+    out: dict[str, Any] = {"model": registry.model_name, "tracking_uri": settings.mlflow_uri}
     for alias in (CHAMPION_ALIAS, CHALLENGER_ALIAS, PREVIOUS_ALIAS):
-        mv = changes.registry.version_for(alias)
+        mv = registry.version_for(alias)
         out[alias] = None if mv is None else {"version": str(mv.version), "run_id": mv.run_id,
                                               "state": mv.tags.get("state")}
-    events = changes.trail.events()
+    events = AuditTrail(registry).events()
     out["last_event"] = events[-1] if events else None
     print(json.dumps(out, indent=2, default=str))
     return 0
@@ -90,7 +92,7 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    trail = wiring.make_changes(settings).trail
+    trail = AuditTrail(wiring.make_registry(settings))  # reads only: no lock needed
     print(f"{'seq':>4}  {'time (UTC)':19}  {'action':10} {'version':>7} {'champion':>8}  {'actor':20} reason")
     for e in trail.events():
         reason = str(e.get("reason", e.get("reason_head", "")))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from creditrisk import constants as C
 from creditrisk import wiring
+from creditrisk.lineage import DataReference
 from creditrisk.registry import RegistryError
 from creditrisk.retraining import EvidenceRule, QualityFloor, evaluate, train_candidate
 from creditrisk.settings import Settings
@@ -33,8 +34,9 @@ def cmd_candidate(args: argparse.Namespace, settings: Settings) -> int:
 
     progress = progress_printer()
     changes, store = wiring.make_changes(settings), wiring.make_store(settings)
-    cutoff = _as_of(args) - timedelta(days=C.EVALUATION_DAYS)
-    production = store.read_window(EPOCH, cutoff, labelled_only=True)
+    as_of = _as_of(args)
+    cutoff = as_of - timedelta(days=C.EVALUATION_DAYS)
+    production = store.read_window(EPOCH, cutoff, labelled_only=True, reported_before=as_of)
     data = args.data or settings.base_data
     raw, clean, _ = load_base_data(data)
     actor = args.actor or settings.actor
@@ -44,7 +46,9 @@ def cmd_candidate(args: argparse.Namespace, settings: Settings) -> int:
         changes, (raw, clean), production, production_weight=C.PRODUCTION_WEIGHT,
         floor=QualityFloor(C.QUALITY_FLOOR["roc_auc"], C.QUALITY_FLOOR["brier"]),
         run_name="manual-candidate",
-        source=f"{data or 'synthetic'}+production<{cutoff:%Y-%m-%d}", actor=actor, reason=args.reason,
+        data=DataReference(f"{data or 'synthetic'} + request log", window=f"..{cutoff:%Y-%m-%d}",
+                           outcome_cutoff=as_of.isoformat(), policy=settings.log_training_data),
+        actor=actor, reason=args.reason,
         tags={"started_by": actor}, progress=progress)
     if candidate.passed:
         print(f"version {candidate.version} is the challenger (gates passed); "

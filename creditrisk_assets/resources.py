@@ -78,6 +78,7 @@ class LoopConfig(dg.ConfigurableResource):
     reports_dir: str = ".creditrisk/reports"
     alert_webhook_url: str | None = None
     promotion: str = "auto"  # CREDITRISK_PROMOTION: `approval` makes a winning challenger wait for a person
+    training_data: str = "copy"  # CREDITRISK_LOG_TRAINING_DATA: `reference` copies no applicant row to MLflow
 
     def base_data(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         from creditrisk.data import load_base_data
@@ -113,7 +114,8 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "registry": RegistryResource(tracking_uri=uri, home=str(settings.home), env=settings.env),
         # Optional values: an unset EnvVar would fail every run, so they are taken when the code loads.
         "loop": LoopConfig(base_data_path=settings.base_data, reports_dir=str(settings.reports_dir),
-                           alert_webhook_url=settings.alert_webhook, promotion=settings.promotion),
+                           alert_webhook_url=settings.alert_webhook, promotion=settings.promotion,
+                           training_data=settings.log_training_data),
     }
 
 

@@ -8,9 +8,11 @@ from creditrisk.changes import ModelChanges
 from creditrisk.settings import get_settings
 
 
-def changes_for(tracking_uri: str) -> ModelChanges:
-    """Change control on a SQLite registry, from the settings as in production (lock beside the db)."""
-    return wiring.make_changes(get_settings({"CREDITRISK_MLFLOW_URI": tracking_uri}))
+def changes_for(tracking_uri: str, lock_uri: str | None = None) -> ModelChanges:
+    """Change control on a registry, from the settings as in production (lock beside a SQLite db, or
+    the Postgres advisory lock of `lock_uri`)."""
+    env = {"CREDITRISK_MLFLOW_URI": tracking_uri, **({"CREDITRISK_LOCK_URI": lock_uri} if lock_uri else {})}
+    return wiring.make_changes(get_settings(env))
 
 
 def crown(changes: ModelChanges, version: str, reason: str = "test bootstrap") -> None:

@@ -107,8 +107,12 @@ class RequestStore(ABC):
 
     @abstractmethod
     def read_window(self, start: datetime, end: datetime, *, labelled_only: bool = False,
-                    columns: Sequence[str] | None = None) -> pd.DataFrame:
+                    columns: Sequence[str] | None = None,
+                    reported_before: datetime | None = None) -> pd.DataFrame:
         """Requests with `start <= ts < end`, ordered by ts, with the latest outcome joined.
+
+        `reported_before` joins only outcomes reported before that moment, so a training run that
+        records it reads the same labels when it is repeated later (a reproducible reference).
 
         Columns are `WINDOW_COLUMNS`; `loan_status` is missing where no outcome is known.
 

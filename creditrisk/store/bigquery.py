@@ -170,7 +170,8 @@ class BigQueryRequestStore(RequestStore):
         return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.string(): pd.StringDtype()}.get)
 
     def read_window(self, start: datetime, end: datetime, *, labelled_only: bool = False,
-                    columns: Sequence[str] | None = None) -> pd.DataFrame:
+                    columns: Sequence[str] | None = None,
+                    reported_before: datetime | None = None) -> pd.DataFrame:
         chosen = window_columns(columns)
         select = ", ".join(f"r.{c}" if c in REQUEST_COLUMNS else f"o.{c}" for c in chosen)
         # Outcomes are joined only when asked for: BigQuery bills the columns it scans.
@@ -182,7 +183,7 @@ class BigQueryRequestStore(RequestStore):
               SELECT request_id, loan_status, reported_at,
                      ROW_NUMBER() OVER (PARTITION BY request_id
                                         ORDER BY reported_at DESC, loan_status DESC) AS rn
-              FROM `{self.outcomes_table}`
+              FROM `{self.outcomes_table}`{" WHERE reported_at < @cutoff" if reported_before else ""}
             ) AS o ON o.request_id = r.request_id AND o.rn = 1""" if needs_outcomes else ""
         sql = f"""
             SELECT {select}
@@ -191,6 +192,9 @@ class BigQueryRequestStore(RequestStore):
             ORDER BY r.ts, r.request_id"""
         params = [bigquery.ScalarQueryParameter("start", "TIMESTAMP", utc(start).to_pydatetime()),
                   bigquery.ScalarQueryParameter("end", "TIMESTAMP", utc(end).to_pydatetime())]
+        if needs_outcomes and reported_before is not None:
+            cutoff = utc(reported_before).to_pydatetime()
+            params.append(bigquery.ScalarQueryParameter("cutoff", "TIMESTAMP", cutoff))
         tables = (self.requests_table, self.outcomes_table) if needs_outcomes else (self.requests_table,)
         df = self._query(sql, params, *tables)
         if df.empty:

@@ -107,7 +107,8 @@ class LocalRequestStore(RequestStore):
                 "QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY ts) = 1)")
 
     def read_window(self, start: datetime, end: datetime, *, labelled_only: bool = False,
-                    columns: Sequence[str] | None = None) -> pd.DataFrame:
+                    columns: Sequence[str] | None = None,
+                    reported_before: datetime | None = None) -> pd.DataFrame:
         chosen = window_columns(columns)
         files = self._files("requests", start, end)
         if not files:
@@ -119,8 +120,9 @@ class LocalRequestStore(RequestStore):
         select = [f"r.{c}" if c in REQUEST_COLUMNS else f"o.{c}" for c in chosen]
         join = where = ""
         if outcomes and (labelled_only or any(c in OUTCOME_COLUMNS for c in chosen)):
+            cutoff = "WHERE reported_at < ? " if reported_before is not None else ""
             join = (f"LEFT JOIN (SELECT request_id, loan_status, reported_at FROM "
-                    f"read_parquet({_sql_list(outcomes)}) QUALIFY row_number() OVER "
+                    f"read_parquet({_sql_list(outcomes)}) {cutoff}QUALIFY row_number() OVER "
                     "(PARTITION BY request_id ORDER BY reported_at DESC, loan_status DESC) = 1) "
                     "o USING (request_id)")
             where = "WHERE o.loan_status IS NOT NULL" if labelled_only else ""
@@ -130,7 +132,10 @@ class LocalRequestStore(RequestStore):
             select = [nulls.get(c, f"r.{c}") for c in chosen]
         sql = (f"SELECT {', '.join(select)} FROM {self._requests_sql(files, req)} r {join} {where} "
                "ORDER BY r.ts")
-        df = self._query(sql, [utc(start).to_pydatetime(), utc(end).to_pydatetime()])
+        params = [utc(start).to_pydatetime(), utc(end).to_pydatetime()]
+        if join and reported_before is not None:
+            params.append(utc(reported_before).to_pydatetime())
+        df = self._query(sql, params)
         return _typed(df, chosen)
 
     def known_request_ids(self, request_ids: Sequence[str]) -> set[str]:

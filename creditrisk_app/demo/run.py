@@ -18,6 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from creditrisk import wiring
 from creditrisk.data import load_base_data
+from creditrisk.lineage import DataReference
 from creditrisk.settings import Settings, get_settings
 from creditrisk.training import train_and_register
 from creditrisk_app.demo.alert_sink import AlertSink
@@ -96,7 +97,8 @@ def run_demo(cfg: DemoConfig, out: Out = print) -> DemoResult:
         f"state in {home}")
     raw, clean, _ = load_base_data(cfg.data, seed=cfg.seed)
     changes, source = wiring.make_changes(settings), cfg.data or f"synthetic:seed={cfg.seed}"
-    first = train_and_register(changes.registry, raw, clean, run_name="bootstrap", source=source,
+    first = train_and_register(changes.registry, raw, clean, run_name="bootstrap",
+                               source=DataReference(source, policy=settings.log_training_data),
                                progress=lambda m: out(f"[bootstrap] {m}"))
     changes.bootstrap(first.version, actor="creditrisk demo", reason=f"bootstrap on {source}", forced=False)
     t0 = _phase(phases, "bootstrap", t0, out)

@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 
 from creditrisk.constants import RETRAINING_GROUP
+from creditrisk.lineage import DataReference
 from creditrisk.retraining import train_candidate
 from creditrisk.windows import week_windows
 from creditrisk_assets import checks
@@ -40,13 +41,17 @@ def candidate_model(context: dg.AssetExecutionContext, store: StoreResource, reg
     """A retrained model: a new version, made `challenger` only once it passed every candidate gate."""
     w = week_windows(context.partition_key, loop.reference_weeks, loop.evaluation_days)
     # Only rows older than the evaluation window: the last days are kept to judge this model.
-    production = store.get_store().read_window(EPOCH, w.evaluation[0], labelled_only=True)
+    # Outcomes reported after the week's end are not read: a rerun of this week reads the same labels.
+    production = store.get_store().read_window(EPOCH, w.evaluation[0], labelled_only=True,
+                                               reported_before=w.as_of)
     base = loop.base_data()
     trigger = drift_trigger(context)
     candidate = train_candidate(
         registry.get_changes(), base, production, production_weight=loop.production_weight,
         floor=loop.quality_floor(), run_name=f"retrain-{w.label}",
-        source=f"base+production<{w.evaluation[0]:%Y-%m-%d}", actor=f"dagster run {context.run_id}",
+        data=DataReference(f"{loop.base_data_path or 'synthetic'} + request log", policy=loop.training_data,
+                           window=f"..{w.evaluation[0]:%Y-%m-%d}", outcome_cutoff=w.as_of.isoformat()),
+        actor=f"dagster run {context.run_id}",
         reason=f"retrained for week {w.label}",
         tags={"week": w.label, "dagster_run_id": context.run_id,
               **{f"trigger.{k}": v for k, v in trigger.items()}},

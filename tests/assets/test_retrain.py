@@ -60,10 +60,13 @@ def test_clearly_better_challenger_is_promoted_and_aliases_swap(weak_world: dict
     assert tags["promote.reason"].startswith("promote: challenger AUC") \
         and tags["promote.actor"].startswith("dagster")
     (cand,) = result.asset_materializations_for_node("candidate_model")
-    trained_on = store.read_window(datetime(1970, 1, 1, tzinfo=UTC), w.evaluation[0], labelled_only=True)
+    trained_on = store.read_window(datetime(1970, 1, 1, tzinfo=UTC), w.evaluation[0], labelled_only=True,
+                                   reported_before=w.as_of)
     assert cand.metadata["production_rows"].value == len(trained_on) > 0  # older than the judged days only
     run = weak_world["registry"].client.get_run(cand.metadata["mlflow_run_id"].value)
     assert run.data.tags["trigger.drift_report"].startswith("none for this week")  # started by hand here
+    assert run.data.params["training_data.outcome_cutoff"] == w.as_of.isoformat()  # reproducible labels
+    assert run.data.params["training_data.rows"] == str(cand.metadata["base_rows"].value + len(trained_on))
 
 
 @pytest.mark.parametrize("loop,why", [({"min_evaluation_rows": 100_000}, "insufficient evidence"),

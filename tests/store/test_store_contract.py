@@ -70,6 +70,22 @@ def test_latest_outcome_wins_and_labelled_only_filters(filled: RequestStore) -> 
     assert_window_dtypes(labelled)
 
 
+def test_outcomes_reported_after_a_cutoff_are_not_joined(filled: RequestStore) -> None:
+    """A training run reads the labels known when it ran, and the same ones when repeated later."""
+    early, late = T0 + timedelta(days=10), T0 + timedelta(days=20)
+    filled.append_outcomes([outcome_row("day0", 1, early), outcome_row("day1", 0, early)])
+    filled.append_outcomes([outcome_row("day0", 0, late), outcome_row("at-start", 1, late)])
+    window = (T0, T0 + timedelta(days=3))
+    as_then = filled.read_window(*window, reported_before=early + timedelta(days=1)).set_index("request_id")
+    assert (as_then.loc["day0", "loan_status"], as_then.loc["day1", "loan_status"]) == (1, 0)
+    assert as_then.loc[["at-start", "day2-last"], "loan_status"].isna().all()
+    labelled = filled.read_window(*window, labelled_only=True, reported_before=early + timedelta(days=1))
+    assert labelled["request_id"].tolist() == ["day0", "day1"]
+    assert filled.read_window(*window, labelled_only=True, reported_before=early).empty  # strictly before
+    now = filled.read_window(*window, labelled_only=True).set_index("request_id")["loan_status"]
+    assert now.to_dict() == {"at-start": 1, "day0": 0, "day1": 0}  # without a cutoff: the latest report
+
+
 def test_known_request_ids_and_count(filled: RequestStore) -> None:
     assert filled.known_request_ids(["day0", "later", "nope", "day0"]) == {"day0", "later"}
     assert filled.known_request_ids([]) == set()

@@ -111,9 +111,9 @@ def test_promotion_names_what_it_evaluated_and_refuses_when_it_moved(changes: Mo
     assert changes.registry.version(v2).tags["state"] == "retired"  # superseded by v3
 
 
-def _race(uri: str, version: str, start: Any, out: Any) -> None:
+def _race(uri: str, version: str, start: Any, out: Any, lock_uri: str | None = None) -> None:
     """One promoter process: waits for the start signal, then promotes `version` over champion 1."""
-    c = changes_for(uri)
+    c = changes_for(uri, lock_uri)
     start.wait()
     try:
         c.promote(version, expected_champion="1", actor=f"promoter of {version}", reason="race")
@@ -122,13 +122,13 @@ def _race(uri: str, version: str, start: Any, out: Any) -> None:
         out.put(("refused", str(exc)))
 
 
-def test_two_promoters_in_separate_processes_cannot_both_move(changes: ModelChanges, data: tuple) -> None:
+def race_two_promoters(changes: ModelChanges, data: tuple, lock_uri: str | None = None) -> None:
     """Both read champion 1 and each names its challenger; under the lock only the first can move."""
     v2 = candidate(changes, data)
     ctx = multiprocessing.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
     uri = changes.registry.tracking_uri
-    procs = [ctx.Process(target=_race, args=(uri, v2, start, out)) for _ in range(2)]
+    procs = [ctx.Process(target=_race, args=(uri, v2, start, out, lock_uri)) for _ in range(2)]
     for p in procs:
         p.start()
     start.set()
@@ -141,6 +141,10 @@ def test_two_promoters_in_separate_processes_cannot_both_move(changes: ModelChan
     actions = [e["action"] for e in changes.trail.events()]
     assert actions.count("promote") == 1 and actions[-2:] in (["promote", "refuse"],)
     assert changes.trail.verify() == []
+
+
+def test_two_promoters_in_separate_processes_cannot_both_move(changes: ModelChanges, data: tuple) -> None:
+    race_two_promoters(changes, data)
 
 
 def test_the_audit_trail_keeps_long_text_whole_and_detects_tampering(

@@ -4,7 +4,9 @@ Real MLflow (temp SQLite + file artifacts), real xgboost, the real CSV when pres
 """
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -91,3 +93,31 @@ def test_reason_codes_explain_denials_with_exact_contributions(champion, base_da
         assert "loan_to_income" not in {r["code"] for r in rs}
 
 
+
+
+def test_training_data_is_recorded_by_reference_and_copied_only_when_asked(registry, base_data) -> None:
+    """Production (`reference`): the run records source, window, cut-off, rows and a hash of all of
+    them, and copies no applicant row, not even as the model's input example."""
+    from creditrisk.lineage import REFERENCE, DataReference, content_sha256
+    from creditrisk.model import TrainConfig
+    from creditrisk.training import train_and_register
+    from creditrisk.validation import canary_applicants
+
+    raw, clean = base_data
+    rows = clean.head(3_000)
+    ref = DataReference("base.csv + request log", window="..2026-03-01",
+                        outcome_cutoff="2026-03-02T00:00:00+00:00", policy=REFERENCE)
+    result = train_and_register(registry, raw, rows, run_name="by-reference", source=ref,
+                                config=TrainConfig(num_rounds=5, max_depth=2))
+    run = registry.client.get_run(result.run_id)
+    assert run.data.params["training_data.sha256"] == content_sha256(rows)  # every row, not the first 10,000
+    assert (run.data.params["training_data.rows"], run.data.params["training_data.outcome_cutoff"]) == \
+        ("3000", "2026-03-02T00:00:00+00:00")
+    (dataset,) = [d.dataset for d in run.inputs.dataset_inputs]
+    assert json.loads(dataset.profile)["num_rows"] == 3000
+    assert json.loads(dataset.source)["tags"]["window"] == "..2026-03-01"
+    assert [a.path for a in registry.client.list_artifacts(result.run_id, "data")] == []  # no copies
+    uri = registry.client.get_model_version_download_uri(registry.model_name, result.version)
+    model_dir = mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=registry.tracking_uri)
+    example = pd.read_json(Path(model_dir) / "input_example.json", orient="split")
+    assert example.to_dict("records") == pd.DataFrame(canary_applicants()[:5])[FEATURES].to_dict("records")
