@@ -13,6 +13,7 @@ SOURCES_GROUP = "sources"
 MODEL_NAME = "credit-risk"
 CHAMPION_ALIAS = "champion"  # the version that serves
 CHALLENGER_ALIAS = "challenger"  # the candidate under evaluation, set only once it passed every gate
+AWAITING_ALIAS = "awaiting"  # won its evaluation under the approval policy; waits for a person
 PREVIOUS_ALIAS = "previous"  # the champion before the current one: the rollback target
 # MLflow's tag limit on SQL backends (SQLite does not enforce it, Postgres does): an audit event fits
 MAX_TAG_CHARS = 5000

@@ -15,7 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-class LockTimeout(RuntimeError):
+class LockUnavailable(RuntimeError):
+    """The registry lock could not be taken; the message says why."""
+
+
+class LockTimeout(LockUnavailable):
     """The lock was held by someone else for longer than the caller would wait."""
 
 
@@ -50,7 +54,11 @@ def postgres_lock(dsn: str, key: int, timeout_s: float = 60.0) -> Iterator[None]
     connection ends (a crashed promoter never leaves it held), like a flock on one machine."""
     import psycopg  # production only: keeps the local path free of a database driver
 
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+    try:
+        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise LockUnavailable(f"the registry lock's database cannot be reached: {exc}".strip()) from exc
+    with conn:
         deadline = time.monotonic() + timeout_s
         while not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:  # type: ignore[index]
             if time.monotonic() > deadline:

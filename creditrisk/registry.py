@@ -138,7 +138,18 @@ class Registry:
                    self.model_name, alias, version)
 
     def delete_alias(self, alias: str) -> None:
-        self._call(f"removing @{alias}", self.client.delete_registered_model_alias, self.model_name, alias)
+        """Remove `alias` (nothing to do when it is already absent)."""
+        try:
+            self.client.delete_registered_model_alias(self.model_name, alias)
+        except (MlflowException, OSError) as exc:
+            if not (isinstance(exc, MlflowException) and _absent(exc)):
+                raise self._error(f"removing @{alias}", exc) from exc
+
+    def max_event_referenced(self) -> int | None:
+        """The highest audit event any version's `<action>.event` tag names (None if none does)."""
+        found = self._call("listing versions", self.client.search_model_versions, f"name='{self.model_name}'")
+        seqs = [int(v) for mv in found for k, v in mv.tags.items() if k.endswith(".event") and v.isdigit()]
+        return max(seqs, default=None)
 
     def model_tags(self) -> dict[str, str]:
         """The registered model's tags ({} before its first version)."""

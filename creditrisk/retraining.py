@@ -8,8 +8,10 @@ approval. Every move goes through `creditrisk.changes`.
 """
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,6 +21,7 @@ from creditrisk.constants import LABEL, MAX_BRIER_INCREASE, MAX_RECALL_DROP, MIN
 from creditrisk.lineage import DataReference
 from creditrisk.model import WEIGHT
 from creditrisk.promotion import PromotionDecision, decide
+from creditrisk.registry import LoadedModel, RegistryError
 from creditrisk.schema import FEATURES
 from creditrisk.training import train_and_register
 
@@ -83,8 +86,8 @@ def train_candidate(changes: ModelChanges, base: tuple[pd.DataFrame, pd.DataFram
     if candidate.passed:
         changes.admit_challenger(result.version, actor=actor, gates={g: "passed" for g in gates})
     else:
-        changes.reject(result.version, actor=actor,
-                       reason="; ".join(f"{g}: {'; '.join(p)}" for g, p in gates.items() if p))
+        changes.reject_candidate(result.version, actor=actor,
+                                 reason="; ".join(f"{g}: {'; '.join(p)}" for g, p in gates.items() if p))
     return candidate
 
 
@@ -116,14 +119,14 @@ def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, rule
     """Judge `challenger` (the version that was evaluated, by name) against the champion on `rows`."""
     champion = changes.champion()  # an unreachable registry raises: absence is only what it answers
     if champion is None:
-        changes.promote(challenger, expected_champion=None, actor=actor,
-                        reason="no champion yet: the first model that passed the candidate gates")
-        return Evaluation("first_model", challenger, None, None, {})
-    champ, chal = changes.registry.load(champion), changes.registry.load(challenger)
-    decision = decide(rows[LABEL].to_numpy(dtype="int64"), champ.model.score_frame(rows),
-                      chal.model.score_frame(rows), thresholds=(champ.model.threshold, chal.model.threshold),
-                      min_rows=rule.min_rows, margin=rule.margin,
-                      max_brier_increase=rule.max_brier_increase, max_recall_drop=rule.max_recall_drop)
+        return _first_model(changes, challenger, policy=policy, actor=actor)
+    with tempfile.TemporaryDirectory(prefix="creditrisk-evaluate-") as tmp:
+        champ, chal = (_load(changes, v, Path(tmp) / v) for v in (champion, challenger))
+        decision = decide(rows[LABEL].to_numpy(dtype="int64"), champ.model.score_frame(rows),
+                          chal.model.score_frame(rows),
+                          thresholds=(champ.model.threshold, chal.model.threshold),
+                          min_rows=rule.min_rows, margin=rule.margin,
+                          max_brier_increase=rule.max_brier_increase, max_recall_drop=rule.max_recall_drop)
     record = {**decision.as_dict(), **context, "population": POPULATION, "policy": policy}
     record.pop("reason")
     if not decision.promote:
@@ -137,3 +140,27 @@ def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, rule
     changes.promote(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
                     evidence=record)
     return Evaluation("promoted", challenger, champion, decision, record)
+
+
+def _load(changes: ModelChanges, version: str, folder: Path) -> LoadedModel:
+    try:
+        return changes.registry.load(version, dst=folder)
+    except RegistryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a broken artifact: say which, never a stack trace
+        raise RegistryError(f"version {version} could not be loaded for evaluation: {exc}") from exc
+
+
+def _first_model(changes: ModelChanges, challenger: str, *, policy: str, actor: str) -> Evaluation:
+    """No champion: the first gated model serves, unless versions served before (then the alias was
+    lost and a person restores it) or a person must approve it."""
+    served = changes.served_versions()
+    if served:
+        raise RegistryError(f"@champion is missing although versions served before (last: {served[-1]}): "
+                            f"restore it with `creditrisk rollback --to {served[-1]}`")
+    reason = "no champion yet: the first model that passed the candidate gates"
+    if policy == APPROVAL:
+        changes.await_approval(challenger, expected_champion=None, actor=actor, reason=reason)
+        return Evaluation("awaiting_approval", challenger, None, None, {})
+    changes.promote(challenger, expected_champion=None, actor=actor, reason=reason)
+    return Evaluation("first_model", challenger, None, None, {})

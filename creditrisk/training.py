@@ -34,7 +34,7 @@ from creditrisk.model import (
 from creditrisk.pyfunc import ARTIFACT_KEY, CreditRiskPyfunc, predict_frame
 from creditrisk.registry import Registry
 from creditrisk.schema import FEATURES
-from creditrisk.validation import canary_applicants, record_canary
+from creditrisk.validation import CANARY_TAG, canary_applicants, record_canary
 
 Progress = Callable[[str], None]
 # Serving never installs from these; they document what the artifact needs (and avoid a 5-9 s pip probe).
@@ -95,7 +95,7 @@ def train_and_register(registry: Registry, raw: pd.DataFrame, preprocessed: pd.D
             log_training_data(ref, preprocessed, {"raw": raw, "preprocessed": preprocessed,
                                                   "processed": processed}, Path(tmp))
             model_dir = model.save(Path(tmp) / "credit_model")
-            record_canary(model, model_dir)  # what the validation gate compares every later load with
+            canary = record_canary(model, model_dir)  # what the validation gate compares later loads with
             # The input example is synthetic: no applicant's row goes into the model's files.
             example = pd.DataFrame(canary_applicants()[:5])[FEATURES]
             with warnings.catch_warnings():  # "integer column" hint: person_age is never missing
@@ -106,7 +106,8 @@ def train_and_register(registry: Registry, raw: pd.DataFrame, preprocessed: pd.D
                 signature=signature,
                 input_example=example, pip_requirements=PIP_REQUIREMENTS)
     version = registry.register(info.model_uri, run_id,
-                                tags={"source": source, "roc_auc": f"{scores['roc_auc']:.4f}"})
+                                tags={"source": source, "roc_auc": f"{scores['roc_auc']:.4f}",
+                                      CANARY_TAG: canary})
     progress(f"registered {registry.model_name} version {version}")
     return TrainingResult(model, run_id, version, scores,
                           {"train": len(train_df), "holdout": len(holdout), "raw": len(raw)})

@@ -5,12 +5,15 @@ bootstrap) and again by every serving replica before it swaps to it: the artifac
 feature spec is the one the serving schema encodes (same columns, codes and types); its threshold
 is a probability strictly between 0 and 1; a fixed canary set of applicants scores finite
 probabilities in [0, 1], with reasons for every denial; and those scores equal the ones recorded
-in the artifact at training (so the bytes that serve are the model that was evaluated).
+in the artifact at training, a record whose digest the registered version carries as a tag (so
+the bytes that serve are the model that was evaluated, and the artifact cannot vouch for itself).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from creditrisk.model import CreditModel
 from creditrisk.schema import FEATURES
 
 CANARY_FILE = "canary.json"
+CANARY_TAG = "canary_sha256"
 
 
 @dataclass(frozen=True)
@@ -52,16 +56,19 @@ def canary_applicants() -> list[dict[str, Any]]:
     return rows
 
 
-def record_canary(model: CreditModel, folder: Path) -> Path:
-    """Write the canary scores of `model` into its artifact folder (at training)."""
+def record_canary(model: CreditModel, folder: Path) -> str:
+    """Write the canary scores of `model` into its artifact folder (at training); returns the file's
+    SHA-256, which the version carries as its tag `canary_sha256` (so the artifact cannot vouch
+    for itself)."""
     scores = model.score_rows(canary_applicants())
-    path = Path(folder) / CANARY_FILE
-    path.write_text(json.dumps({"seed": CANARY_SEED, "rows": CANARY_ROWS, "scores": scores.tolist()}))
-    return path
+    text = json.dumps({"seed": CANARY_SEED, "rows": CANARY_ROWS, "scores": scores.tolist()})
+    (Path(folder) / CANARY_FILE).write_text(text)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def validate(version: str, model: CreditModel, folder: Path) -> Validation:
-    """Every check of the module docstring on a loaded artifact (`folder` holds its files)."""
+def validate(version: str, model: CreditModel, folder: Path, tags: Mapping[str, str]) -> Validation:
+    """Every check of the module docstring on a loaded artifact (`folder` holds its files; `tags`
+    are the registered version's, holding the canary record's digest)."""
     problems: list[str] = []
     if model.spec != FeatureSpec.default():
         problems.append("its feature spec differs from the serving schema's (columns, codes or types)")
@@ -82,6 +89,8 @@ def validate(version: str, model: CreditModel, folder: Path) -> Validation:
     recorded_path = Path(folder) / CANARY_FILE
     if not recorded_path.is_file():
         problems.append(f"the artifact has no {CANARY_FILE} (scores recorded at training) to compare with")
+    elif hashlib.sha256(recorded_path.read_bytes()).hexdigest() != tags.get(CANARY_TAG):
+        problems.append(f"its {CANARY_FILE} is not the one registered with the version ({CANARY_TAG})")
     else:
         recorded = np.asarray(json.loads(recorded_path.read_text())["scores"], dtype=float)
         if recorded.shape != scores.shape or not np.allclose(scores, recorded, rtol=0, atol=CANARY_TOLERANCE):

@@ -10,10 +10,12 @@ import sys
 import time
 from collections.abc import Sequence
 
+from mlflow.exceptions import MlflowException
+
 from creditrisk import wiring
 from creditrisk.constants import CHAMPION_ALIAS
 from creditrisk.data import DataFileError
-from creditrisk.locks import LockTimeout
+from creditrisk.locks import LockUnavailable
 from creditrisk.registry import RegistryError
 from creditrisk.settings import Settings, get_settings
 from creditrisk_app.model_cli import add_parsers, progress_printer
@@ -110,8 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         return int(args._commands[args.command](args, get_settings()))
-    except (DataFileError, RegistryError, LockTimeout, ValueError) as exc:
+    except (DataFileError, RegistryError, LockUnavailable, ValueError) as exc:
         print(f"creditrisk {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (MlflowException, OSError) as exc:  # an outage mid-command: one line, not a stack trace
+        print(f"creditrisk {args.command}: error: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
+              file=sys.stderr)
         return 2
 
 

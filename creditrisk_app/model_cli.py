@@ -14,7 +14,7 @@ from typing import Any
 
 from creditrisk import wiring
 from creditrisk.audit import AuditTrail
-from creditrisk.constants import CHALLENGER_ALIAS, CHAMPION_ALIAS, PREVIOUS_ALIAS
+from creditrisk.constants import AWAITING_ALIAS, CHALLENGER_ALIAS, CHAMPION_ALIAS, PREVIOUS_ALIAS
 from creditrisk.lineage import DataReference
 from creditrisk.registry import RegistryError
 from creditrisk.settings import Settings
@@ -59,7 +59,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     registry = wiring.make_registry(settings)  # reads only: no lock needed
     out: dict[str, Any] = {"model": registry.model_name, "tracking_uri": settings.mlflow_uri}
-    for alias in (CHAMPION_ALIAS, CHALLENGER_ALIAS, PREVIOUS_ALIAS):
+    for alias in (CHAMPION_ALIAS, CHALLENGER_ALIAS, AWAITING_ALIAS, PREVIOUS_ALIAS):
         mv = registry.version_for(alias)
         out[alias] = None if mv is None else {"version": str(mv.version), "run_id": mv.run_id,
                                               "state": mv.tags.get("state")}
@@ -99,10 +99,11 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         champion, actor = str(e.get("champion") or ""), str(e.get("actor", ""))[:20]
         print(f"{e.get('seq', '?'):>4}  {str(e.get('at', ''))[:19]:19}  {e.get('action', '?'):10} "
               f"{e.get('version', ''):>7} {champion:>8}  {actor:20} {reason[:args.width]}")
-    problems = trail.verify()
+    problems = trail.verify() + trail.verify_aliases()
     for p in problems:
         print(f"BROKEN: {p}")
-    print("audit trail verified: every event present and unaltered" if not problems else
+    print("audit trail verified: every event present and unaltered, the aliases as it says"
+          if not problems else
           f"audit trail BROKEN: {len(problems)} problem(s)")
     return 1 if problems else 0
 
@@ -114,7 +115,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Command]:  # type:
     b.add_argument("--rows", type=int, default=32_581, help="synthetic rows when --data is not given")
     b.add_argument("--seed", type=int, default=42)
     b.add_argument("--force", action="store_true", help="train and crown a new champion even if one exists")
-    sub.add_parser("status", help="show the champion, challenger and previous versions and the last event")
+    sub.add_parser("status", help="the champion, challenger, awaiting and previous versions, the last event")
     for name, helptext in (("promote", "the challenger becomes champion (the champion becomes previous)"),
                            ("rollback", "put the previous champion back")):
         c = sub.add_parser(name, help=helptext)

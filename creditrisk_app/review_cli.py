@@ -88,11 +88,7 @@ def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_reject(args: argparse.Namespace, settings: Settings) -> int:
-    changes = wiring.make_changes(settings)
-    if changes.challenger() != args.version:
-        raise RegistryError(f"version {args.version} is not the challenger; "
-                            "only the challenger can be rejected")
-    changes.reject(args.version, actor=args.actor or settings.actor, reason=args.reason)
+    wiring.make_changes(settings).reject(args.version, actor=args.actor or settings.actor, reason=args.reason)
     print(f"rejected: version {args.version} will not serve; the champion is unchanged")
     return 0
 

@@ -46,8 +46,9 @@ class VersionLoader:
         """Download, validate and warm up `version`; on any failure remove its files and raise LoadFailed."""
         folder = Path(tempfile.mkdtemp(prefix=f"v{version}-", dir=self.workdir))
         try:
-            loaded = self._registry().load(version, dst=folder)
-            check = validate(version, loaded.model, loaded.folder)
+            registry = self._registry()
+            loaded = registry.load(version, dst=folder)
+            check = validate(version, loaded.model, loaded.folder, registry.version(version).tags)
             if not check.passed:
                 raise LoadFailed(f"version {version} failed validation: {check.summary()}")
             self._warm_up(loaded)  # the first predict allocates

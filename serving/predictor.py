@@ -25,6 +25,8 @@ import numpy as np
 from mlflow.exceptions import MlflowException
 from ray import serve
 
+from creditrisk.audit import AuditTrail
+from creditrisk.changes import MADE_CHAMPION
 from creditrisk.constants import PREVIOUS_ALIAS
 from creditrisk.explain import Reason, reason_codes
 from creditrisk.model import decision_names
@@ -125,17 +127,31 @@ class ChampionPredictor:
         try:
             self.swap(self.load_version(version))
         except LoadFailed as exc:
-            fallback = None if self.config.pinned_version else self._registry().alias_version(PREVIOUS_ALIAS)
-            if fallback is None or fallback == version:
+            if self.config.pinned_version:
                 raise
             self.loader.failed(version, self.config.reload_interval_s)
-            self.swap(self.load_version(fallback))  # raises too if the fallback is broken as well
-            self.model_health.set("degraded", f"champion version {version} could not be served ({exc}); "
-                                  f"serving version {fallback}, the previous champion")
-            log.error("%s", self.model_health.last_error)
-            return
+            for fallback in self._fallbacks(version):
+                try:
+                    self.swap(self.load_version(fallback))
+                except LoadFailed:
+                    continue
+                self.model_health.set("degraded", f"champion version {version} could not be served "
+                                      f"({exc}); serving version {fallback}, the last that served and "
+                                      "passes validation")
+                log.error("%s", self.model_health.last_error)
+                return
+            raise  # nothing that served before passes either: Serve retries the replica
         self.model_health.set("ok")
         log.info("serving %s version %s", self.state.loaded.name if self.state else "?", version)
+
+    def _fallbacks(self, broken: str) -> list[str]:
+        """Versions to serve instead of a broken champion: @previous, then every version that served,
+        newest first (from the audit trail)."""
+        registry = self._registry()
+        served = [str(e["version"]) for e in reversed(AuditTrail(registry).events())
+                  if e.get("action") in MADE_CHAMPION]
+        candidates = dict.fromkeys([registry.alias_version(PREVIOUS_ALIAS) or "", *served])
+        return [v for v in candidates if v and v != broken]
 
     async def check_once(self) -> bool:
         """One reload check; True when a new version was swapped in. Never raises for registry errors."""

@@ -6,6 +6,7 @@ import dagster as dg
 
 from creditrisk.changes import MoveRefused
 from creditrisk.constants import RETRAINING_GROUP
+from creditrisk.locks import LockUnavailable
 from creditrisk.registry import RegistryError
 from creditrisk.retraining import evaluate
 from creditrisk.windows import week_windows
@@ -32,8 +33,8 @@ def champion_model(context: dg.AssetExecutionContext, candidate_model: dict[str,
     except MoveRefused as refused:  # another move came first: nothing moved, and the trail says why
         context.log.warning(str(refused))
         meta = {"promoted": False, "refused": True, "reason": str(refused), "challenger_version": challenger}
-        return dg.Output({**meta, "champion_version": None}, metadata=meta)
-    except RegistryError as exc:  # the registry could not answer: never decide blind, try again later
+        return dg.Output({**meta, "champion_version": "unchanged (the move was refused)"}, metadata=meta)
+    except (RegistryError, LockUnavailable) as exc:  # never decide blind: try again later
         raise dg.RetryRequested(max_retries=2, seconds_to_wait=10) from exc
     reason = ev.decision.reason if ev.decision else "no champion yet: the first model that passed the gates"
     context.log.info(f"{ev.outcome}: {reason}")

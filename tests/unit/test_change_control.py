@@ -6,8 +6,10 @@ Versions are tiny models (5 trees) so that each costs about a second to log and 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
+import time
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +104,13 @@ def test_promotion_names_what_it_evaluated_and_refuses_when_it_moved(changes: Mo
     """Two overlapping retrains: v2 was evaluated, v3 became challenger meanwhile; v2's promotion must
     not promote v3 (or anything): it refuses, records why, and the champion keeps serving."""
     v2, v3 = candidate(changes, data), candidate(changes, data)
-    with pytest.raises(MoveRefused, match=f"challenger {v2} -> {v3}"):
+    with pytest.raises(MoveRefused, match=f"@challenger {v2} -> {v3}"):
         changes.promote(v2, expected_champion="1", actor="dagster run A", reason="promote: better")
     assert aliases(changes) == ("1", v3, None)
     assert changes.trail.events()[-1]["action"] == "refuse"
     with pytest.raises(MoveRefused, match="champion 7 -> 1"):  # compared against a champion that is gone
         changes.promote(v3, expected_champion="7", actor="dagster run B", reason="promote: better")
-    assert changes.registry.version(v2).tags["state"] == "retired"  # superseded by v3
+    assert changes.registry.version(v2).tags["state"] == "superseded"  # replaced before it was judged
 
 
 def _race(uri: str, version: str, start: Any, out: Any, lock_uri: str | None = None) -> None:
@@ -117,9 +119,9 @@ def _race(uri: str, version: str, start: Any, out: Any, lock_uri: str | None = N
     start.wait()
     try:
         c.promote(version, expected_champion="1", actor=f"promoter of {version}", reason="race")
-        out.put(("promoted", version))
+        out.put(("promoted", version, time.time()))
     except MoveRefused as exc:
-        out.put(("refused", str(exc)))
+        out.put(("refused", str(exc), time.time()))
 
 
 def race_two_promoters(changes: ModelChanges, data: tuple, lock_uri: str | None = None) -> None:
@@ -131,8 +133,12 @@ def race_two_promoters(changes: ModelChanges, data: tuple, lock_uri: str | None 
     procs = [ctx.Process(target=_race, args=(uri, v2, start, out, lock_uri)) for _ in range(2)]
     for p in procs:
         p.start()
-    start.set()
+    with changes.lock():  # both promoters start while the lock is held: neither may move before it is free
+        start.set()
+        time.sleep(8)  # long enough for both to have validated v2 and to be waiting on the lock
+        released = time.time()
     results = sorted(out.get(timeout=120) for _ in procs)
+    assert all(r[2] >= released for r in results), "a promoter moved while another held the lock"
     for p in procs:
         p.join(timeout=60)
     assert [r[0] for r in results] == ["promoted", "refused"]
@@ -158,7 +164,7 @@ def test_the_audit_trail_keeps_long_text_whole_and_detects_tampering(
     assert changes.trail.detail(last)["reason"] == long_reason  # stored whole, digest checked
     assert main(["audit"]) == 0 and "audit trail verified" in capsys.readouterr().out
 
-    seq = [k for k in tags if k.startswith("audit.0")]
+    seq = sorted(k for k in tags if k.startswith("audit.0"))
     # Delete one event, as someone with tag rights could:
     changes.registry.client.delete_registered_model_tag(changes.registry.model_name, seq[1])
     assert any("an event is missing" in p for p in changes.trail.verify())
@@ -184,7 +190,8 @@ def test_bootstrap_and_forced_bootstrap_are_events(changes: ModelChanges, data: 
 @pytest.mark.parametrize("damage,problem", [
     ("threshold_nan", "threshold nan is not a probability strictly between 0 and 1"),
     ("foreign_spec", "its feature spec differs from the serving schema's"),
-    ("other_canary", "its canary scores differ from those recorded at training"),
+    ("other_canary", "its canary.json is not the one registered with the version"),
+    ("other_canary_and_tag", "its canary scores differ from those recorded at training"),
     ("no_booster", "the artifact does not load"),
 ])
 def test_no_invalid_version_becomes_challenger_or_champion(changes: ModelChanges, data: tuple, damage: str,
@@ -199,10 +206,14 @@ def test_no_invalid_version_becomes_challenger_or_champion(changes: ModelChanges
         spec = json.loads((folder / "feature_spec.json").read_text())
         spec["codes"]["loan_grade"] = {g: i for i, g in enumerate("GFEDCBA")}  # grades reversed
         (folder / "feature_spec.json").write_text(json.dumps(spec))
-    elif damage == "other_canary":
+    elif damage.startswith("other_canary"):
         canary = json.loads((folder / "canary.json").read_text())
         canary["scores"] = [min(1.0, s + 0.01) for s in canary["scores"]]
-        (folder / "canary.json").write_text(json.dumps(canary))
+        text = json.dumps(canary)
+        (folder / "canary.json").write_text(text)
+        if damage == "other_canary_and_tag":  # someone rewrote the record and its registered digest too
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            changes.registry.set_version_tags(v2, {"canary_sha256": digest})
     else:
         (folder / "booster.json").unlink()
     assert problem in changes.validate(v2).summary()
@@ -210,10 +221,40 @@ def test_no_invalid_version_becomes_challenger_or_champion(changes: ModelChanges
         changes.admit_challenger(v2, actor="dagster", gates={"quality_floor": "passed"})
     with pytest.raises(ValidationFailed, match=problem):
         changes.rollback(actor="alice", reason="emergency", to=v2, force=True)
+    with pytest.raises(ValidationFailed, match=problem):
+        changes.bootstrap(v2, actor="alice", reason="new base data", forced=True)
+    changes.registry.set_alias("challenger", v2)  # even if it were made challenger by hand
+    with pytest.raises(ValidationFailed, match=problem):
+        changes.promote(v2, expected_champion="1", actor="alice", reason="by hand")
+    changes.registry.delete_alias("challenger")
     assert aliases(changes) == ("1", None, None)
-    last = changes.trail.events()[-1]
-    assert (last["action"], last["refused"]) == ("refuse", "rollback") and problem in last["validation"][0]
+    refusals = [e for e in changes.trail.events() if e["action"] == "refuse"]
+    assert [e["refused"] for e in refusals] == ["challenger", "rollback", "bootstrap", "promote"]
+    assert all(problem in e["validation"][0] for e in refusals)
 
 
 def test_a_valid_version_passes_the_gate(changes: ModelChanges) -> None:
     assert changes.validate("1").passed
+
+
+def test_rollback_to_the_challenger_leaves_no_alias_with_two_meanings(changes: ModelChanges,
+                                                                     data: tuple) -> None:
+    v2 = candidate(changes, data)
+    changes.rollback(actor="alice", reason="emergency: use the candidate", to=v2, force=True)
+    assert aliases(changes) == (v2, None, None)
+    assert changes.trail.verify_aliases() == []
+
+
+def test_a_waiting_winner_stays_waiting_when_a_newer_candidate_loses(changes: ModelChanges,
+                                                                     data: tuple) -> None:
+    v2 = candidate(changes, data)
+    changes.await_approval(v2, expected_champion="1", actor="dagster", reason="promote: better")
+    assert (changes.awaiting(), changes.challenger()) == (v2, None)
+    with pytest.raises(MoveRefused, match="@challenger"):  # waiting is not promotable: only approvable
+        changes.promote(v2, expected_champion="1", actor="alice", reason="skip the review")
+    v3 = candidate(changes, data)
+    changes.keep(v3, expected_champion="1", actor="dagster", reason="keep champion: not better")
+    assert (changes.awaiting(), changes.challenger()) == (v2, None)  # still there for a person
+    changes.approve(v2, actor="bob", reason="evidence reviewed")
+    assert aliases(changes) == (v2, None, "1") and changes.awaiting() is None
+    assert changes.trail.verify_aliases() == []

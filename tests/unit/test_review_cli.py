@@ -63,9 +63,10 @@ def test_a_winner_waits_for_a_second_person(home: Path, capsys: pytest.CaptureFi
     assert main(["approve", "2", "--reason", "evidence reviewed", "--actor", "bob"]) == 0
     assert (changes.champion(), changes.challenger(), changes.previous()) == ("2", None, "1")
     trail = [(e["action"], e["version"], e["actor"]) for e in events(home)]
-    assert trail[-4:] == [("candidate", "2", "alice"), ("challenger", "2", "alice"),
-                          ("await_approval", "2", "alice"), ("approve", "2", "bob")]
-    awaiting = events(home)[-2]
+    assert [t for t in trail if t[0] != "refuse"][-4:] == [
+        ("candidate", "2", "alice"), ("challenger", "2", "alice"), ("await_approval", "2", "alice"),
+        ("approve", "2", "bob")]
+    (awaiting,) = [e for e in events(home) if e["action"] == "await_approval"]
     assert awaiting["evidence"]["population"].startswith("requests of the evaluation window")
     assert awaiting["evidence"]["n_rows"] > 200 and awaiting["evidence"]["policy"] == "approval"
 
@@ -73,14 +74,18 @@ def test_a_winner_waits_for_a_second_person(home: Path, capsys: pytest.CaptureFi
 def test_a_waiting_winner_can_be_rejected_or_superseded(home: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["candidate", "--reason", "first try", "--actor", "alice", "--as-of", AS_OF]) == 0
-    assert main(["evaluate", "--as-of", AS_OF]) == 0
+    assert main(["evaluate", "--as-of", AS_OF]) == 0  # v2 waits
     assert main(["candidate", "--reason", "second try", "--actor", "carol", "--as-of", AS_OF]) == 0  # v3
-    superseded = [e for e in events(home) if e["action"] == "supersede"]
-    assert [(e["version"], e["actor"]) for e in superseded] == [("2", "carol")]
+    changes = wiring.make_changes(get_settings())
+    assert (changes.awaiting(), changes.challenger()) == ("2", "3")  # a new candidate does not drop v2
+    assert main(["evaluate", "--as-of", AS_OF]) == 0  # v3 wins too: it supersedes v2
+    waiting = events(home)[-1]
+    assert (waiting["action"], waiting["version"], waiting["superseded"]) == ("await_approval", "3", "2")
+    assert changes.registry.version("2").tags["state"] == "superseded"
     assert main(["approve", "2", "--reason", "too late", "--actor", "bob"]) == 2
     assert "version 2 is not awaiting approval" in capsys.readouterr().err
+    assert main(["reject", "3", "--reason", "not convinced", "--actor", "carol"]) == 2  # her own candidate
     assert main(["reject", "3", "--reason", "not convinced", "--actor", "bob"]) == 0
-    changes = wiring.make_changes(get_settings())
-    assert (changes.champion(), changes.challenger()) == ("1", None)
+    assert (changes.champion(), changes.challenger(), changes.awaiting()) == ("1", None, None)
     assert changes.registry.version("3").tags["state"] == "rejected"
     assert main(["audit"]) == 0
