@@ -125,10 +125,12 @@ for _r in CROSS_RULES:
     FIELD_RULES[_r.field] += "; " + _r.text
 
 
-def _num(name: str, kind: type = float) -> Any:
+def _num(name: str, *, integer: bool = False) -> Any:
+    # NaN, Infinity and 1e999 are not finite: refused, never compared against a range.
     r = NUMERIC_RULES[name]
     bounds = {"ge": r.low} if r.low_inclusive else {"gt": r.low}
-    return Field(..., le=r.high, description=r.text(), **bounds)
+    finite = {} if integer else {"allow_inf_nan": False}
+    return Field(..., le=r.high, description=r.text(), **finite, **bounds)
 
 
 EXAMPLE_APPLICANT: dict[str, Any] = {
@@ -150,7 +152,7 @@ class Applicant(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_APPLICANT]})
 
-    person_age: int = _num("person_age")
+    person_age: int = _num("person_age", integer=True)
     person_income: float = _num("person_income")
     person_home_ownership: HomeOwnership
     person_emp_length: float = _num("person_emp_length")
@@ -161,6 +163,17 @@ class Applicant(BaseModel):
     loan_percent_income: float = _num("loan_percent_income")
     cb_person_default_on_file: YesNo
     cb_person_cred_hist_length: float = _num("cb_person_cred_hist_length")
+
+    @field_validator(*NUMERIC_RULES, mode="before")
+    @classmethod
+    def _a_json_number(cls, value: Any) -> Any:
+        # A JSON number only: `true` is not an interest rate, and "52000" (a string) is refused rather
+        # than guessed at: a client that quotes numbers has a bug that may hide others ("59k").
+        # (22.0 for an age is a number and is accepted; 22.5 is not a whole number of years.)
+        if isinstance(value, bool | str):
+            raise PydanticCustomError("number_type", "Input should be a JSON number, not {kind}",
+                                      {"kind": "a boolean" if isinstance(value, bool) else "a string"})
+        return value
 
     @field_validator("person_emp_length", "loan_percent_income", "cb_person_cred_hist_length")
     @classmethod

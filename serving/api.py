@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from creditrisk.schema import Applicant
@@ -135,5 +135,12 @@ def build_api(svc: Replica) -> FastAPI:
         body = svc.readiness()
         return JSONResponse(body, status_code=503 if body["status"] == "unready" else 200)
 
-    api.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="portal")
+    @api.get("/", include_in_schema=False)
+    async def portal() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    # The portal's files under /static, not "/": a catch-all mount would answer every other method
+    # and path of the API (GET /predict 404, PUT /predict 405 "Allow: GET, HEAD") instead of the
+    # router's 405 naming the methods the route really has.
+    api.mount("/static", StaticFiles(directory=STATIC_DIR), name="portal")
     return api

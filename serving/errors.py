@@ -44,7 +44,7 @@ def _field_error(err: dict[str, Any]) -> dict[str, Any]:
         rule = FIELD_RULES.get(name) or OTHER_RULES.get(name) or "must be a JSON object"
     value = None if kind == "missing" else err.get("input")
     try:
-        json.dumps(value)
+        json.dumps(value, allow_nan=False)  # NaN or Infinity cannot go back in strict JSON: show its repr
     except (TypeError, ValueError):
         value = repr(value)
     message = err.get("msg", "invalid value")

@@ -173,3 +173,31 @@ def test_health_ready_docs_and_portal(served, client: httpx.Client) -> None:
     ready_schema = spec["components"]["schemas"]["ReadyOut"]
     assert set(ready_schema["required"]) >= {"status", "model", "registry", "request_log", "store"}
     assert ready_schema["properties"]["status"]["enum"] == ["ready", "degraded", "unready"]
+
+
+@pytest.mark.parametrize("field,literal,kind", [
+    ("loan_int_rate", "NaN", "finite_number"), ("loan_amnt", "1e999", "finite_number"),
+    ("person_income", "-Infinity", "finite_number"), ("loan_int_rate", "true", "number_type"),
+    ("person_income", '"52000"', "number_type"), ("person_age", "22.5", "int_from_float")])
+def test_non_finite_booleans_and_strings_are_a_422_naming_the_field(client: httpx.Client, field: str,
+                                                                      literal: str, kind: str) -> None:
+    """Before: NaN and 1e999 gave HTTP 500 (the 422 body could not be encoded) and `true` was an
+    interest rate of 1.0. The bodies are written by hand: Python's JSON parser accepts these
+    literals, which a strict JSON encoder never produces."""
+    rest = json.dumps({k: v for k, v in EXAMPLE_APPLICANT.items() if k != field})[:-1]
+    body = f'{rest}, "{field}": {literal}}}'
+    r = client.post("/predict", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["detail"]
+    assert (error["field"], error["type"]) == (field, kind) and error["rule"] == FIELD_RULES[field]
+
+
+def test_an_integral_float_age_is_accepted(client: httpx.Client) -> None:
+    assert client.post("/predict", json={**EXAMPLE_APPLICANT, "person_age": 22.0}).status_code == 200
+
+
+@pytest.mark.parametrize("method,path,allow", [("GET", "/predict", "POST"), ("PUT", "/predict", "POST"),
+                                               ("DELETE", "/outcomes", "POST"), ("POST", "/readyz", "GET")])
+def test_a_wrong_method_is_a_405_with_allow(client: httpx.Client, method: str, path: str, allow: str) -> None:
+    r = client.request(method, path)
+    assert (r.status_code, r.headers.get("allow"), r.json()["error"]) == (405, allow, "method_not_allowed")

@@ -32,7 +32,11 @@ CASES: list[tuple[str, Any, dict[str, Any], str, Any]] = [
     ("loan_percent_income", 0.2, {}, "consistency", "must equal loan_amnt / person_income within 0.1"),
     ("cb_person_default_on_file", "maybe", {}, ANY_ENUM, {"expected": "'Y' or 'N'"}),
     ("cb_person_cred_hist_length", 9, {}, "consistency", "must be <= person_age - 14 (years)"),
-    ("person_age", "old", {}, "int_parsing", None),
+    ("person_age", "old", {}, "number_type", {"kind": "a string"}),
+    ("person_income", "52000", {}, "number_type", {"kind": "a string"}),
+    ("loan_int_rate", True, {}, "number_type", {"kind": "a boolean"}),
+    ("loan_amnt", float("inf"), {}, "finite_number", None),
+    ("loan_int_rate", float("nan"), {}, "finite_number", None),
 ]
 
 
@@ -53,7 +57,7 @@ def test_each_rule_names_field_value_and_rule(field: str, value: Any, extra: dic
                                               rule: Any) -> None:
     errs = errors_for({**EXAMPLE_APPLICANT, **extra, field: value})
     assert [e["loc"] for e in errs] == [(field,)], errs
-    assert errs[0]["input"] == value and errs[0]["type"] == kind
+    assert repr(errs[0]["input"]) == repr(value) and errs[0]["type"] == kind  # repr: nan != nan
     if kind == "consistency":  # a cross-field rule: the context names the field and the rule in words
         assert errs[0]["ctx"] == {"field": field, "rule": rule}
     else:
