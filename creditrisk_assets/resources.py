@@ -45,6 +45,7 @@ class RegistryResource(dg.ConfigurableResource):
     tracking_uri: str
     home: str = ".creditrisk"
     env: str = "local"
+    lock_uri: str | None = None  # CREDITRISK_LOCK_URI: the shared registry lock (required in production)
 
     def get_registry(self) -> Registry:
         return wiring.make_registry(self._settings())
@@ -55,7 +56,7 @@ class RegistryResource(dg.ConfigurableResource):
 
     def _settings(self) -> Settings:
         return _settings(CREDITRISK_MLFLOW_URI=self.tracking_uri, CREDITRISK_HOME=self.home,
-                         CREDITRISK_ENV=self.env)
+                         CREDITRISK_ENV=self.env, CREDITRISK_LOCK_URI=self.lock_uri)
 
 
 class LoopConfig(dg.ConfigurableResource):
@@ -111,7 +112,9 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "store": StoreResource(env=settings.env, home=str(settings.home), bq_project=project,
                                bq_dataset=settings.bq_dataset, bigquery=BigQueryResource(project=project)),
-        "registry": RegistryResource(tracking_uri=uri, home=str(settings.home), env=settings.env),
+        "registry": RegistryResource(tracking_uri=uri, home=str(settings.home), env=settings.env,
+                                     lock_uri=dg.EnvVar("CREDITRISK_LOCK_URI") if settings.is_production
+                                     else settings.lock_uri),
         # Optional values: an unset EnvVar would fail every run, so they are taken when the code loads.
         "loop": LoopConfig(base_data_path=settings.base_data, reports_dir=str(settings.reports_dir),
                            alert_webhook_url=settings.alert_webhook, promotion=settings.promotion,

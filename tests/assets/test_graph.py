@@ -108,6 +108,8 @@ def test_definitions_load_in_both_modes_without_credentials(env: dict, tmp_path:
         assert isinstance(store.bq_project, dg.EnvVar) \
             and store.bq_project.env_var_name == "CREDITRISK_BQ_PROJECT"
         assert isinstance(registry.tracking_uri, dg.EnvVar)
+        assert isinstance(registry.lock_uri, dg.EnvVar)
+        assert registry.lock_uri.env_var_name == "CREDITRISK_LOCK_URI"
     else:
         assert store.get_store().root == tmp_path / "requests"
         assert registry.tracking_uri == f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"

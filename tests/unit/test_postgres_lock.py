@@ -17,6 +17,7 @@ from creditrisk.data import load_base_data
 from creditrisk.locks import LockTimeout, lock_key, postgres_lock
 from creditrisk.settings import get_settings
 from creditrisk.training import train_and_register
+from creditrisk_assets.resources import build_resources
 
 pytestmark = pytest.mark.slow
 
@@ -62,3 +63,14 @@ def test_production_without_a_shared_lock_refuses_by_name(tmp_path: Path) -> Non
         wiring.make_changes(get_settings(env))
     with pytest.raises(ValueError, match="must be a postgresql:// URI"):
         wiring.make_changes(get_settings({**env, "CREDITRISK_LOCK_URI": "redis://127.0.0.1"}))
+
+
+def test_the_dagster_registry_resource_takes_the_shared_lock(postgres: str, tmp_path: Path) -> None:
+    """Before: the resource rebuilt its settings without CREDITRISK_LOCK_URI, so a configured lock
+    was never used (and production refused every move although the lock was configured)."""
+    env = {"CREDITRISK_HOME": str(tmp_path), "CREDITRISK_LOCK_URI": postgres}
+    resource = build_resources(env)["registry"]
+    changes = resource.get_changes()
+    with changes.lock(), psycopg.connect(postgres, autocommit=True) as other:
+        held = other.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(changes.registry.model_name),))
+        assert held.fetchone() == (False,)
