@@ -31,6 +31,7 @@ PREFIX, HEAD = "audit.", "audit.head"
 GENESIS = "0" * 64
 _CORE = ("seq", "at", "action", "version", "champion", "actor", "aliases", "states")  # kept in the tag
 ALIASES = ("champion", "challenger", "awaiting", "previous")
+MADE_CHAMPION = ("bootstrap", "promote", "approve", "rollback")  # events after which `version` served
 
 
 def _plain(value: Any) -> Any:
@@ -73,6 +74,16 @@ class AuditTrail:
     def events(self) -> list[dict[str, Any]]:
         """The events in order (a tag that is not an event is skipped here; `verify()` reports it)."""
         return [e for e in map(_parse, _event_tags(self.registry.model_tags()).values()) if e is not None]
+
+    def served_versions(self) -> list[str]:
+        """Every version the events say was champion, the most recently crowned last (unverified: see
+        `verify`)."""
+        order: dict[str, None] = {}
+        for e in self.events():
+            if e.get("action") in MADE_CHAMPION:
+                order.pop(str(e["version"]), None)
+                order[str(e["version"])] = None
+        return list(order)
 
     def detail(self, event: dict[str, Any]) -> dict[str, Any]:
         """The whole event: itself, or the stored document its tag points to (digest checked)."""

@@ -27,7 +27,6 @@ from creditrisk.constants import AWAITING_ALIAS, CHALLENGER_ALIAS, CHAMPION_ALIA
 from creditrisk.registry import Registry, RegistryError
 from creditrisk.validation import Validation, validate
 
-MADE_CHAMPION = ("bootstrap", "promote", "approve", "rollback")  # events after which `version` served
 MAX_ACTOR_CHARS = 200
 
 
@@ -71,12 +70,12 @@ class ModelChanges:
         return self.registry.alias_version(AWAITING_ALIAS)
 
     def served_versions(self) -> list[str]:
-        """Every version that was ever champion, oldest first, from a verified trail (else raises)."""
+        """Every version that was ever champion (the most recently crowned last), from a verified trail
+        (else raises)."""
         problems = self.trail.verify()
         if problems:
             raise RegistryError(f"the audit trail is broken ({problems[0]}); `creditrisk audit` shows it")
-        events = self.trail.events()
-        return list(dict.fromkeys(str(e["version"]) for e in events if e.get("action") in MADE_CHAMPION))
+        return self.trail.served_versions()
 
     def validate(self, version: str) -> Validation:
         """The validation gate on the registered artifact (downloaded to a temp folder, then removed)."""

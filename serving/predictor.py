@@ -26,7 +26,6 @@ from mlflow.exceptions import MlflowException
 from ray import serve
 
 from creditrisk.audit import AuditTrail
-from creditrisk.changes import MADE_CHAMPION
 from creditrisk.constants import PREVIOUS_ALIAS
 from creditrisk.explain import Reason, reason_codes
 from creditrisk.model import decision_names
@@ -148,8 +147,7 @@ class ChampionPredictor:
         """Versions to serve instead of a broken champion: @previous, then every version that served,
         newest first (from the audit trail)."""
         registry = self._registry()
-        served = [str(e["version"]) for e in reversed(AuditTrail(registry).events())
-                  if e.get("action") in MADE_CHAMPION]
+        served = AuditTrail(registry).served_versions()[::-1]
         candidates = dict.fromkeys([registry.alias_version(PREVIOUS_ALIAS) or "", *served])
         return [v for v in candidates if v and v != broken]
 
