@@ -15,6 +15,7 @@ from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from creditrisk.request_ids import new_request_id
 from creditrisk.schema import Applicant
 from serving.api_models import (
     PREDICT_EXAMPLES,
@@ -28,7 +29,6 @@ from serving.api_models import (
 )
 from serving.config import ServiceArgs
 from serving.errors import BodyLimit, install_error_handlers
-from serving.logger import new_request_id
 from serving.replica import Replica
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"

@@ -15,33 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
+from creditrisk.request_ids import issued_at_ms, new_request_id  # noqa: F401 - re-exported
 from creditrisk.store.base import RequestStore
 from serving.health import PartHealth, now_iso
 
 log = logging.getLogger("ray.serve")
-_rand = random.SystemRandom()
-
-
-def new_request_id(now_ms: int | None = None) -> str:
-    ms = int(time.time() * 1000) if now_ms is None else now_ms
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | _rand.getrandbits(12) << 64 | 0b10 << 62 \
-        | _rand.getrandbits(62)
-    return str(uuid.UUID(int=value))
-
-
-def issued_at_ms(request_id: str) -> int | None:
-    """Issue time of an id made by `new_request_id`, None for anything else."""
-    try:
-        u = uuid.UUID(request_id)
-    except (ValueError, AttributeError):
-        return None
-    return u.int >> 80 if u.version == 7 else None
 
 
 class InferenceLogger:
