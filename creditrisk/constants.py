@@ -4,10 +4,17 @@ Changing a number here changes it for training, serving, the asset graph and the
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 # Asset groups of the Dagster graph; the jobs select by group
 MONITORING_GROUP = "monitoring"
 RETRAINING_GROUP = "retraining"
 SOURCES_GROUP = "sources"
+
+# Store upkeep: the local store's day folders merged into one file each, daily at 01:00 UTC, once
+# the previous day has closed and an hour before the weekly drift check (Monday 02:00) reads them.
+COMPACTION_JOB = "store_compaction_job"
+COMPACTION_CRON = "0 1 * * *"
 
 # Model registry
 MODEL_NAME = "credit-risk"
@@ -68,3 +75,7 @@ PRODUCTION_WEIGHT = 3.0
 # Realized-performance alert (concept drift): the served scores' AUC on this many recent weeks
 MIN_REALIZED_AUC = 0.80
 PERFORMANCE_WEEKS = 4
+
+# Request store: timestamps it keeps. BigQuery's TIMESTAMP reaches 9999, but a request from before
+# 1970 or after 2200 is a client's mistake (a simulated X-Request-Time typo), refused at the door.
+STORE_TIME_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))

@@ -45,7 +45,7 @@ def lookup_days(request_ids: list[str] | tuple[str, ...] | set[str]) -> list[str
             continue
         try:
             day = datetime.fromtimestamp(ms / 1000.0, UTC)
-        except (OverflowError, OSError, ValueError):
+            days.update(f"{day + timedelta(days=d):%Y-%m-%d}" for d in (-1, 0, 1))
+        except (OverflowError, OSError, ValueError):  # a forged id at the calendar's edge
             continue
-        days.update(f"{day + timedelta(days=d):%Y-%m-%d}" for d in (-1, 0, 1))
     return sorted(days)

@@ -66,9 +66,11 @@ class NumericRule:
     unit: str
     low_inclusive: bool = True
 
-    def text(self) -> str:
+    def text(self, *also: str) -> str:
+        """The rule in words, with any further clauses (`also`) before the unit, which stays last."""
         op = ">=" if self.low_inclusive else ">"
-        return f"must be {op} {self.low:g} and <= {self.high:g} ({self.unit})"
+        more = "".join(f", and {clause}" for clause in also)
+        return f"must be {op} {self.low:g} and <= {self.high:g}{more} ({self.unit})"
 
 
 NUMERIC_RULES: dict[str, NumericRule] = {
@@ -103,18 +105,20 @@ class CrossRule:
     needs: tuple[str, ...]
     text: str
     check: Callable[..., Any]
+    clause: str  # the rule as a clause of the field's description ("<= person_age - 14")
 
 
 CROSS_RULES: list[CrossRule] = [
     CrossRule("person_emp_length", ("person_age", "person_emp_length"),
               f"must be <= person_age - {MIN_WORKING_AGE} (years, not months)",
-              lambda age, emp: emp <= age - MIN_WORKING_AGE),
+              lambda age, emp: emp <= age - MIN_WORKING_AGE, f"<= person_age - {MIN_WORKING_AGE}"),
     CrossRule("cb_person_cred_hist_length", ("person_age", "cb_person_cred_hist_length"),
               f"must be <= person_age - {MIN_WORKING_AGE} (years)",
-              lambda age, hist: hist <= age - MIN_WORKING_AGE),
+              lambda age, hist: hist <= age - MIN_WORKING_AGE, f"<= person_age - {MIN_WORKING_AGE}"),
     CrossRule("loan_percent_income", ("loan_amnt", "person_income", "loan_percent_income"),
               f"must equal loan_amnt / person_income within {LPI_TOLERANCE:g}",
-              lambda amnt, inc, lpi: np.abs(lpi - amnt / inc) <= LPI_TOLERANCE),
+              lambda amnt, inc, lpi: np.abs(lpi - amnt / inc) <= LPI_TOLERANCE,
+              f"within {LPI_TOLERANCE:g} of loan_amnt / person_income"),
 ]
 
 FIELD_RULES: dict[str, str] = {
@@ -124,13 +128,21 @@ FIELD_RULES: dict[str, str] = {
 for _r in CROSS_RULES:
     FIELD_RULES[_r.field] += "; " + _r.text
 
+# JSON Schema cannot state a rule over several fields, so the OpenAPI document says them in words: as a
+# clause of each field's description and, all together, in the model's. The unit stays the description's
+# last "(...)": the portal shows it as the field's hint.
+FIELD_DESCRIPTIONS: dict[str, str] = {
+    k: r.text(*(c.clause for c in CROSS_RULES if c.field == k)) for k, r in NUMERIC_RULES.items()}
+CROSS_RULES_TEXT = ("Cross-field rules (not expressible in JSON Schema; enforced with a 422 naming the "
+                    "field): " + "; ".join(f"{r.field} {r.text}" for r in CROSS_RULES) + ".")
+
 
 def _num(name: str, *, integer: bool = False) -> Any:
     # NaN, Infinity and 1e999 are not finite: refused, never compared against a range.
     r = NUMERIC_RULES[name]
     bounds = {"ge": r.low} if r.low_inclusive else {"gt": r.low}
     finite = {} if integer else {"allow_inf_nan": False}
-    return Field(..., le=r.high, description=r.text(), **finite, **bounds)
+    return Field(..., le=r.high, description=FIELD_DESCRIPTIONS[name], **finite, **bounds)
 
 
 EXAMPLE_APPLICANT: dict[str, Any] = {
@@ -147,10 +159,16 @@ ORIGINAL_EXAMPLE: dict[str, Any] = {
 }
 
 
+def _applicant_schema_extra(schema: dict[str, Any]) -> None:
+    """Adds the example and, after the docstring, the cross-field rules to the applicant's JSON Schema."""
+    schema["examples"] = [EXAMPLE_APPLICANT]
+    schema["description"] = f"{schema.get('description', '')} {CROSS_RULES_TEXT}".strip()
+
+
 class Applicant(BaseModel):
     """One loan application, as the portal sends it. Unknown fields are refused."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_APPLICANT]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_applicant_schema_extra)
 
     person_age: int = _num("person_age", integer=True)
     person_income: float = _num("person_income")

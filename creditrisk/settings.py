@@ -43,6 +43,11 @@ class Settings:
         return self.store_override or self.home / "requests"
 
     @property
+    def wal_dir(self) -> Path:
+        """Serving replicas' write-ahead logs of answered requests (see creditrisk/wal.py)."""
+        return self.home / "wal"
+
+    @property
     def reports_dir(self) -> Path:
         return self.reports_override or self.home / "reports"
 

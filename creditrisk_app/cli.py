@@ -23,10 +23,10 @@ from creditrisk_app.review_cli import add_parsers as add_review_parsers
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Ray Serve on 127.0.0.1 in the foreground; Ctrl-C (or SIGTERM) stops it and all it started."""
+    """Ray Serve on 127.0.0.1 in the foreground; Ctrl-C or SIGTERM stops it and all it started."""
     import socket
 
-    from creditrisk_app.processes import interrupt_on_sigterm
+    from creditrisk_app.processes import StopSignals
     from serving.config import PredictorConfig, ServiceArgs  # lazily: the other commands never import Ray
     from serving.runtime import LocalService
 
@@ -38,25 +38,29 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             raise ValueError(f"port {args.port} on 127.0.0.1 is already in use (choose another with --port)")
     service_args = ServiceArgs(mlflow_uri=settings.mlflow_uri,
                                store_dir=None if settings.is_production else str(settings.store_dir),
+                               wal_dir=str(settings.wal_dir),
                                allow_client_time=args.allow_client_time,
+                               min_replicas=args.min_replicas or (2 if settings.is_production else 1),
+                               max_replicas=max(2, args.min_replicas or 0),
                                predictor=PredictorConfig(reload_interval_s=args.reload_interval))
     if not os.environ.get(service_args.outcomes_token_env):
         print(f"note: {service_args.outcomes_token_env} is not set: POST /outcomes answers 503",
               file=sys.stderr)
-    interrupt_on_sigterm()
     service = LocalService(service_args, port=args.port)
+    StopSignals(force=service.kill_now).install()
     progress = progress_printer()
     try:
         progress("starting Ray and the service (about 20 s)")
-        service.start()
+        service.start()  # puts our SIGTERM handler back after ray.init() replaced it
         progress(f"serving {settings.mlflow_uri} @{CHAMPION_ALIAS} on {service.base_url}/ "
                  f"(portal /, API /docs, /readyz); Ctrl-C stops")
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        progress("stopping (flushing the request log)")
+        progress("stopping (shipping the request log, then Ray and HAProxy)")
     finally:
         service.stop()
+    progress("stopped")
     return 0
 
 
@@ -76,7 +80,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                      start=date.fromisoformat(args.start), data=args.data, exit=args.exit,
                      ports={"serve": args.port, "dagster": args.dagster_port, "mlflow": args.mlflow_port})
     result = run_demo(cfg)
-    return 1 if result.log_errors else 0
+    return 0 if result.interrupted else 1 if result.log_errors else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--reload-interval", type=float, default=10.0,
                    help="seconds between champion alias checks")
+    s.add_argument("--min-replicas", type=int, default=None,
+                   help="replicas kept running (default 1 locally, 2 with CREDITRISK_ENV=production)")
     s.add_argument("--allow-client-time", action="store_true",
                    help="accept X-Request-Time as the logged time (simulated-time demos); refused otherwise")
     d = sub.add_parser("demo",

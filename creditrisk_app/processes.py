@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -31,6 +32,7 @@ class Service:
     log: Path
     ready_path: str = "/"
     first_signal: int = signal.SIGINT  # what its own Ctrl-C handling expects
+    leader_first: bool = False  # first signal to the leader only: it stops its own children in order
 
     def wait_ready(self, timeout: float) -> Service:
         try:
@@ -40,12 +42,22 @@ class Service:
             raise
         return self
 
+    def kill(self) -> None:
+        """The forced stop: SIGKILL to the whole process group, at once."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
     def stop(self, timeout: float = 20.0) -> None:
         if self.proc.poll() is not None:
             return
-        for sig in (self.first_signal, signal.SIGTERM, signal.SIGKILL):
+        for i, sig in enumerate((self.first_signal, signal.SIGTERM, signal.SIGKILL)):
             try:
-                os.killpg(self.proc.pid, sig)
+                if i == 0 and self.leader_first:
+                    os.kill(self.proc.pid, sig)
+                else:
+                    os.killpg(self.proc.pid, sig)
             except ProcessLookupError:
                 return
             try:
@@ -55,12 +67,61 @@ class Service:
                 continue
 
 
-def interrupt_on_sigterm() -> None:
-    """Make `kill` (SIGTERM) stop a foreground command as cleanly as Ctrl-C."""
-    def _raise(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+class StopSignals:
+    """SIGTERM and SIGINT for a foreground command: the first takes the graceful path, a second forces.
 
-    signal.signal(signal.SIGTERM, _raise)
+    The first signal raises KeyboardInterrupt in the main thread, so the command's `finally:` stops
+    what it started, in order. Installed explicitly for both signals because a process started in
+    the background by a script inherits SIGINT *ignored* (Python then installs no Ctrl-C handler)
+    and because Kubernetes, systemd and `timeout` stop with SIGTERM. A second signal while stopping
+    runs `force` (kill what is left) and exits at once.
+    """
+
+    def __init__(self, force: Callable[[], None] | None = None) -> None:
+        self.force = force
+        self.received = 0
+
+    def install(self) -> StopSignals:
+        """(Re-)install the handlers: call again after `ray.init()`, which replaces SIGTERM's."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.received += 1
+        if self.received == 1:
+            raise KeyboardInterrupt
+        print(f"{signal.Signals(signum).name} again: forcing the stop", file=sys.stderr, flush=True)
+        try:
+            if self.force is not None:
+                self.force()
+        finally:
+            os._exit(128 + signum)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid`, children first (read from /proc; Linux only)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_all(pids: list[int], sig: int = signal.SIGKILL) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 def dagster_env(settings: Settings) -> dict[str, str]:
@@ -112,12 +173,22 @@ def spawn_mlflow_ui(settings: Settings, port: int = 5000) -> Service:
     return Service("mlflow", f"http://127.0.0.1:{port}", proc, log, "/health", signal.SIGTERM)
 
 
+def spawn_mlflow_server(backend_uri: str, artifacts: Path, port: int, log: Path) -> Service:
+    """`mlflow server` with proxied artifacts on 127.0.0.1:port: clients reach it only by `http://`."""
+    cmd = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+           "--backend-store-uri", backend_uri, "--artifacts-destination", str(artifacts)]
+    proc = _spawn(cmd, {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}, log)
+    return Service("mlflow-server", f"http://127.0.0.1:{port}", proc, log, "/health", signal.SIGTERM)
+
+
 def spawn_serving(settings: Settings, port: int, args: list[str], extra_env: dict[str, str]) -> Service:
     """`creditrisk serve` (Ray Serve: portal + API) as its own process group."""
     log = settings.home / "logs" / "serve.log"
     env = {**os.environ, "CREDITRISK_HOME": str(settings.home), **extra_env}
     proc = _spawn([str(BIN / "creditrisk"), "serve", "--port", str(port), *args], env, log)
-    return Service("serve", f"http://127.0.0.1:{port}", proc, log, "/readyz")
+    # SIGTERM to `creditrisk serve` alone: it ships its log and stops Ray and HAProxy itself;
+    # signalling the whole group would stop Ray under it mid-shutdown.
+    return Service("serve", f"http://127.0.0.1:{port}", proc, log, "/readyz", signal.SIGTERM, True)
 
 
 def start_dagster(settings: Settings, port: int = 3000, timeout: float = 120.0) -> Service:

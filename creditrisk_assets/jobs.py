@@ -1,4 +1,4 @@
-"""Jobs: the weekly drift check and the drift-triggered retraining, each one asset group.
+"""Jobs: the weekly drift check and the drift-triggered retraining, each one asset group; the store's upkeep.
 
 Both run their steps in one process: on two cores a process per step only adds start-up time
 (each would re-import pandas, MLflow and Evidently), and the steps are sequential anyway.
@@ -6,7 +6,8 @@ Both run their steps in one process: on two cores a process per step only adds s
 
 import dagster as dg
 
-from creditrisk.constants import MONITORING_GROUP, RETRAINING_GROUP
+from creditrisk.constants import COMPACTION_JOB, MONITORING_GROUP, RETRAINING_GROUP
+from creditrisk_assets.maintenance import compact_request_store
 from creditrisk_assets.partitions import WEEKS
 
 weekly_drift_job = dg.define_asset_job(
@@ -23,3 +24,9 @@ retrain_job = dg.define_asset_job(
     "retrain_job", selection=dg.AssetSelection.groups(RETRAINING_GROUP), partitions_def=WEEKS,
     executor_def=dg.in_process_executor, tags=SERIAL_TAG,
     description="Retrain a challenger and promote it only if it beats the champion. Started by drift_sensor.")
+
+
+@dg.job(name=COMPACTION_JOB, executor_def=dg.in_process_executor,
+        description="Compact the request store: one file per finished day. Started daily by its schedule.")
+def store_compaction_job() -> None:
+    compact_request_store()

@@ -1,9 +1,13 @@
-"""The weekly schedule: every Monday, check the week that just ended."""
+"""The schedules: every Monday, check the week that just ended; every night, compact the request store."""
+
+from datetime import UTC, datetime
 
 import dagster as dg
 
+from creditrisk.constants import COMPACTION_CRON
 from creditrisk.windows import week_key_for
-from creditrisk_assets.jobs import weekly_drift_job
+from creditrisk_assets.jobs import store_compaction_job, weekly_drift_job
+from creditrisk_assets.maintenance import CompactionConfig
 
 
 @dg.schedule(job=weekly_drift_job, cron_schedule="0 2 * * 1", execution_timezone="UTC",
@@ -12,3 +16,15 @@ def weekly_drift_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReques
     """Monday 02:00 UTC: requests, windows and drift report of the Monday-to-Sunday week just ended."""
     key = week_key_for(context.scheduled_execution_time)
     return dg.RunRequest(run_key=f"weekly-{key}", partition_key=key)
+
+
+@dg.schedule(job=store_compaction_job, cron_schedule=COMPACTION_CRON, execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.RUNNING)
+def store_compaction_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Daily 01:00 UTC: merge the request store's day folders before the tick's day (today stays open)."""
+    # The tick's time, not the run's clock: a run started late (a queue, a backfill) compacts the same days.
+    tick = context.scheduled_execution_time or datetime.now(UTC)
+    return dg.RunRequest(
+        run_key=f"compact-{tick:%Y-%m-%d}",
+        run_config=dg.RunConfig(ops={"compact_request_store": CompactionConfig(before=tick.isoformat())}),
+        tags={"creditrisk/compact_before": tick.isoformat()})

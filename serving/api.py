@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Body, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
-from creditrisk.request_ids import new_request_id
+from creditrisk.constants import STORE_TIME_RANGE
+from creditrisk.request_ids import id_for
 from creditrisk.schema import Applicant
 from serving.api_models import (
     PREDICT_EXAMPLES,
@@ -29,14 +31,22 @@ from serving.api_models import (
 )
 from serving.config import ServiceArgs
 from serving.errors import BodyLimit, install_error_handlers
+from serving.logger import LogRefused
 from serving.replica import Replica
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+# HTTPBearer documents the scheme in /openapi.json (the Authorize button of /docs); with auto_error
+# off the answers stay ours (503 unconfigured, 401 with WWW-Authenticate). At module level because
+# the routes' annotations are resolved in this module's namespace.
+BEARER = HTTPBearer(auto_error=False, description="the outcomes token ($CREDITRISK_OUTCOMES_TOKEN)")
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "malformed JSON, or a refused X-Request-Time header"},
     413: {"model": ErrorOut, "description": "body larger than the configured limit"},
     422: {"model": ErrorOut, "description": "invalid or missing fields: field, value and rule for each"},
 }
+_PREDICT_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS, 503: {"model": ErrorOut, "description": "the decision could not be logged (request log "
+                     "unwritable, or over its disk budget with when_log_full=refuse): retry later"}}
 
 
 def request_time(args: ServiceArgs, request: Request) -> datetime:
@@ -51,7 +61,11 @@ def request_time(args: ServiceArgs, request: Request) -> datetime:
         ts = datetime.fromisoformat(raw.strip())
     except ValueError:
         raise HTTPException(400, f"X-Request-Time must be an ISO-8601 timestamp, got {raw[:64]!r}") from None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    if not STORE_TIME_RANGE[0] <= ts < STORE_TIME_RANGE[1]:  # the store could not keep the row
+        raise HTTPException(400, f"X-Request-Time must be in [{STORE_TIME_RANGE[0]:%Y-%m-%d}, "
+                            f"{STORE_TIME_RANGE[1]:%Y-%m-%d}), got {raw[:64]!r}")
+    return ts
 
 
 def build_api(svc: Replica) -> FastAPI:
@@ -64,31 +78,35 @@ def build_api(svc: Replica) -> FastAPI:
     api.add_middleware(BodyLimit, max_bytes=svc.args.max_body_bytes,
                        path_limits={"/outcomes/batch": svc.args.max_batch_body_bytes})
 
-    @api.post("/predict", response_model=PredictResponse, responses=_ERRORS, tags=["scoring"])
+    @api.post("/predict", response_model=PredictResponse, responses=_PREDICT_ERRORS, tags=["scoring"])
     async def predict(request: Request,
                       applicant: Annotated[Applicant,
                                            Body(openapi_examples=PREDICT_EXAMPLES)]) -> JSONResponse:
         ts = request_time(svc.args, request)
         row = applicant.to_row()
         s = await svc.predictor.score(row)
-        loaded, request_id = s.loaded, new_request_id()
+        loaded, request_id = s.loaded, id_for(ts)  # the id carries the request's time: see request_ids
         decision = s.decision
         body = {"request_id": request_id, "prediction": s.prediction, "decision": decision,
                 "probability_of_default": s.probability, "threshold": loaded.model.threshold,
                 "model": {"name": loaded.name, "version": loaded.version}, "reasons": s.reasons}
         latency_ms = (time.perf_counter() - request.state.t0) * 1000.0
-        svc.logger.add({**row, "request_id": request_id, "ts": ts, "probability": s.probability,
-                        "prediction": s.prediction, "decision": decision, "threshold": loaded.model.threshold,
-                        "model_name": loaded.name, "model_version": loaded.version,
-                        "reasons": json.dumps([r["code"] for r in s.reasons]), "latency_ms": latency_ms})
+        record = {**row, "request_id": request_id, "ts": ts, "probability": s.probability,
+                  "prediction": s.prediction, "decision": decision, "threshold": loaded.model.threshold,
+                  "model_name": loaded.name, "model_version": loaded.version,
+                  "reasons": json.dumps([r["code"] for r in s.reasons]), "latency_ms": latency_ms}
+        try:
+            await svc.logger.record(record)  # the answer leaves only once the decision is on disk
+        except LogRefused as exc:
+            raise HTTPException(503, f"decision not made: {exc}", headers={"Retry-After": "5"}) from None
         return JSONResponse(body)
 
-    async def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
+    async def require_token(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None) -> None:
         if svc.outcomes_token is None:
             raise HTTPException(503, "outcome reporting is not configured "
                                 f"(set {svc.args.outcomes_token_env})")
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not svc.token_matches(token.strip()):
+        if credentials is None or not svc.token_matches(credentials.credentials.strip()):
             raise HTTPException(401, "a valid bearer token is required",
                                 headers={"WWW-Authenticate": "Bearer"})
 

@@ -104,14 +104,23 @@ class RegistryPart(PartOut):
 
 
 class RequestLogPart(PartOut):
-    buffered: int = Field(description="answered requests not yet in the store")
-    written: int
+    backlog_rows: int = Field(description="answered requests in this replica's write-ahead log, not yet in "
+                              "the store")
+    backlog_bytes: int = Field(description="disk the backlog uses")
+    budget_bytes: int = Field(description="disk the backlog may use while the store is down")
+    when_full: Literal["queue", "refuse"] = Field(description="beyond the budget: keep answering and alert, "
+                                                  "or answer 503")
+    fsync: bool = Field(description="each answer waits for an fsync of its log line (group-committed)")
+    written: int = Field(description="rows this replica shipped to the store")
+    quarantined_rows: int = Field(description="rows the store's schema refused, kept apart with their error")
+    torn_lines: int = Field(description="unreadable log lines found (a write cut by a crash)")
     last_flush_at: str | None
     flush_interval_s: float
 
 
 class StorePart(PartOut):
     backend: str = Field(description="local-parquet or bigquery")
+    quarantined_files: int = Field(description="unreadable store files moved aside (reads skip them)")
 
 
 class ReadyOut(BaseModel):

@@ -22,6 +22,7 @@ from ray.serve import Application
 
 from creditrisk import wiring
 from creditrisk.settings import get_settings
+from creditrisk.wal import SegmentLog
 from serving.api import build_api
 from serving.config import DEPLOYMENT_NAME, PredictorConfig, ServiceArgs
 from serving.logger import InferenceLogger
@@ -37,10 +38,16 @@ class CreditRiskService:
         settings = get_settings().with_overrides(mlflow_uri=args.mlflow_uri, store_dir=args.store_dir)
         predictor = ChampionPredictor(lambda: wiring.make_registry(settings), args.predictor)
         await asyncio.to_thread(predictor.load_initial)
-        logger = InferenceLogger(lambda: wiring.make_store(settings), args.flush_interval_s,
-                                 args.flush_max_rows, backend=wiring.store_backend(settings))
+        replica_id = serve.get_replica_context().replica_id.unique_id
+        fsync = settings.is_production if args.wal_fsync is None else args.wal_fsync
+        wal = SegmentLog(args.wal_dir or settings.wal_dir, replica_id, fsync=fsync)
+        logger = InferenceLogger(lambda: wiring.make_store(settings), wal,
+                                 flush_interval_s=args.flush_interval_s, flush_max_rows=args.flush_max_rows,
+                                 budget_bytes=args.log_budget_bytes, when_full=args.when_log_full,
+                                 backend=wiring.store_backend(settings),
+                                 alerter=wiring.make_alerter(settings))
         self.replica = Replica(args, predictor, logger, os.environ.get(args.outcomes_token_env) or None,
-                               serve.get_replica_context().replica_id.unique_id)
+                               replica_id)
         predictor.start()
         logger.start()
 

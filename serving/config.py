@@ -6,9 +6,9 @@ every running replica (reload cadence, alias or pinned version, batching) withou
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from creditrisk.constants import CHAMPION_ALIAS
 
@@ -43,7 +43,9 @@ class ServiceArgs(BaseModel):
     store_dir: str | None = Field(default=None,
                                   description="local request-store folder; default from settings")
     predictor: PredictorConfig = Field(default_factory=PredictorConfig)
-    # Autoscaling (min_replicas is always 1: the portal must answer without a cold start).
+    # Autoscaling: at least one replica so the portal answers without a cold start; production runs
+    # two, so a replica's death costs only the requests in flight on it.
+    min_replicas: int = Field(default=1, ge=1, le=64)
     max_replicas: int = Field(default=2, ge=1, le=64)
     target_ongoing_requests: float = Field(default=8.0, gt=0)
     upscale_delay_s: float = Field(default=5.0, ge=0)
@@ -52,10 +54,20 @@ class ServiceArgs(BaseModel):
     replica_num_cpus: float = Field(default=0.5, gt=0,
                                     description="Ray CPU share per replica (scheduling only)")
     health_check_period_s: float = Field(default=5.0, gt=0)
-    # Inference log
-    flush_interval_s: float = Field(default=1.0, gt=0, le=60, description="max age of a buffered log row")
+    # Inference log: a write-ahead log on the replica's disk, shipped to the request store
+    flush_interval_s: float = Field(default=1.0, gt=0, le=60,
+                                    description="how often logged rows are shipped to the store")
     flush_max_rows: int = Field(default=1000, ge=1,
-                                description="flush early when this many rows are buffered")
+                                description="ship early when this many rows are waiting")
+    wal_dir: str | None = Field(default=None, description="write-ahead log folder; default "
+                                "CREDITRISK_HOME/wal (a disk that outlives the replica: a volume in deploy/)")
+    wal_fsync: bool | None = Field(default=None, description="fsync each group commit before answering "
+                                   "(survives the machine, not only the process); default: on in production")
+    log_budget_bytes: int = Field(default=256 * 2**20, ge=4096,
+                                  description="disk the unshipped log may use while the store is down")
+    when_log_full: Literal["queue", "refuse"] = Field(
+        default="refuse", description="beyond the budget: `refuse` answers 503 (every decision is logged "
+        "or not made), `queue` keeps answering and alerts")
     # HTTP
     max_body_bytes: int = Field(default=16_384, ge=256, description="larger request bodies get 413")
     max_batch_body_bytes: int = Field(default=1_048_576, ge=256,
@@ -66,7 +78,15 @@ class ServiceArgs(BaseModel):
                                     description="env var holding the /outcomes token")
     route_prefix: str = "/"
 
+    @model_validator(mode="after")
+    def _replica_range(self) -> ServiceArgs:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) must be <= max_replicas "
+                             f"({self.max_replicas})")
+        return self
+
     def autoscaling_config(self) -> dict[str, Any]:
-        return {"min_replicas": 1, "initial_replicas": 1, "max_replicas": self.max_replicas,
+        low = self.min_replicas
+        return {"min_replicas": low, "initial_replicas": low, "max_replicas": self.max_replicas,
                 "target_ongoing_requests": self.target_ongoing_requests,
                 "upscale_delay_s": self.upscale_delay_s, "downscale_delay_s": self.downscale_delay_s}

@@ -4,7 +4,8 @@
 `store`). Each section is a `PartHealth` (its `state`, `since` when it is in that state, and the
 last error with its time) plus the part's own details. The rule for the overall status lives
 only here: `unready` (HTTP 503) when a part the service cannot answer without is `down` (the
-model), `degraded` when any part is not `ok` (the service still answers), else `ready`.
+model, or a request log that refuses to record), `degraded` when any part is not `ok` (the
+service still answers), else `ready`.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from typing import Any, Literal
 PartState = Literal["ok", "degraded", "down"]
 Status = Literal["ready", "degraded", "unready"]
 PARTS = ("model", "registry", "request_log", "store")
-REQUIRED_PARTS = ("model",)  # without these the replica cannot answer /predict at all
+# Without these the replica cannot answer /predict: no model, or a request log that cannot record
+# the decision (a decision that is not logged is not made).
+REQUIRED_PARTS = ("model", "request_log")
 
 
 def now_iso() -> str:
@@ -48,6 +51,6 @@ class PartHealth:
 
 def overall(sections: Mapping[str, Mapping[str, Any]]) -> Status:
     """The replica's status from its parts' states (see the module docstring)."""
-    if any(sections[p]["state"] == "down" for p in REQUIRED_PARTS):
+    if any(sections.get(p, {}).get("state") == "down" for p in REQUIRED_PARTS):
         return "unready"
     return "degraded" if any(s["state"] != "ok" for s in sections.values()) else "ready"

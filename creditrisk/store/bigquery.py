@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -20,12 +20,14 @@ from google.auth.exceptions import GoogleAuthError
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
+from creditrisk.request_ids import lookup_days
 from creditrisk.store.base import (
     OUTCOME_COLUMNS,
     REQUEST_COLUMNS,
     RequestStore,
     StoreError,
     empty_window,
+    lookup_ids,
     outcome_frame,
     request_frame,
     utc,
@@ -50,6 +52,18 @@ _IDS_CHUNK = 10_000  # ids per array parameter, well under the query size limit
 # A client, or a factory returning a client or a context manager that yields one (for example
 # `BigQueryResource(...).get_client`), entered on first use and exited by `close()`.
 ClientSource = bigquery.Client | Callable[[], bigquery.Client | AbstractContextManager[bigquery.Client]]
+
+
+def _day_runs(days: Sequence[str]) -> list[tuple[datetime, datetime]]:
+    """Sorted YYYY-MM-DD days as `[first day, day after the last)` ranges of consecutive days."""
+    runs: list[tuple[datetime, datetime]] = []
+    for day in days:
+        lo = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        if runs and runs[-1][1] == lo:
+            runs[-1] = (runs[-1][0], lo + timedelta(days=1))
+        else:
+            runs.append((lo, lo + timedelta(days=1)))
+    return runs
 
 
 def _schema(columns: Mapping[str, str]) -> list[bigquery.SchemaField]:
@@ -185,10 +199,18 @@ class BigQueryRequestStore(RequestStore):
                                         ORDER BY reported_at DESC, loan_status DESC) AS rn
               FROM `{self.outcomes_table}`{" WHERE reported_at < @cutoff" if reported_before else ""}
             ) AS o ON o.request_id = r.request_id AND o.rn = 1""" if needs_outcomes else ""
+        # One row per request id, the first by ts (a retried append is stored twice), as on the local
+        # store. The ts range stays inside the subquery, on the bare partitioning column, so
+        # BigQuery prunes to the window's partitions before numbering rows.
+        inner = ", ".join(dict.fromkeys(["request_id", "ts", *(c for c in chosen if c in REQUEST_COLUMNS)]))
         sql = f"""
             SELECT {select}
-            FROM `{self.requests_table}` AS r{join}
-            WHERE r.ts >= @start AND r.ts < @end{" AND o.loan_status IS NOT NULL" if labelled_only else ""}
+            FROM (
+              SELECT {inner}, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY ts) AS rn
+              FROM `{self.requests_table}`
+              WHERE ts >= @start AND ts < @end
+            ) AS r{join}
+            WHERE r.rn = 1{" AND o.loan_status IS NOT NULL" if labelled_only else ""}
             ORDER BY r.ts, r.request_id"""
         params = [bigquery.ScalarQueryParameter("start", "TIMESTAMP", utc(start).to_pydatetime()),
                   bigquery.ScalarQueryParameter("end", "TIMESTAMP", utc(end).to_pydatetime())]
@@ -207,16 +229,29 @@ class BigQueryRequestStore(RequestStore):
         return df[chosen].reset_index(drop=True)
 
     def known_request_ids(self, request_ids: Sequence[str]) -> set[str]:
-        ids = sorted({str(i) for i in request_ids})
+        ours = lookup_ids(request_ids)
         found: set[str] = set()
-        sql = f"SELECT DISTINCT request_id FROM `{self.requests_table}` WHERE request_id IN UNNEST(@ids)"
-        for i in range(0, len(ids), _IDS_CHUNK):
-            params = [bigquery.ArrayQueryParameter("ids", "STRING", ids[i:i + _IDS_CHUNK])]
+        for i in range(0, len(ours), _IDS_CHUNK):
+            chunk = ours[i:i + _IDS_CHUNK]
+            # A range on the bare ts per run of consecutive days the ids name: the filter BigQuery's
+            # docs show pruning with (the partitioning column against constants), so a lookup reads
+            # those days only, never the whole log. `DATE(ts) IN UNNEST(@days)` also works on the
+            # emulator, but pruning through a function and an array is not documented.
+            runs = _day_runs(lookup_days(chunk))
+            ranges = " OR ".join(f"(ts >= @lo{n} AND ts < @hi{n})" for n in range(len(runs)))
+            sql = (f"SELECT DISTINCT request_id FROM `{self.requests_table}` "
+                   f"WHERE ({ranges}) AND request_id IN UNNEST(@ids)")
+            params: list[Any] = [bigquery.ArrayQueryParameter("ids", "STRING", chunk)]
+            for n, (lo, hi) in enumerate(runs):
+                params += [bigquery.ScalarQueryParameter(f"lo{n}", "TIMESTAMP", lo),
+                           bigquery.ScalarQueryParameter(f"hi{n}", "TIMESTAMP", hi)]
             found.update(self._query(sql, params, self.requests_table)["request_id"].astype(str))
         return found
 
     def count(self, start: datetime | None = None, end: datetime | None = None) -> int:
-        sql = f"SELECT COUNT(*) AS n FROM `{self.requests_table}` WHERE ts >= @start AND ts < @end"
+        # Distinct ids: a request appended twice counts once, as in read_window and the local store.
+        sql = (f"SELECT COUNT(DISTINCT request_id) AS n FROM `{self.requests_table}` "
+               "WHERE ts >= @start AND ts < @end")
         params = [bigquery.ScalarQueryParameter("start", "TIMESTAMP",
                                                 _MIN_TS if start is None else utc(start).to_pydatetime()),
                   bigquery.ScalarQueryParameter("end", "TIMESTAMP",

@@ -2,43 +2,63 @@
 
 Why not one DuckDB or SQLite file: a DuckDB file takes an exclusive lock per writing process, and
 SQLite serialises writers (busy errors under several serving replicas) and reads 1M rows ~10x
-slower than DuckDB over Parquet. Here every append writes a *new* file (temp name, then an atomic
-`os.replace`), so any number of processes append while others read, with no lock at all; a reader
-sees whole files or nothing. Layout::
+slower than DuckDB over Parquet. Here every append writes a *new* file (temp name, fsync, atomic
+`os.replace`, fsync of the folder: `durable.py`), so any number of processes append while others
+read, with no lock at all; a reader sees whole files or nothing, and a crash after an append
+returned loses nothing. Layout::
 
     <root>/requests/date=YYYY-MM-DD/part-<utc>-<pid>-<uuid>.parquet
     <root>/outcomes/date=YYYY-MM-DD/part-...parquet     (date = reported day)
+    <root>/quarantine/<kind>/date=YYYY-MM-DD/<name>     (unreadable files, with <name>.error.txt)
 
-Window reads open only the day folders the window touches. Duplicated request ids (a retried
-append, or a reader racing `compact`) are collapsed to the first row, so reads stay exact.
+Window reads open only the day folders the window touches, id lookups only the days the ids name.
+Duplicated request ids (a retried append, or a reader racing `compact`) are collapsed to the first
+row, so reads stay exact. A file no query can read is quarantined (`quarantine.py`) and the query
+repeated without it, so one bad file never blocks the store.
 """
 from __future__ import annotations
 
 import os
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from creditrisk.request_ids import lookup_days
 from creditrisk.store.base import (
     OUTCOME_COLUMNS,
     REQUEST_COLUMNS,
     RequestStore,
     StoreError,
     empty_window,
+    lookup_ids,
     outcome_frame,
     request_frame,
     utc,
     window_columns,
 )
+from creditrisk.store.compaction import merge_day
+from creditrisk.store.durable import make_dirs, publish_parquet
+from creditrisk.store.quarantine import Quarantine
 
-_READ_RETRIES = 3
+# Reads racing a compaction (a listed file removed before DuckDB opened it): a fresh listing, at
+# once, finds the merged file; a compaction touches a day folder once, so a retry rarely races again.
+_READ_RETRIES = 10
+# A query to run over `files`, built afresh for each attempt (so it lists the files again), or None
+# when there is nothing to read.
+Query = tuple[str, list[Any], list[Path]] | None
+
+
+def _part_name(tag: str = "") -> str:
+    """A new file's name: unique across processes, sortable by write time."""
+    suffix = f"-{tag}" if tag else ""
+    return f"part-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}-{uuid.uuid4().hex[:12]}{suffix}.parquet"
 
 
 def _sql_list(paths: Sequence[Path]) -> str:
@@ -46,22 +66,21 @@ def _sql_list(paths: Sequence[Path]) -> str:
 
 
 class LocalRequestStore(RequestStore):
-    def __init__(self, root: str | Path):
+    """`RequestStore` on append-only Parquet files in day folders under `root`, read with DuckDB."""
+
+    def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self._quarantine = Quarantine(self.root)
 
     def __repr__(self) -> str:
         return f"LocalRequestStore({str(self.root)!r})"
 
     # -- writing -------------------------------------------------------------------------------
     def _write(self, kind: str, df: pd.DataFrame, ts_col: str) -> int:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         for day, part in df.groupby(df[ts_col].dt.strftime("%Y-%m-%d"), sort=True):
             folder = self.root / kind / f"date={day}"
-            folder.mkdir(parents=True, exist_ok=True)
-            name = f"part-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"
-            tmp = folder / f".{name}.tmp"
-            pq.write_table(pa.Table.from_pandas(part, preserve_index=False), tmp)
-            os.replace(tmp, folder / name)  # atomic: readers never see a half-written file
+            make_dirs(folder)
+            publish_parquet(pa.Table.from_pandas(part, preserve_index=False), folder / _part_name())
         return len(df)
 
     def append_requests(self, rows: pd.DataFrame | Iterable[Mapping]) -> int:
@@ -73,31 +92,39 @@ class LocalRequestStore(RequestStore):
         return self._write("outcomes", df, "reported_at") if len(df) else 0
 
     # -- reading -------------------------------------------------------------------------------
-    def _files(self, kind: str, start: datetime | None = None, end: datetime | None = None) -> list[Path]:
+    def _days(self, kind: str) -> list[Path]:
         base = self.root / kind
-        if not base.is_dir():
-            return []
-        days = sorted(p for p in base.glob("date=*") if p.is_dir())
+        return sorted(p for p in base.glob("date=*") if p.is_dir()) if base.is_dir() else []
+
+    def _files(self, kind: str, start: datetime | None = None, end: datetime | None = None) -> list[Path]:
+        days = self._days(kind)
         if start is not None and end is not None:
             lo, hi = utc(start).strftime("%Y-%m-%d"), utc(end).strftime("%Y-%m-%d")
             days = [d for d in days if lo <= d.name[5:] <= hi]
         return [f for d in days for f in sorted(d.glob("part-*.parquet"))]
 
-    def _query(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        for attempt in range(_READ_RETRIES):
+    def _query(self, build: Callable[[], Query]) -> pd.DataFrame | None:
+        """Run the built query; quarantine unreadable files and retry races. None: nothing to read."""
+        races = 0
+        while (query := build()) is not None:
+            sql, params, files = query
             con = duckdb.connect()
             try:
                 con.execute("SET TimeZone = 'UTC'")
-                return con.execute(sql, params or []).df()
-            except duckdb.IOException as exc:  # a file compacted away between listing and reading
-                if attempt == _READ_RETRIES - 1:
-                    raise StoreError(f"{self}: read failed: {exc}") from exc
-                time.sleep(0.05)
+                return con.execute(sql, params).df()
             except duckdb.Error as exc:
-                raise StoreError(f"{self}: query failed: {exc}") from exc
+                failure, transient = f"{type(exc).__name__}: {exc}", isinstance(exc, duckdb.IOException)
             finally:
                 con.close()
-        raise AssertionError("unreachable")
+            if self._quarantine.sweep(files, failure):
+                continue  # each sweep moves a file, so this ends; the rest is read again
+            if not transient:
+                raise StoreError(f"{self}: query failed: {failure}")
+            races += 1
+            if races >= _READ_RETRIES:
+                raise StoreError(f"{self}: read failed after {races} attempts: {failure}")
+            time.sleep(0.002 * races)
+        return None
 
     def _requests_sql(self, files: list[Path], columns: Sequence[str] | None = None) -> str:
         # Naming the columns lets DuckDB read only those column chunks of each Parquet file.
@@ -110,70 +137,82 @@ class LocalRequestStore(RequestStore):
                     columns: Sequence[str] | None = None,
                     reported_before: datetime | None = None) -> pd.DataFrame:
         chosen = window_columns(columns)
-        files = self._files("requests", start, end)
-        if not files:
-            return empty_window(chosen)
-        outcomes = self._files("outcomes")
-        if labelled_only and not outcomes:
-            return empty_window(chosen)
         req = [c for c in chosen if c in REQUEST_COLUMNS]
-        select = [f"r.{c}" if c in REQUEST_COLUMNS else f"o.{c}" for c in chosen]
-        join = where = ""
-        if outcomes and (labelled_only or any(c in OUTCOME_COLUMNS for c in chosen)):
-            cutoff = "WHERE reported_at < ? " if reported_before is not None else ""
-            join = (f"LEFT JOIN (SELECT request_id, loan_status, reported_at FROM "
-                    f"read_parquet({_sql_list(outcomes)}) {cutoff}QUALIFY row_number() OVER "
-                    "(PARTITION BY request_id ORDER BY reported_at DESC, loan_status DESC) = 1) "
-                    "o USING (request_id)")
-            where = "WHERE o.loan_status IS NOT NULL" if labelled_only else ""
-        elif not outcomes:  # no outcome was ever reported: the outcome columns are all missing
-            nulls = {"loan_status": "CAST(NULL AS BIGINT) AS loan_status",
-                     "reported_at": "CAST(NULL AS TIMESTAMPTZ) AS reported_at"}
-            select = [nulls.get(c, f"r.{c}") for c in chosen]
-        sql = (f"SELECT {', '.join(select)} FROM {self._requests_sql(files, req)} r {join} {where} "
-               "ORDER BY r.ts")
-        params = [utc(start).to_pydatetime(), utc(end).to_pydatetime()]
-        if join and reported_before is not None:
-            params.append(utc(reported_before).to_pydatetime())
-        df = self._query(sql, params)
-        return _typed(df, chosen)
+
+        def build() -> Query:
+            files = self._files("requests", start, end)
+            outcomes = self._files("outcomes")
+            if not files or (labelled_only and not outcomes):
+                return None
+            select = [f"r.{c}" if c in REQUEST_COLUMNS else f"o.{c}" for c in chosen]
+            join = where = ""
+            if outcomes and (labelled_only or any(c in OUTCOME_COLUMNS for c in chosen)):
+                cutoff = "WHERE reported_at < ? " if reported_before is not None else ""
+                join = (f"LEFT JOIN (SELECT request_id, loan_status, reported_at FROM "
+                        f"read_parquet({_sql_list(outcomes)}) {cutoff}QUALIFY row_number() OVER "
+                        "(PARTITION BY request_id ORDER BY reported_at DESC, loan_status DESC) = 1) "
+                        "o USING (request_id)")
+                where = "WHERE o.loan_status IS NOT NULL" if labelled_only else ""
+            elif not outcomes:  # no outcome was ever reported: the outcome columns are all missing
+                nulls = {"loan_status": "CAST(NULL AS BIGINT) AS loan_status",
+                         "reported_at": "CAST(NULL AS TIMESTAMPTZ) AS reported_at"}
+                select = [nulls.get(c, f"r.{c}") for c in chosen]
+            sql = (f"SELECT {', '.join(select)} FROM {self._requests_sql(files, req)} r {join} {where} "
+                   "ORDER BY r.ts")
+            params: list[Any] = [utc(start).to_pydatetime(), utc(end).to_pydatetime()]
+            if join and reported_before is not None:
+                params.append(utc(reported_before).to_pydatetime())
+            return sql, params, files + (outcomes if join else [])
+
+        df = self._query(build)
+        return empty_window(chosen) if df is None else _typed(df, chosen)
 
     def known_request_ids(self, request_ids: Sequence[str]) -> set[str]:
-        files = self._files("requests")
-        if not files or not request_ids:
-            return set()
-        sql = (f"SELECT DISTINCT request_id FROM read_parquet({_sql_list(files)}) "
-               "WHERE list_contains(?, request_id)")
-        return set(self._query(sql, [list(request_ids)])["request_id"].astype(str))
+        ours = lookup_ids(request_ids)
+        days = set(lookup_days(ours))
+
+        def build() -> Query:
+            files = [f for d in self._days("requests") if d.name[5:] in days
+                     for f in sorted(d.glob("part-*.parquet"))]
+            if not files:
+                return None
+            sql = (f"SELECT DISTINCT request_id FROM read_parquet({_sql_list(files)}, union_by_name=true) "
+                   "WHERE request_id IN (SELECT unnest(?::VARCHAR[]))")
+            return sql, [ours], files
+
+        df = self._query(build) if ours else None
+        return set() if df is None else set(df["request_id"].astype(str))
 
     def count(self, start: datetime | None = None, end: datetime | None = None) -> int:
-        if start is None and end is None:
-            start, end = datetime(1970, 1, 1), datetime(9999, 1, 1)
-        start = start or datetime(1970, 1, 1)
-        end = end or datetime(9999, 1, 1)
-        files = self._files("requests", start, end)
-        if not files:
-            return 0
-        df = self._query(f"SELECT count(*) AS n FROM {self._requests_sql(files, [])}",
-                         [utc(start).to_pydatetime(), utc(end).to_pydatetime()])
-        return int(df["n"].iloc[0])
+        lo, hi = start or datetime(1970, 1, 1), end or datetime(9999, 1, 1)
 
-    def compact(self, older_than: timedelta = timedelta(days=1)) -> int:
-        """Merge each finished day's small files into one (serving writes many). Returns files removed."""
-        removed, cutoff = 0, (utc(datetime.now(UTC)) - older_than).strftime("%Y-%m-%d")
+        def build() -> Query:
+            files = self._files("requests", lo, hi)
+            if not files:
+                return None
+            return (f"SELECT count(*) AS n FROM {self._requests_sql(files, [])}",
+                    [utc(lo).to_pydatetime(), utc(hi).to_pydatetime()], files)
+
+        df = self._query(build)
+        return 0 if df is None else int(df["n"].iloc[0])
+
+    # -- upkeep --------------------------------------------------------------------------------
+    def compact(self, before: datetime, *, on_day: Callable[[str, int], None] | None = None) -> int:
+        """Merge each day folder before `before`'s UTC day into one file (serving writes many)."""
+        cutoff, removed = utc(before).strftime("%Y-%m-%d"), 0
         for kind in ("requests", "outcomes"):
-            for day in sorted((self.root / kind).glob("date=*")):
-                parts = sorted(day.glob("part-*.parquet"))
-                if len(parts) < 2 or day.name[5:] >= cutoff:
+            for folder in self._days(kind):
+                if folder.name[5:] >= cutoff:
                     continue
-                merged = pa.concat_tables([pq.read_table(p) for p in parts], promote_options="default")
-                name = f"part-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}-compact.parquet"
-                pq.write_table(merged, day / f".{name}.tmp")
-                os.replace(day / f".{name}.tmp", day / name)
-                for p in parts:
-                    p.unlink(missing_ok=True)
-                removed += len(parts)
+                merged = merge_day(folder, _part_name("compact"), self._quarantine, dedupe=kind == "requests")
+                if merged:
+                    removed += merged
+                    if on_day is not None:
+                        on_day(f"{kind}/{folder.name}", merged)
         return removed
+
+    def quarantined_files(self) -> int:
+        return self._quarantine.count()
 
 
 def _typed(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

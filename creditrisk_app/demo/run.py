@@ -27,7 +27,7 @@ from creditrisk_app.demo.loop import Out, WeekRow, run_week
 from creditrisk_app.demo.traffic import Answered, Traffic
 from creditrisk_app.processes import (
     Service,
-    interrupt_on_sigterm,
+    StopSignals,
     spawn_dagster,
     spawn_mlflow_ui,
     spawn_serving,
@@ -59,6 +59,7 @@ class DemoResult:
     alerts: list[dict]
     log_errors: list[str]
     post_drift_auc: dict[str, float]
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM before the end
 
 
 def _phase(phases: dict[str, float], name: str, t0: float, out: Out) -> float:
@@ -86,6 +87,17 @@ def _post_drift_auc(settings: Settings, answered: list[Answered], drift_start: d
 
 
 def run_demo(cfg: DemoConfig, out: Out = print) -> DemoResult:
+    """The demo; Ctrl-C or SIGTERM at any point stops every server it started, in order."""
+    services: list[Service] = []
+    StopSignals(force=lambda: [s.kill() for s in services]).install()
+    try:
+        return _run(cfg, out, services)
+    except KeyboardInterrupt:  # before the servers started (their own stop is in _run's finally)
+        out("[demo] stopped")
+        return DemoResult([], {}, 0, 0, [], [], {}, interrupted=True)
+
+
+def _run(cfg: DemoConfig, out: Out, services: list[Service]) -> DemoResult:
     base = get_settings()
     home = base.home / "demo"
     shutil.rmtree(home, ignore_errors=True)
@@ -104,7 +116,7 @@ def run_demo(cfg: DemoConfig, out: Out = print) -> DemoResult:
     t0 = _phase(phases, "bootstrap", t0, out)
 
     token = secrets.token_urlsafe(16)
-    services: list[Service] = []
+    interrupted = False
     traffic: Traffic | None = None
     rows: list[WeekRow] = []
     stored, post = 0, {}
@@ -112,7 +124,7 @@ def run_demo(cfg: DemoConfig, out: Out = print) -> DemoResult:
         try:
             child_env = {"CREDITRISK_HOME": str(home), "CREDITRISK_ALERT_WEBHOOK": sink.url,
                          **({"CREDITRISK_DATA": cfg.data} if cfg.data else {})}
-            services = [
+            services += [
                 spawn_serving(settings, cfg.ports["serve"], ["--allow-client-time", "--reload-interval",
                                                              str(cfg.reload_interval_s)],
                               {"CREDITRISK_OUTCOMES_TOKEN": token}),
@@ -152,18 +164,17 @@ def run_demo(cfg: DemoConfig, out: Out = print) -> DemoResult:
                 f"client errors {len(traffic.stats.errors)}, alerts {len(sink.alerts)}")
             if not cfg.exit:
                 out("[demo] the UIs stay up; press Ctrl-C to stop everything")
-                interrupt_on_sigterm()
-                try:
-                    while True:
-                        time.sleep(3600)
-                except KeyboardInterrupt:
-                    pass
+                while True:
+                    time.sleep(3600)
+        except KeyboardInterrupt:
+            interrupted = True
+            out("[demo] stopping: the service ships its request log, then Dagster and MLflow stop")
         finally:
             for s in reversed(services):
                 s.stop()
     sent = traffic.stats.answered if traffic else []
     errors = _log_errors([s.log for s in services]) + (traffic.stats.errors if traffic else [])
-    result = DemoResult(rows, phases, len(sent), stored, list(sink.alerts), errors, post)
+    result = DemoResult(rows, phases, len(sent), stored, list(sink.alerts), errors, post, interrupted)
     (home / "timeline.json").write_text(json.dumps(asdict(result), indent=2, default=str))
     out(f"[demo] timeline written to {home / 'timeline.json'}; log errors: {len(errors)}")
     return result

@@ -1,4 +1,4 @@
-"""`dagster dev` from the repo root: the UI's GraphQL API lists the assets, the sensor and the schedule."""
+"""`dagster dev` from the repo root: the UI's GraphQL API lists the assets, the sensor and the schedules."""
 from __future__ import annotations
 
 import json
@@ -35,6 +35,6 @@ def test_dagster_dev_serves_the_code_location(tmp_path: Path) -> None:
     (repo,) = data["repositoriesOrError"]["nodes"]
     assert {(s["name"], s["sensorState"]["status"]) for s in repo["sensors"]} == {("drift_sensor", "RUNNING")}
     assert {(s["name"], s["scheduleState"]["status"]) for s in repo["schedules"]} == \
-        {("weekly_drift_schedule", "RUNNING")}
+        {("weekly_drift_schedule", "RUNNING"), ("store_compaction_schedule", "RUNNING")}
     assert (tmp_path / "dagster").is_dir() and any((tmp_path / "dagster").iterdir())
     assert service.proc.poll() is not None  # stopped, with everything it started

@@ -26,6 +26,7 @@ class Served:
     token: str
     registry: object  # creditrisk.registry.Registry
     champion_version: str
+    wal_dir: Path
     reload_interval_s: float = RELOAD_INTERVAL_S
     flush_interval_s: float = FLUSH_INTERVAL_S
 
@@ -43,14 +44,14 @@ def served(registry, champion, tmp_path_factory: pytest.TempPathFactory) -> Iter
     from serving.config import PredictorConfig, ServiceArgs
     from serving.runtime import LocalService, free_port
 
-    store_dir = tmp_path_factory.mktemp("request-store")
-    args = ServiceArgs(mlflow_uri=registry.tracking_uri, store_dir=str(store_dir),
+    store_dir, wal_dir = tmp_path_factory.mktemp("request-store"), tmp_path_factory.mktemp("wal")
+    args = ServiceArgs(mlflow_uri=registry.tracking_uri, store_dir=str(store_dir), wal_dir=str(wal_dir),
                        predictor=PredictorConfig(reload_interval_s=RELOAD_INTERVAL_S),
                        flush_interval_s=FLUSH_INTERVAL_S, allow_client_time=True, max_replicas=1)
     service = LocalService(args, free_port(), extra_env={"CREDITRISK_OUTCOMES_TOKEN": OUTCOMES_TOKEN})
     service.start()
     try:
-        yield Served(service.base_url, store_dir, OUTCOMES_TOKEN, registry, champion.version)
+        yield Served(service.base_url, store_dir, OUTCOMES_TOKEN, registry, champion.version, wal_dir)
     finally:
         service.stop()
 

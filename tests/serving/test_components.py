@@ -5,88 +5,31 @@ import asyncio
 import json
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from fastapi import HTTPException
+from test_request_log import FlakyStore
+from test_request_log import row as _row
 
 from creditrisk.registry import Registry
+from creditrisk.request_ids import issued_at_ms, new_request_id
 from creditrisk.schema import EXAMPLE_APPLICANT
 from creditrisk.store.local import LocalRequestStore
+from creditrisk.wal import SegmentLog
 from serving.api import request_time
 from serving.api_models import ReadyOut
 from serving.config import PredictorConfig, ServiceArgs
 from serving.health import overall
-from serving.logger import InferenceLogger, issued_at_ms, new_request_id
+from serving.logger import InferenceLogger
 from serving.predictor import ChampionPredictor
 from serving.replica import Replica
 from serving.runtime import free_port
 
 T0 = datetime(2030, 3, 4, 12, tzinfo=UTC)
-
-
-def _row(i: int) -> dict[str, Any]:
-    return {**EXAMPLE_APPLICANT, "request_id": new_request_id(), "ts": T0 + timedelta(seconds=i),
-            "probability": 0.5, "prediction": 1, "decision": "denied", "threshold": 0.4, "model_name": "m",
-            "model_version": "1", "reasons": "[]", "latency_ms": 1.0}
-
-
-class FlakyStore(LocalRequestStore):
-    def __init__(self, root: Path, failures: int) -> None:
-        super().__init__(root)
-        self.failures = failures
-
-    def append_requests(self, rows: Any) -> int:
-        if self.failures:
-            self.failures -= 1
-            raise OSError("store down")
-        return super().append_requests(rows)
-
-
-def test_logger_buffers_flushes_in_background_and_on_close(tmp_path: Path) -> None:
-    store = LocalRequestStore(tmp_path)
-
-    async def scenario() -> None:
-        log = InferenceLogger(lambda: store, flush_interval_s=0.2, flush_max_rows=1000)
-        log.start()
-        rows = [_row(i) for i in range(7)]
-        for r in rows:
-            log.add(r)
-        assert all(log.contains(r["request_id"]) for r in rows) and store.count() == 0  # nothing on the path
-        deadline = time.monotonic() + 5.0  # the background flush, not close(), writes these
-        while store.count() < 7 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        assert store.count() == 7 and not log.contains(rows[0]["request_id"])
-        for i in range(7, 12):
-            log.add(_row(i))
-        await log.close()  # shutdown: the tail is written
-        assert store.count() == 12
-
-    asyncio.run(scenario())
-
-
-def test_logger_keeps_rows_while_the_store_fails(tmp_path: Path) -> None:
-    store = FlakyStore(tmp_path, failures=2)
-
-    async def scenario() -> None:
-        log = InferenceLogger(lambda: store, flush_interval_s=0.05)
-        rows = [_row(i) for i in range(3)]
-        for r in rows:
-            log.add(r)
-        assert await log.flush() == 0
-        failing = log.sections()
-        assert failing["store"]["state"] == "down" and failing["store"]["last_error"] == "OSError: store down"
-        assert failing["request_log"]["state"] == "degraded" and failing["request_log"]["buffered"] == 3
-        assert log.contains(rows[0]["request_id"])
-        await log.close()  # retries: the second failure is followed by a success
-        recovered = log.sections()
-        assert store.count() == 3 and recovered["store"]["state"] == recovered["request_log"]["state"] == "ok"
-        assert recovered["store"]["last_error"] == "OSError: store down"  # the last error stays visible
-
-    asyncio.run(scenario())
 
 
 def test_request_ids_are_time_ordered_uuids() -> None:
@@ -151,16 +94,23 @@ def test_predictor_reports_a_missing_alias_and_follows_a_pin(registry, champion)
         asyncio.run(predictor.close())
 
 
+def _logger(tmp_path: Path, store: LocalRequestStore, **kw: Any) -> InferenceLogger:
+    """A request log that ships only when told (`flush()`), started outside any event loop."""
+    log = InferenceLogger(lambda: store, SegmentLog(tmp_path / "wal", "r1"), flush_interval_s=60, **kw)
+    log.wal.open()
+    return log
+
+
 def _replica(predictor: ChampionPredictor, log: InferenceLogger) -> Replica:
     return Replica(ServiceArgs(flush_interval_s=60), predictor, log, outcomes_token="t", replica_id="r1")
 
 
 def test_a_request_answered_a_moment_ago_is_known_before_its_row_is_written(tmp_path: Path) -> None:
-    store = LocalRequestStore(tmp_path)
-    log = InferenceLogger(lambda: store, flush_interval_s=60)  # never flushes during the test
+    store = LocalRequestStore(tmp_path / "store")
+    log = _logger(tmp_path, store)
     replica = _replica(ChampionPredictor(lambda: Registry("sqlite://"), PredictorConfig()), log)
     row = _row(0)
-    log.add(row)
+    asyncio.run(log.record(row))
     assert store.known_request_ids([row["request_id"]]) == set()
     assert asyncio.run(replica.is_known(row["request_id"])) is True
     stranger = str(uuid.uuid4())  # not one of our time-ordered ids: unknown at once, no flush grace
@@ -169,21 +119,20 @@ def test_a_request_answered_a_moment_ago_is_known_before_its_row_is_written(tmp_
 
 def test_readyz_shape_follows_the_parts(registry, champion, tmp_path: Path) -> None:
     """unready without a model; degraded while the store refuses writes (with the backlog); ready after."""
-    store = FlakyStore(tmp_path, failures=1)
+    store = FlakyStore(tmp_path / "store", failures=1)
     predictor = ChampionPredictor(lambda: Registry(registry.tracking_uri), PredictorConfig())
-    replica = _replica(predictor, InferenceLogger(lambda: store, flush_interval_s=60,
-                                                  backend="local-parquet"))
+    replica = _replica(predictor, _logger(tmp_path, store, backend="local-parquet"))
 
     async def scenario() -> None:
         body = replica.readiness()
         assert (body["status"], body["model"]["state"], body["model"]["version"]) == ("unready", "down", None)
         predictor.load_initial()
-        replica.logger.add(_row(0))
+        await replica.logger.record(_row(0))
         assert await replica.logger.flush() == 0  # the store refuses
         body = replica.readiness()
         assert body["status"] == "degraded" and body["model"]["version"] == champion.version
         assert (body["store"]["state"], body["store"]["last_error"]) == ("down", "OSError: store down")
-        assert (body["request_log"]["state"], body["request_log"]["buffered"]) == ("degraded", 1)
+        assert (body["request_log"]["state"], body["request_log"]["backlog_rows"]) == ("degraded", 1)
         assert await replica.logger.flush() == 1
         body = replica.readiness()
         assert body["status"] == "ready" and body["request_log"]["written"] == 1
@@ -264,3 +213,25 @@ def test_a_new_replica_with_a_broken_champion_serves_the_previous_one(versions: 
         assert predictor.sections()["registry"]["alias_version"] == v2
     finally:
         asyncio.run(predictor.close())
+
+
+class CountingStore(LocalRequestStore):
+    lookups = 0
+
+    def known_request_ids(self, request_ids: Any) -> set[str]:
+        self.lookups += 1
+        return super().known_request_ids(request_ids)
+
+
+def test_a_batch_of_unknown_ids_costs_one_store_query(tmp_path: Path) -> None:
+    """5,000 unknown ids: one lookup (was one full scan per id); fresh ids: one more after the grace."""
+    store = CountingStore(tmp_path / "store")
+    replica = Replica(ServiceArgs(flush_interval_s=0.1), ChampionPredictor(lambda: Registry("sqlite://"),
+                      PredictorConfig()), _logger(tmp_path, store), outcomes_token="t", replica_id="r1")
+    now = int(time.time() * 1000)
+    old = [new_request_id(now - 3_600_000 + i) for i in range(5000)]
+    assert asyncio.run(replica.unknown_ids(old)) == set(old) and store.lookups == 1
+    fresh = [new_request_id(now + i) for i in range(10)]
+    started = time.monotonic()
+    assert asyncio.run(replica.unknown_ids(fresh)) == set(fresh) and store.lookups == 3
+    assert time.monotonic() - started < 2 * 0.1 + 2.0 + 1.0  # one grace for the whole batch

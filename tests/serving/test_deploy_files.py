@@ -24,7 +24,10 @@ def _check_serve_config(cfg: dict[str, Any]) -> dict[str, Any]:
     assert dep["name"] == DEPLOYMENT_NAME
     PredictorConfig.model_validate(dep["user_config"])
     auto = dep["autoscaling_config"]
-    assert auto["min_replicas"] == 1 and auto["max_replicas"] >= 2 and auto["target_ongoing_requests"] > 0
+    # At least two replicas: a replica killed under load costs only the requests in flight on it.
+    assert auto["min_replicas"] >= 2 and args.min_replicas == auto["min_replicas"]
+    assert auto["max_replicas"] >= auto["min_replicas"] and auto["target_ongoing_requests"] > 0
+    assert args.when_log_full == "refuse"  # a deployed service never answers without a record
     assert dep["max_ongoing_requests"] >= dep["user_config"]["max_batch_size"]
     assert dep["user_config"]["reload_interval_s"] <= 15
     env = app["runtime_env"]["env_vars"]  # a registry outage must fail a reload check in seconds
@@ -53,6 +56,16 @@ def test_rayservice_points_at_remote_mlflow_bigquery_and_the_token_secret() -> N
         assert env["CREDITRISK_BQ_PROJECT"]["value"] and env["CREDITRISK_BQ_DATASET"]["value"]
         assert "secretKeyRef" in env[OUTCOMES_TOKEN_ENV]["valueFrom"]
         assert env["RAY_SERVE_ENABLE_HA_PROXY"]["value"] == "1"
+    (app,) = yaml.safe_load(service["spec"]["serveConfigV2"])["applications"]
+    args = ServiceArgs.model_validate(app["args"])
+    assert args.wal_fsync is True
+    for group in cluster["workerGroupSpecs"]:  # replicas run there: their log is on a volume
+        spec = group["template"]["spec"]
+        (container,) = spec["containers"]
+        mounted = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        (name,) = [n for n, path in mounted.items() if path == args.wal_dir]
+        assert "hostPath" in volumes[name]  # outlives the pod
     assert account["kind"] == "ServiceAccount"
 
 

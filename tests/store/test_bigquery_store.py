@@ -11,12 +11,12 @@ import dagster as dg
 import pytest
 from store_rows import T0, assert_window_dtypes, outcome_row, request_row
 
+from creditrisk.request_ids import id_for
 from creditrisk.store.base import REQUEST_COLUMNS, StoreError
 from creditrisk.store.bigquery import BigQueryRequestStore
 from creditrisk_assets.resources import build_resources
 
 PROJECT = "test-project"  # the emulator project, as in conftest.py
-
 
 
 def test_ensure_tables_is_idempotent_and_partitions_by_day(bq_store: BigQueryRequestStore) -> None:
@@ -66,7 +66,7 @@ def test_failures_surface_as_store_errors_naming_the_table(bq_client, dataset_na
     with pytest.raises(StoreError, match=rf"bigquery store: .*{table}"):
         store.count()
     with pytest.raises(StoreError, match=rf"bigquery store: .*{table}"):
-        store.known_request_ids(["a"])
+        store.known_request_ids([id_for(T0)])
     with pytest.raises(StoreError, match=rf"bigquery store: append to {table}"):
         store.append_requests([request_row("a", T0)])
     assert time.monotonic() - started < 10, "a failure must not be retried for long"
