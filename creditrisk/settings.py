@@ -29,6 +29,9 @@ class Settings:
     promotion: str = "auto"  # CREDITRISK_PROMOTION: `auto`, or `approval` (a winner waits for a person)
     log_training_data: str = "copy"  # CREDITRISK_LOG_TRAINING_DATA: `copy` rows to MLflow, or `reference`
     lock_uri: str | None = None  # CREDITRISK_LOCK_URI: postgresql://... for the shared registry lock
+    # BIGQUERY_EMULATOR_HOST (google-cloud-bigquery's own variable): the BigQuery API at this
+    # http:// address with anonymous credentials. Only for an emulator (the production rehearsal).
+    bq_emulator: str | None = None
 
     @property
     def mlflow_dir(self) -> Path:
@@ -100,4 +103,5 @@ def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
         promotion=policy,
         log_training_data=data_policy,
         lock_uri=env.get("CREDITRISK_LOCK_URI") or None,
+        bq_emulator=env.get("BIGQUERY_EMULATOR_HOST") or None,
     )

@@ -40,12 +40,24 @@ def make_store(settings: Settings, bigquery_client: ClientSource | None = None) 
         raise ValueError("CREDITRISK_ENV=production needs CREDITRISK_BQ_PROJECT for the request store")
     from creditrisk.store.bigquery import BigQueryRequestStore
 
-    if bigquery_client is None:
+    if settings.bq_emulator:  # an emulator accepts no credentials, and Google's default ones need a network
+        bigquery_client = _emulator_client(settings.bq_project, settings.bq_emulator)
+    elif bigquery_client is None:
         from google.cloud import bigquery  # production only: keeps the local path light
 
         project = settings.bq_project
         bigquery_client = lambda: bigquery.Client(project=project)  # noqa: E731 - resolved on first use
     return BigQueryRequestStore(bigquery_client, settings.bq_project, settings.bq_dataset)
+
+
+def _emulator_client(project: str, endpoint: str) -> ClientSource:
+    def make():  # -> bigquery.Client
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import bigquery
+
+        return bigquery.Client(project=project, credentials=AnonymousCredentials(),
+                               client_options={"api_endpoint": endpoint})
+    return make
 
 
 def _sqlite_dir(settings: Settings) -> Path | None:

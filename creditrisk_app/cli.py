@@ -83,6 +83,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result.interrupted else 1 if result.log_errors else 0
 
 
+def cmd_rehearse(args: argparse.Namespace, settings: Settings) -> int:
+    """The production topology on loopback, one drifted week through it (creditrisk_app/rehearsal)."""
+    from creditrisk_app.processes import StopSignals
+    from creditrisk_app.rehearsal.run import rehearse
+
+    StopSignals().install()  # Ctrl-C or SIGTERM: the rehearsal's finally stops every part
+    try:
+        return 0 if rehearse(data=args.data or settings.base_data, keep=args.keep) else 1
+    except KeyboardInterrupt:
+        return 130
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="creditrisk", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -109,7 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--port", type=int, default=8000, help="portal and API")
     d.add_argument("--dagster-port", type=int, default=3000)
     d.add_argument("--mlflow-port", type=int, default=5000)
-    p.set_defaults(_commands={**commands, "serve": cmd_serve, "demo": cmd_demo})
+    r = sub.add_parser("rehearse", help="start the production parts on loopback (Postgres, mlflow server, "
+                       "a 2-node Ray cluster, the BigQuery emulator, Dagster) and run a drifted week through")
+    r.add_argument("--data", default=None,
+                   help="CSV of base training data (default: CREDITRISK_DATA or synthetic)")
+    r.add_argument("--keep", action="store_true", help="keep the logs folder afterwards")
+    p.set_defaults(_commands={**commands, "serve": cmd_serve, "demo": cmd_demo, "rehearse": cmd_rehearse})
     return p
 
 

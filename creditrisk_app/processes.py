@@ -140,6 +140,9 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float, log: Path) -> No
             with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status < 500:
                     return
+        except urllib.error.HTTPError as exc:  # it answers: a 401 (token auth) is still an answer
+            if exc.code < 500:
+                return
         except (urllib.error.URLError, OSError, http.client.HTTPException):
             pass  # not listening yet, or not speaking HTTP yet (a half-started server)
         time.sleep(0.5)

@@ -31,11 +31,13 @@ class StoreResource(dg.ConfigurableResource):
     store_dir: str | None = None  # local store folder other than $CREDITRISK_HOME/requests
     bq_project: str | None = None
     bq_dataset: str = "creditrisk"
+    bq_emulator_host: str | None = None  # BIGQUERY_EMULATOR_HOST: the rehearsal's emulator
     bigquery: BigQueryResource  # the production store's client; never opened locally
 
     def get_store(self) -> RequestStore:
         settings = _settings(CREDITRISK_ENV=self.env, CREDITRISK_HOME=self.home,
-                             CREDITRISK_BQ_PROJECT=self.bq_project, CREDITRISK_BQ_DATASET=self.bq_dataset)
+                             CREDITRISK_BQ_PROJECT=self.bq_project, CREDITRISK_BQ_DATASET=self.bq_dataset,
+                             BIGQUERY_EMULATOR_HOST=self.bq_emulator_host)
         return wiring.make_store(settings.with_overrides(store_dir=self.store_dir), self.bigquery.get_client)
 
 
@@ -111,7 +113,8 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     uri = dg.EnvVar("CREDITRISK_MLFLOW_URI") if settings.is_production else settings.mlflow_uri
     return {
         "store": StoreResource(env=settings.env, home=str(settings.home), bq_project=project,
-                               bq_dataset=settings.bq_dataset, bigquery=BigQueryResource(project=project)),
+                               bq_dataset=settings.bq_dataset, bq_emulator_host=settings.bq_emulator,
+                               bigquery=BigQueryResource(project=project)),
         "registry": RegistryResource(tracking_uri=uri, home=str(settings.home), env=settings.env,
                                      lock_uri=dg.EnvVar("CREDITRISK_LOCK_URI") if settings.is_production
                                      else settings.lock_uri),

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 def postgres() -> Iterator[str]:
     cluster = PgCluster().start()
     try:
-        yield cluster.dsn
+        yield cluster.dsn()
     finally:
         cluster.stop()
 

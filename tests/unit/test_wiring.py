@@ -57,3 +57,18 @@ def test_production_without_a_project_is_refused_by_name(tmp_path: Path) -> None
 def test_an_unknown_deployment_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="CREDITRISK_ENV must be 'local' or 'production', got 'staging'"):
         get_settings({"CREDITRISK_ENV": "staging"})
+
+
+def test_an_emulator_host_gets_its_endpoint_and_anonymous_credentials(tmp_path: Path) -> None:
+    """BIGQUERY_EMULATOR_HOST (the rehearsal's bqemulator): no Google credentials are looked up."""
+    from google.auth.credentials import AnonymousCredentials
+
+    settings = get_settings({"CREDITRISK_ENV": "production", "CREDITRISK_HOME": str(tmp_path),
+                             "CREDITRISK_BQ_PROJECT": "rehearsal",
+                             "BIGQUERY_EMULATOR_HOST": "http://127.0.0.1:9"})
+    store = wiring.make_store(settings, bigquery_client=lambda: pytest.fail("dagster-gcp's client used"))
+    assert isinstance(store, BigQueryRequestStore)
+    client = store.client
+    assert isinstance(client._credentials, AnonymousCredentials)
+    assert client._connection.API_BASE_URL == "http://127.0.0.1:9"
+    store.close()

@@ -1,0 +1,1 @@
+"""The production rehearsal: every production part on loopback (`creditrisk rehearse`)."""

@@ -1,0 +1,220 @@
+"""`creditrisk rehearse`: the production topology on loopback, and one drifted week through it.
+
+Parts and what each stands in for: a Debian PostgreSQL cluster (Cloud SQL) holds Dagster's run,
+event and schedule storage (`deploy/dagster.yaml`) and MLflow's backend store; `mlflow server`
+with proxied artifacts is reached only by `http://`; a two-node Ray cluster (`ray start` on
+127.0.0.1 and 127.0.0.2; KubeRay's head and worker pods) receives `deploy/serve_config.yaml`
+through `serve deploy`; bqemulator (BigQuery) is the request store; `dagster-webserver` and
+`dagster-daemon` run the code location with `CREDITRISK_ENV=production`. The traffic is the
+demo's (recession from the second week), over HTTP with simulated time; the approval policy is
+on, so the rehearsal approves the winner as a second actor. Every part is stopped at the end.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml  # type: ignore[import-untyped]
+
+from creditrisk_app.demo.dagster_api import DagsterAPI
+from creditrisk_app.demo.loop import sensor_verdict
+from creditrisk_app.demo.traffic import Traffic
+from creditrisk_app.processes import BIN, REPO, Service, spawn_mlflow_server
+from creditrisk_app.rehearsal.parts import PgCluster, RayCluster, start_bigquery_emulator, start_dagster
+from serving.runtime import fast_path_env, free_port
+
+Out = Callable[[str], None]
+# A normal week, then a recession week (seeded): its challenger wins on the real data set.
+WEEKS, DRIFT_WEEK, REQUESTS_PER_WEEK = 2, 2, 1500
+START = datetime(2026, 1, 5, tzinfo=UTC)
+APPROVER = "rehearsal-validator"
+
+
+class Steps:
+    """Prints one PASS/FAIL line per step, with its time; remembers whether all passed."""
+
+    def __init__(self, out: Out) -> None:
+        self.out, self.ok, self.t0 = out, True, time.monotonic()
+
+    def check(self, name: str, passed: bool, detail: str = "") -> bool:
+        self.ok = self.ok and passed
+        self.out(f"[{time.monotonic() - self.t0:6.1f}s] {'PASS' if passed else 'FAIL'} {name}"
+                 + (f": {detail}" if detail else ""))
+        return passed
+
+
+def serve_config(folder: Path, port: int) -> Path:
+    """deploy/serve_config.yaml with the rehearsal's four changes, written beside its logs."""
+    cfg = yaml.safe_load((REPO / "deploy" / "serve_config.yaml").read_text())
+    cfg["http_options"]["port"] = port
+    cfg["proxy_location"] = "HeadOnly"  # one HTTP entry, as the KubeRay serve Service is
+    (app,) = cfg["applications"]
+    app["args"].update(allow_client_time=True, wal_dir=str(folder / "wal"))  # weeks in minutes
+    (dep,) = app["deployments"]
+    dep["ray_actor_options"]["num_cpus"] = 1  # one replica per one-CPU node: both nodes serve
+    path = folder / "serve_config.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def replica_nodes(ray: RayCluster) -> list[str]:
+    """The node IP of each running replica, from Ray's state API."""
+    nodes = json.loads(ray.run(str(BIN / "ray"), "list", "nodes", "--format", "json").stdout or "[]")
+    ip = {n["node_id"]: n["node_ip"] for n in nodes}
+    actors = json.loads(ray.run(str(BIN / "ray"), "list", "actors", "--format", "json", "--filter",
+                                "state=ALIVE", "--limit", "1000").stdout or "[]")
+    return sorted(ip.get(a["node_id"], "?") for a in actors
+                  if a.get("class_name", "").startswith("ServeReplica:creditrisk"))
+
+
+def served_versions(url: str, tries: int = 40) -> set[str]:
+    """Versions answered by the replicas /readyz reached (several calls to reach both)."""
+    return {str(httpx.get(f"{url}/readyz", timeout=10).json()["model"]["version"]) for _ in range(tries)}
+
+
+def cli(env: dict[str, str], *args: str) -> tuple[bool, str]:
+    """`creditrisk ARGS` as an operator runs it: whether it succeeded, and its last line."""
+    p = subprocess.run([str(BIN / "creditrisk"), *args], env=env, capture_output=True, text=True,
+                       timeout=600, cwd=REPO)
+    lines = (p.stdout if p.returncode == 0 else p.stderr).strip().splitlines()  # the result, or the error
+    return p.returncode == 0, lines[-1][:300] if lines else ""
+
+
+def _env(folder: Path, pg: PgCluster, bq: Service, mlflow: Service, token: str,
+         data: str | None) -> dict[str, str]:
+    """The production environment every part and command of the rehearsal runs with."""
+    home = folder / "dagster-home"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    return {**os.environ, **fast_path_env(folder),
+            "CREDITRISK_ENV": "production", "CREDITRISK_HOME": str(folder / "home"),
+            "CREDITRISK_MLFLOW_URI": mlflow.url, "CREDITRISK_LOCK_URI": pg.dsn(),
+            "CREDITRISK_PROMOTION": "approval", "CREDITRISK_ACTOR": "rehearsal-operator",
+            "CREDITRISK_BQ_PROJECT": "rehearsal", "CREDITRISK_BQ_DATASET": "creditrisk",
+            "BIGQUERY_EMULATOR_HOST": bq.url, "NO_GCE_CHECK": "true",
+            "CREDITRISK_OUTCOMES_TOKEN": token, **({"CREDITRISK_DATA": data} if data else {}),
+            "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+            "DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(pg.port),
+            "DAGSTER_PG_USER": "postgres", "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it",
+            "DAGSTER_PG_DB": "dagster", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+
+
+def _week(i: int, api: DagsterAPI, traffic: Traffic, url: str, env: dict[str, str], steps: Steps,
+          drift_start: datetime) -> dict[str, Any]:
+    """One simulated week as production runs it; returns what the champion_model decided (or {})."""
+    from creditrisk.synth import generate
+    from creditrisk.windows import week_windows
+
+    ws = START + timedelta(weeks=i)
+    key = (ws + timedelta(days=6)).date().isoformat()
+    w = week_windows(key)
+    answered = traffic.send_week(generate(REQUESTS_PER_WEEK, seed=42_000 + i, start=ws,
+                                          end=ws + timedelta(days=7), scenario="recession",
+                                          drift_start=drift_start))
+    traffic.report_due(w.as_of)
+    status = api.wait(api.launch("weekly_drift_job", key, {"creditrisk/trigger": "rehearsal"}), 600)
+    md = api.metadata("drift_report", key) or {}
+    steps.check(f"week {key}: {len(answered)} requests over HTTP, weekly_drift_job", status == "SUCCESS",
+                f"{status}, dataset_drift={md.get('dataset_drift')}")
+    decision: dict[str, Any] = {}
+    for run_id in sensor_verdict(api, w.label, key, 180):
+        run_status = api.wait(run_id, 900)
+        decision = api.metadata("champion_model", key) or {}
+        steps.check(f"week {key}: the sensor's retrain_job", run_status == "SUCCESS",
+                    f"{run_status}: {decision.get('outcome')}: {str(decision.get('reason'))[:120]}")
+    return decision
+
+
+def rehearse(out: Out = print, *, data: str | None = None, keep: bool = False) -> bool:
+    """Start every part, run the weeks, check each step, stop everything; True when all passed."""
+    from creditrisk import wiring
+    from creditrisk.settings import get_settings
+
+    folder = Path(tempfile.mkdtemp(prefix="creditrisk-rehearsal-"))
+    steps, stops = Steps(out), []
+    token, port = secrets.token_urlsafe(16), free_port()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        pg = PgCluster().start()
+        stops.append(pg.stop)
+        mlflow_db = pg.create_database("mlflow").replace("postgresql://", "postgresql+psycopg://")
+        pg.create_database("dagster")
+        steps.check("postgres (stands for Cloud SQL)", True, pg.dsn())
+        bq = start_bigquery_emulator(folder)
+        stops.append(bq.stop)
+        steps.check("bigquery emulator (stands for BigQuery)", True, bq.url)
+        mlflow = spawn_mlflow_server(mlflow_db, folder / "artifacts", free_port(), folder / "mlflow.log")
+        stops.append(mlflow.stop)
+        mlflow.wait_ready(120)
+        steps.check("mlflow server, Postgres backend, proxied artifacts", True, mlflow.url)
+        env = _env(folder, pg, bq, mlflow, token, data)
+        ok, line = cli(env, "bootstrap", *(["--data", data] if data else []))
+        if not steps.check("bootstrap: champion v1 in the remote registry", ok, line):
+            return False
+        wiring.make_store(get_settings(env)).ensure_tables()  # type: ignore[attr-defined]
+        ray = RayCluster(folder, env)
+        stops.append(ray.stop)  # before start: a node that started must stop even if the next fails
+        ray.start()
+        steps.check("ray cluster, token auth (stands for KubeRay)", len(ray.alive_nodes()) == 2,
+                    f"nodes {sorted(ray.alive_nodes())}, dashboard {ray.dashboard}")
+        deployed = ray.run(str(BIN / "serve"), "deploy", str(serve_config(folder, port)), "--address",
+                           ray.dashboard)
+        if not steps.check("serve deploy deploy/serve_config.yaml", deployed.returncode == 0,
+                           (deployed.stderr or deployed.stdout).strip()[-300:]):
+            return False
+        deadline = time.monotonic() + 240
+        while len(set(replica_nodes(ray))) < 2 and time.monotonic() < deadline:
+            time.sleep(2)
+        from serving.runtime import wait_ready
+
+        wait_ready(url, max(10.0, deadline - time.monotonic()))
+        steps.check("replicas on both nodes", len(set(replica_nodes(ray))) == 2,
+                    f"{replica_nodes(ray)}; portal {url}/")
+        dagster = start_dagster(folder, env, free_port())
+        stops.extend(s.stop for s in dagster)
+        steps.check("dagster-webserver + dagster-daemon (production, Postgres storage)", True, dagster[0].url)
+        api, traffic = DagsterAPI(dagster[0].url), Traffic(url, token, seed=42)
+        drift_start, decision = START + timedelta(weeks=DRIFT_WEEK - 1), {}
+        for i in range(WEEKS):
+            decision = _week(i, api, traffic, url, env, steps, drift_start) or decision
+        version = str(decision.get("challenger_version", ""))
+        steps.check("promotion decision in the remote registry: awaiting approval",
+                    bool(decision.get("awaiting_approval")), str(decision.get("reason"))[:160])
+        ok, line = cli({**env, "CREDITRISK_ACTOR": APPROVER}, "approve", version, "--reason",
+                       "rehearsal: second person approves the evidence")
+        steps.check(f"approved by {APPROVER} (a second actor)", ok, line)
+        deadline = time.monotonic() + 60
+        while served_versions(url, 10) != {version} and time.monotonic() < deadline:
+            time.sleep(1)
+        steps.check("replicas on both nodes serve the new version", served_versions(url) == {version},
+                    f"v{version} on {replica_nodes(ray)}")
+        time.sleep(3)  # replicas ship their logs every second
+        stored = wiring.make_store(get_settings(env)).count()
+        sent = len(traffic.stats.answered)
+        steps.check("every answered request is in BigQuery", stored == sent, f"{stored} rows, {sent} answers")
+    except Exception as exc:  # noqa: BLE001 - a rehearsal reports a failure, then still stops everything
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        steps.check("rehearsal", False, f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:"
+                    f"{where.lineno})")
+    finally:
+        for stop in reversed(stops):
+            try:
+                stop()
+            except Exception as exc:  # noqa: BLE001 - keep stopping the rest
+                out(f"stop failed: {exc}")
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+        out(f"rehearsal {'passed' if steps.ok else 'FAILED'}; every part stopped"
+            + (f"; logs in {folder}" if keep else ""))
+    return steps.ok
