@@ -23,6 +23,7 @@ from creditrisk.alerts import Alerter
 from creditrisk.request_ids import issued_at_ms, new_request_id  # noqa: F401 - re-exported
 from creditrisk.store.base import RequestStore, StoreError, request_frame, split_valid_requests
 from creditrisk.wal import SegmentLog, encode, read_segment
+from serving.commit import GroupCommit
 from serving.health import PartHealth, now_iso
 
 log = logging.getLogger("ray.serve")
@@ -49,9 +50,7 @@ class InferenceLogger:
         self._pending: set[str] = set()  # ids on disk, not yet in the store: "known" to /outcomes
         self._wake = asyncio.Event()
         self._ship_lock = asyncio.Lock()  # one shipping pass at a time (the loop's and close()'s)
-        self._fd_lock = asyncio.Lock()  # fsync and sealing never overlap on one descriptor
-        self._appended = self._synced = 0
-        self._sync_task: asyncio.Task[None] | None = None
+        self.commit = GroupCommit(wal)
         self._task: asyncio.Task[None] | None = None
         self._sealed_bytes = 0
         self.written = self.torn = 0
@@ -89,9 +88,9 @@ class InferenceLogger:
                              f"({self.budget_bytes}) while the store is unreachable")
         try:
             self.wal.append(encode([row]), 1)
-            self._appended += 1
+            self.commit.written()
             if self.wal.fsync:
-                await self._durable()
+                await self.commit.durable()
         except (OSError, TypeError, RuntimeError) as exc:
             self._wal_error = f"{type(exc).__name__}: {exc}"
             self._refresh()
@@ -124,23 +123,6 @@ class InferenceLogger:
                                                        "request log over its disk budget", details)
         self._alerted = over
 
-    async def _durable(self) -> None:
-        """Wait until an fsync that started after this row's write has finished (group commit)."""
-        target = self._appended
-        while self._synced < target:
-            if self._sync_task is None:
-                self._sync_task = asyncio.get_running_loop().create_task(self._sync_once())
-            await asyncio.shield(self._sync_task)
-
-    async def _sync_once(self) -> None:
-        try:
-            upto = self._appended
-            async with self._fd_lock:
-                await asyncio.to_thread(self.wal.sync)
-            self._synced = max(self._synced, upto)
-        finally:
-            self._sync_task = None
-
     def seconds_since_last_record(self) -> float:
         return time.monotonic() - self._last_record
 
@@ -166,9 +148,7 @@ class InferenceLogger:
     async def flush(self) -> int:
         """One shipping pass: seal, adopt orphans, ship every sealed segment. Returns rows written."""
         async with self._ship_lock:
-            async with self._fd_lock:
-                self.wal.seal()
-                self._synced = self._appended  # sealing fsyncs (when on) and closes the old segment
+            await self.commit.seal()
             for seg in await asyncio.to_thread(self.wal.adopt_orphans):
                 self._pending.update(str(r.get("request_id")) for r in read_segment(seg)[0])
             written, failed = 0, 0

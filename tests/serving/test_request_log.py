@@ -192,7 +192,7 @@ def test_fsync_group_commit_shares_one_sync_among_concurrent_requests(tmp_path: 
         log.wal.sync = counted  # type: ignore[method-assign]
         log.start()
         await asyncio.gather(*(log.record(row(i)) for i in range(64)))
-        assert log._synced >= 64  # every row was covered by an fsync before its record() returned
+        assert log.commit.synced >= 64  # every row was covered by an fsync before its record() returned
         await log.close()
         return syncs
 
