@@ -148,6 +148,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--baseline-server", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--mlflow-uri", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if shutil.which("wrk") is None:
         print("serve_bench: needs the wrk load generator: apt-get install -y wrk", file=sys.stderr)
         return 2
