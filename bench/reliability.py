@@ -241,31 +241,26 @@ def drill_schemathesis(b: Bench, examples: int = 100) -> dict:
 
 
 def print_table(res: dict[str, dict]) -> None:
-    def cells(r: dict) -> str:
+    """One markdown table of every drill that ran."""
+    def counts(r: dict) -> str:
         return f"{r.get('failed', '')} | {r.get('answered', '')} | {r.get('logged', '')}"
 
-    rows = []
-    if "a" in res:
-        rows.append(f"| (a) a replica SIGKILLed under c=32 | {cells(res['a'])} | new replica up after "
-                    f"{res['a']['recovery_s']:.1f} s |")
-    if "b" in res:
-        rows.append(f"| (b) request store unwritable | {cells(res['b'])} | backlog peak "
-                    f"{res['b']['backlog_peak']:,} rows (one replica); /readyz "
-                    f"{', '.join(res['b']['states'])} |")
-    if "c" in res:
-        rows.append(f"| (c) registry (mlflow server) stopped | {cells(res['c'])} | /readyz "
-                    f"{', '.join(res['c']['states'])} |")
-    if "d" in res:
-        rows.append(f"| (d) truncated file in the store | | | | /outcomes {res['d']['outcome_status']}, "
-                    f"quarantined files {res['d']['quarantined']} |")
-    if "e" in res:
-        rows.append(f"| (e) SIGTERM 100 ms after the last answer | {cells(res['e'])} | exit "
-                    f"{res['e']['exit']}, processes left {res['e']['left_running']} |")
-    if "f" in res:
-        rows.append(f"| (f) schemathesis, every operation | | {res['f']['calls']} calls | | "
-                    f"5xx: {res['f']['5xx']} |")
+    notes = {
+        "a": lambda r: f"new replica up after {r['recovery_s']:.1f} s",
+        "b": lambda r: (f"backlog peak {r['backlog_peak']:,} rows (one replica); "
+                        f"/readyz {', '.join(r['states'])}"),
+        "c": lambda r: f"/readyz {', '.join(r['states'])}",
+        "d": lambda r: f"/outcomes {r['outcome_status']}, quarantined files {r['quarantined']}",
+        "e": lambda r: f"exit {r['exit']}, processes left {r['left_running']}",
+        "f": lambda r: f"{r['calls']} calls, 5xx: {r['5xx']}",
+    }
+    names = {"a": "a replica SIGKILLed under c=32", "b": "request store unwritable",
+             "c": "registry (mlflow server) stopped", "d": "truncated file in the store",
+             "e": "SIGTERM 100 ms after the last answer", "f": "schemathesis, every operation"}
     print("\n| drill | failed requests | answered (200) | logged | |\n|---|---|---|---|---|")
-    print("\n".join(rows))
+    for key in "abcdef":
+        if key in res:
+            print(f"| ({key}) {names[key]} | {counts(res[key])} | {notes[key](res[key])} |")
 
 
 def main(argv: list[str]) -> int:
