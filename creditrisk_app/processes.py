@@ -140,8 +140,10 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float, log: Path) -> No
             with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status < 500:
                     return
-        except urllib.error.HTTPError as exc:  # it answers: a 401 (token auth) is still an answer
-            if exc.code < 500:
+        except urllib.error.HTTPError as exc:
+            # A token-protected server (Ray's dashboard) answering 401/403 is up. A 404 is not: Ray
+            # Serve's proxy answers "Path not found" before the application is deployed.
+            if exc.code in (401, 403):
                 return
         except (urllib.error.URLError, OSError, http.client.HTTPException):
             pass  # not listening yet, or not speaking HTTP yet (a half-started server)
