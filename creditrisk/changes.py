@@ -11,19 +11,22 @@ evaluation or is rejected by a person is `rejected`; one replaced before it was 
 Every move takes the registry lock, re-reads the aliases it depends on and refuses (recording why)
 when they moved; it appends its audit event, naming the alias changes it makes, *before* making
 them, so no alias moves unrecorded (`AuditTrail.verify_aliases` replays the trail against the
-registry). No version becomes challenger or champion without passing the validation gate.
+registry). No version becomes challenger or champion without passing the validation gate. Once
+the lock is released, the model card of every version a move decided on is issued anew
+(`creditrisk.model_card`; a refusal decides nothing, so it issues none).
 """
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from creditrisk.audit import AuditTrail
 from creditrisk.constants import AWAITING_ALIAS, CHALLENGER_ALIAS, CHAMPION_ALIAS, PREVIOUS_ALIAS
+from creditrisk.model_card import issue_quietly
 from creditrisk.registry import Registry, RegistryError
 from creditrisk.validation import Validation, validate
 
@@ -53,8 +56,25 @@ class ModelChanges:
 
     def __init__(self, registry: Registry, lock: Callable[[], AbstractContextManager[None]]) -> None:
         self.registry = registry
-        self.lock = lock
+        self._lock = lock
         self.trail = AuditTrail(registry)
+        self._decided: list[str] = []  # versions whose card is due once the lock is released
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """The registry lock; afterwards the cards of the versions decided under it are issued."""
+        try:
+            with self._lock():
+                yield
+        finally:
+            self._issue_cards()
+
+    def _issue_cards(self) -> None:
+        """A new card for each decided version, outside the lock (rendering needs no lock)."""
+        versions, self._decided = list(dict.fromkeys(self._decided)), []
+        if versions:
+            issue_quietly(self.registry, versions,
+                          lambda: [self.trail.detail(e) for e in self.trail.events()])
 
     # -- reading ---------------------------------------------------------------------------------
     def champion(self) -> str | None:
@@ -106,6 +126,8 @@ class ModelChanges:
             short = reason if len(reason) <= 1000 else f"{reason[:1000]}... (whole in audit event {seq})"
             self.registry.set_version_tags(version, {f"{action}.actor": actor, f"{action}.at": event["at"],
                                                      f"{action}.reason": short, f"{action}.event": seq})
+            if action != "refuse":
+                self._decided.append(version)
         except RegistryError as exc:
             self.trail.append("move_failed", version, actor=actor, champion=champion_before,
                               reason=f"{action} was recorded but not completed: {exc}")

@@ -3,7 +3,9 @@
 Why Evidently decides: the HTML report a reviewer opens and the numbers the pipeline acts on must be
 the same numbers. So every per-column test, score, threshold and verdict, and the share of drifted
 columns, is read from the report's snapshot (`ValueDrift`, `DriftedColumnsCount` and their tests),
-never recomputed here. Dataset drift is Evidently's rule: share of drifted columns >= `drift_share`.
+never recomputed here. Dataset drift is Evidently's rule (share of drifted columns >= `drift_share`)
+or, given the champion's importance, one strongly drifted column that matters to it
+(creditrisk.drift_rule); creditrisk.drift_twin recomputes the same statistics for simulations only.
 
 Speed scheme: a window larger than `max_rows` (default 100,000) is replaced by a seeded uniform
 sample of exactly `max_rows` rows, chosen as the rows with the smallest seeded hash of their
@@ -32,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from creditrisk import constants, schema
+from creditrisk.drift_rule import DriftRule, Importance, strong_columns
 
 MAX_ROWS = 100_000  # per window; see the module docstring for the error this sampling costs
 EVIDENTLY_PVALUE_ROWS = 1_000  # Evidently uses p-value tests up to this many reference rows
@@ -60,7 +63,11 @@ class ColumnDrift:
 
 @dataclass
 class DriftResult:
-    """The drift step's answer; `dataset_drift` is False whenever `status` is not "ok"."""
+    """The drift step's answer; `dataset_drift` is False whenever `status` is not "ok".
+
+    `dataset_drift` is Evidently's share rule (`share_drift`) or a strong column that matters to the
+    model (`strong_columns`, see creditrisk.drift_rule); `importance` holds the shares consulted.
+    """
     dataset_drift: bool
     drift_share: float  # share of tested columns that drifted (not the configured threshold)
     n_drifted: int
@@ -71,6 +78,9 @@ class DriftResult:
     html_path: str | None = None
     sampled: bool = False
     status: str = STATUS_OK
+    share_drift: bool = False
+    strong_columns: list[str] = field(default_factory=list)
+    importance: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python types only (float, int, bool, str, list, dict; no numpy) for Dagster metadata.
@@ -82,11 +92,19 @@ class DriftResult:
             col.update(score=float(col["score"]), threshold=float(col["threshold"]),
                        drifted=bool(col["drifted"]))
         out.update(dataset_drift=bool(self.dataset_drift), drift_share=float(self.drift_share),
-                   n_drifted=int(self.n_drifted), n_columns=int(self.n_columns))
+                   n_drifted=int(self.n_drifted), n_columns=int(self.n_columns),
+                   share_drift=bool(self.share_drift),
+                   importance={k: float(v) for k, v in self.importance.items()})
         return out
 
     def drifted_columns(self) -> list[str]:
         return [c.column for c in self.columns if c.drifted]
+
+    def decided(self, importance: Importance | None, rule: DriftRule) -> DriftResult:
+        """This result with the model-aware verdict: share rule or a strong column that matters."""
+        strong, shares = strong_columns(self.columns, self.current_rows, importance, rule)
+        return replace(self, dataset_drift=self.share_drift or bool(strong), strong_columns=strong,
+                       importance=shares)
 
 
 def sample_rows(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
@@ -115,16 +133,23 @@ def _evidently_frame(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def compute_drift(reference: pd.DataFrame, current: pd.DataFrame, *, columns: Sequence[str] = schema.FEATURES,
-                  drift_share: float = constants.DRIFT_SHARE, min_rows: int = constants.MIN_WEEKLY_REQUESTS,
-                  html_path: Path | None = None, max_rows: int | None = MAX_ROWS,
-                  seed: int = 0) -> DriftResult:
-    """Run Evidently's DataDriftPreset on `columns` of the two windows and read its verdicts.
+@dataclass(frozen=True)
+class Windows:
+    """Both windows as Evidently receives them, and the columns it can test."""
+    ref: pd.DataFrame
+    cur: pd.DataFrame
+    tested: list[str]
+    skipped: list[ColumnDrift]
+    n_ref: int
+    n_cur: int
+    sampled: bool
 
-    Either window with fewer than `min_rows` rows gives status "insufficient data" (no report, no
-    drift): a week of a few dozen requests would flag noise. A column with no value in one window
-    cannot be tested (Evidently refuses it); it is listed with test "no values" and not counted, as
-    missing values are the null-rate check's concern. `max_rows=None` disables sampling.
+
+def prepare_windows(reference: pd.DataFrame, current: pd.DataFrame, columns: Sequence[str], min_rows: int,
+                    max_rows: int | None, seed: int, ordered: bool = True) -> Windows | DriftResult:
+    """The sampled, typed windows; or the "insufficient data" result when they cannot be tested.
+
+    `ordered=False` keeps the input order of a window that needs no sampling (for order-free statistics).
     """
     cols = list(columns)
     unknown = [c for c in cols if c not in schema.NUMERIC_FEATURES + schema.CATEGORICAL_FEATURES]
@@ -136,15 +161,35 @@ def compute_drift(reference: pd.DataFrame, current: pd.DataFrame, *, columns: Se
     n_ref, n_cur = len(reference), len(current)
     if min(n_ref, n_cur) < min_rows:
         return DriftResult(False, 0.0, 0, 0, [], n_ref, n_cur, None, False, STATUS_INSUFFICIENT)
-
-    ref = _evidently_frame(sample_rows(reference[cols], max_rows, seed), cols)
-    cur = _evidently_frame(sample_rows(current[cols], max_rows, seed), cols)
+    keep = [not ordered and (max_rows is None or len(df) <= max_rows) for df in (reference, current)]
+    ref, cur = (_evidently_frame(df[cols] if as_is else sample_rows(df[cols], max_rows, seed), cols)
+                for df, as_is in zip((reference, current), keep, strict=True))
     sampled = len(ref) < n_ref or len(cur) < n_cur
     empty = [c for c in cols if ref[c].isna().all() or cur[c].isna().all()]
-    tested = [c for c in cols if c not in empty]
     skipped = [ColumnDrift(c, NO_VALUES, math.nan, math.nan, False) for c in empty]
-    if not tested:
+    if len(empty) == len(cols):
         return DriftResult(False, 0.0, 0, 0, skipped, n_ref, n_cur, None, sampled, STATUS_INSUFFICIENT)
+    return Windows(ref, cur, [c for c in cols if c not in empty], skipped, n_ref, n_cur, sampled)
+
+
+def compute_drift(reference: pd.DataFrame, current: pd.DataFrame, *, columns: Sequence[str] = schema.FEATURES,
+                  drift_share: float = constants.DRIFT_SHARE, min_rows: int = constants.MIN_WEEKLY_REQUESTS,
+                  html_path: Path | None = None, max_rows: int | None = MAX_ROWS, seed: int = 0,
+                  importance: Importance | None = None, rule: DriftRule | None = None) -> DriftResult:
+    """Run Evidently's DataDriftPreset on `columns` of the two windows and read its verdicts.
+
+    Either window with fewer than `min_rows` rows gives status "insufficient data" (no report, no
+    drift): a week of a few dozen requests would flag noise. A column with no value in one window
+    cannot be tested (Evidently refuses it); it is listed with test "no values" and not counted, as
+    missing values are the null-rate check's concern. `max_rows=None` disables sampling. With
+    `importance` (the champion's shares, or a function computing them on demand) a strongly
+    drifted column that matters to the model is dataset drift on its own (creditrisk.drift_rule).
+    """
+    prepared = prepare_windows(reference, current, columns, min_rows, max_rows, seed)
+    if isinstance(prepared, DriftResult):
+        return prepared
+    ref, cur, tested = prepared.ref, prepared.cur, prepared.tested
+    skipped, n_ref, n_cur, sampled = prepared.skipped, prepared.n_ref, prepared.n_cur, prepared.sampled
 
     from evidently import DataDefinition, Dataset, Report  # lazy: importing evidently takes seconds
     from evidently.presets import DataDriftPreset
@@ -159,7 +204,8 @@ def compute_drift(reference: pd.DataFrame, current: pd.DataFrame, *, columns: Se
         Path(html_path).parent.mkdir(parents=True, exist_ok=True)
         snapshot.save_html(str(html_path))
         saved = str(html_path)
-    return read_snapshot(snapshot.dict(), tested, skipped, n_ref, n_cur, saved, sampled)
+    result = read_snapshot(snapshot.dict(), tested, skipped, n_ref, n_cur, saved, sampled)
+    return result.decided(importance, rule or DriftRule(drift_share=drift_share))
 
 
 def read_snapshot(snap: dict[str, Any], tested: list[str], skipped: Sequence[ColumnDrift] = (),
@@ -191,4 +237,4 @@ def read_snapshot(snap: dict[str, Any], tested: list[str], skipped: Sequence[Col
     n_drifted, share, dataset_drift = count  # the share test fails when share >= drift_share
     return DriftResult(dataset_drift, share, n_drifted, len(tested),
                        [per_column[c] for c in tested] + list(skipped),
-                       n_ref, n_cur, html_path, sampled, STATUS_OK)
+                       n_ref, n_cur, html_path, sampled, STATUS_OK, share_drift=dataset_drift)

@@ -29,14 +29,17 @@ from sklearn.metrics import (
 from sklearn.model_selection import train_test_split
 
 from creditrisk.constants import (
+    AGE_MONOTONE,
     DECISION_APPROVED,
     DECISION_DENIED,
     DECISION_THRESHOLD,
     HOLDOUT_FRACTION,
     LABEL,
+    PRICING_FIT_ROWS,
     RANDOM_SEED,
 )
 from creditrisk.features import FeatureSpec
+from creditrisk.pricing import PricingAttribution
 
 BOOSTER_FILE = "booster.json"
 META_FILE = "model_meta.json"
@@ -55,7 +58,10 @@ def decision_names(pred: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Chosen by 5-fold CV on the real data (README "Model"); 800 shallow trees score fast."""
+    """Chosen by 5-fold CV on the real data (README "Model"); 800 shallow trees score fast.
+
+    `age_monotone` -1 makes the probability of default non-increasing in person_age for every
+    profile (Reg B's age rule, README "Fair lending"); 0 lifts the constraint (benchmarks only)."""
     max_depth: int = 5
     eta: float = 0.05
     num_rounds: int = 800
@@ -63,20 +69,26 @@ class TrainConfig:
     min_child_weight: float = 1.0
     seed: int = RANDOM_SEED
     nthread: int = 2
+    age_monotone: int = AGE_MONOTONE
 
     def xgb_params(self) -> dict[str, Any]:
-        return {"objective": "binary:logistic", "tree_method": "hist", "max_depth": self.max_depth,
-                "eta": self.eta, "colsample_bytree": self.colsample_bytree,
-                "min_child_weight": self.min_child_weight, "seed": self.seed, "nthread": self.nthread}
+        params = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": self.max_depth,
+                  "eta": self.eta, "colsample_bytree": self.colsample_bytree,
+                  "min_child_weight": self.min_child_weight, "seed": self.seed, "nthread": self.nthread}
+        if self.age_monotone:
+            params["monotone_constraints"] = {"person_age": self.age_monotone}
+        return params
 
 
 class CreditModel:
     """Probability of default for applicants; 1 = predicted default, as the original service."""
 
-    def __init__(self, booster: xgb.Booster, spec: FeatureSpec, threshold: float = DECISION_THRESHOLD):
+    def __init__(self, booster: xgb.Booster, spec: FeatureSpec, threshold: float = DECISION_THRESHOLD,
+                 pricing: PricingAttribution | None = None):
         self.booster = booster
         self.spec = spec
         self.threshold = float(threshold)
+        self.pricing = pricing  # how reasons credit grade and rate to characteristics (creditrisk.pricing)
 
     def predict(self, proba: np.ndarray) -> np.ndarray:
         """This model's decisions (1 = deny) for probabilities it scored, at its own threshold."""
@@ -106,6 +118,8 @@ class CreditModel:
         self.booster.save_model(folder / BOOSTER_FILE)
         self.spec.save(folder)
         (folder / META_FILE).write_text(json.dumps({"threshold": self.threshold}))
+        if self.pricing is not None:
+            self.pricing.save(folder)
         return folder
 
     @classmethod
@@ -114,7 +128,7 @@ class CreditModel:
         booster = xgb.Booster(model_file=str(folder / BOOSTER_FILE))
         booster.set_param({"nthread": 1})  # one scoring thread per replica; replicas scale out
         meta = json.loads((folder / META_FILE).read_text())
-        return cls(booster, FeatureSpec.load(folder), meta["threshold"])
+        return cls(booster, FeatureSpec.load(folder), meta["threshold"], PricingAttribution.load(folder))
 
 
 def split_holdout(df: pd.DataFrame, fraction: float = HOLDOUT_FRACTION,
@@ -133,7 +147,11 @@ def train(df: pd.DataFrame, config: TrainConfig | None = None,
                          feature_names=spec.columns, feature_types=spec.feature_types,
                          enable_categorical=True)
     booster = xgb.train(config.xgb_params(), dtrain, num_boost_round=config.num_rounds)
-    return CreditModel(booster, spec, threshold)
+    model = CreditModel(booster, spec, threshold)
+    sample = df.sample(min(len(df), PRICING_FIT_ROWS), random_state=config.seed)
+    X = spec.encode_frame(sample)
+    model.pricing = PricingAttribution.fit(spec, X, model.contributions(X))
+    return model
 
 
 def metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """Retraining and evaluation as plain calls, shared by the Dagster assets and the CLI.
 
 `train_candidate` trains on the base data plus labelled production rows, registers a version and
-passes it through the candidate gates (quality floor, validation): it becomes the challenger, or
+passes it through the candidate gates (quality floor, Regulation B's age rule on holdout and
+synthetic profiles, validation): it becomes the challenger, or
 is rejected with the reasons. `evaluate` judges a named challenger against the champion on held-out
 labelled rows and records the outcome: promote, keep, or (under the approval policy) awaiting
 approval. Every move goes through `creditrisk.changes`.
@@ -17,16 +18,28 @@ from typing import Any
 import pandas as pd
 
 from creditrisk.changes import ModelChanges
-from creditrisk.constants import LABEL, MAX_BRIER_INCREASE, MAX_RECALL_DROP, MIN_AUC_GAIN, MIN_EVALUATION_ROWS
+from creditrisk.constants import (
+    LABEL,
+    MAX_BRIER_INCREASE,
+    MAX_RECALL_DROP,
+    MIN_AUC_GAIN,
+    MIN_EVALUATION_ROWS,
+    RANDOM_SEED,
+)
+from creditrisk.holdout import HoldoutReport
 from creditrisk.lineage import DataReference
-from creditrisk.model import WEIGHT
+from creditrisk.model import WEIGHT, split_holdout
+from creditrisk.model import evaluate as evaluate_model
 from creditrisk.promotion import PromotionDecision, decide
 from creditrisk.registry import LoadedModel, RegistryError
 from creditrisk.schema import FEATURES
-from creditrisk.training import train_and_register
+from creditrisk.training import TrainingResult, train_and_register
 
 AUTO, APPROVAL = "auto", "approval"
-POPULATION = "requests of the evaluation window whose outcome was reported (labelled rows only)"
+# Only approved applicants ever have an outcome: the champion denied the others (so on these rows its
+# own default recall at its threshold is 0 by construction, and its scores are range-restricted).
+POPULATION = ("approved applicants of the evaluation window whose outcome was reported (labelled rows only; "
+              "denied applicants never have one)")
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,7 @@ class Candidate:
     metrics: dict[str, float]
     train_rows: int
     gates: dict[str, list[str]] = field(default_factory=dict)  # gate -> problems ([] = passed)
+    report: HoldoutReport | None = None  # the age rule's figures and group outcomes on the holdout
 
     @property
     def passed(self) -> bool:
@@ -70,6 +84,21 @@ def training_frames(base_raw: pd.DataFrame, base: pd.DataFrame, production: pd.D
     return raw, preprocessed
 
 
+def floor_metrics(result: TrainingResult, preprocessed: pd.DataFrame,
+                  production_weight: float) -> dict[str, float]:
+    """The quality floor's metrics on the base-data rows of the candidate's holdout.
+
+    Why: production rows are approved applicants only (denied ones never get an outcome), a
+    population any model ranks far worse than the base data's applicants, so a floor set on the
+    latter would reject sound candidates more often as the request log grows. The split is
+    train_and_register's own (same rows, seed and stratification); base rows are those of weight 1.
+    """
+    _, holdout = split_holdout(preprocessed[FEATURES + [LABEL, WEIGHT]], seed=RANDOM_SEED)
+    if production_weight == 1.0 or len(holdout) != result.rows.get("holdout"):
+        return result.metrics  # the rows cannot be told apart: the whole holdout
+    return evaluate_model(result.model, holdout[holdout[WEIGHT] == 1.0])
+
+
 def train_candidate(changes: ModelChanges, base: tuple[pd.DataFrame, pd.DataFrame],
                     production: pd.DataFrame, *, production_weight: float, floor: QualityFloor,
                     run_name: str, data: DataReference, actor: str, reason: str,
@@ -80,9 +109,11 @@ def train_candidate(changes: ModelChanges, base: tuple[pd.DataFrame, pd.DataFram
     result = train_and_register(changes.registry, raw, preprocessed, run_name=run_name, source=data,
                                 tags=tags, progress=progress)
     changes.register_candidate(result.version, actor=actor, reason=reason, **(tags or {}))
-    gates = {"quality_floor": floor.problems(result.metrics),
+    gates = {"quality_floor": floor.problems(floor_metrics(result, preprocessed, production_weight)),
+             "age_rule": result.report.age_rule_problems() if result.report else ["not checked"],
              "validation": changes.validate(result.version).problems}
-    candidate = Candidate(result.version, result.run_id, result.metrics, result.rows["train"], gates)
+    candidate = Candidate(result.version, result.run_id, result.metrics, result.rows["train"], gates,
+                          result.report)
     if candidate.passed:
         changes.admit_challenger(result.version, actor=actor, gates={g: "passed" for g in gates})
     else:

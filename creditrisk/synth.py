@@ -17,7 +17,7 @@ then recomputed from the rounded amount, as the schema demands.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,9 @@ PARAMS_PATH = Path(__file__).parent / "params" / "synth_params.json"
 
 SCENARIOS: dict[str, str] = {
     "none": "no drift: every row follows the derived parameters",
-    "income_shock": "covariate drift: incomes fall by 40% x severity; loan_percent_income follows",
-    "intent_mix": "covariate drift: 60% x severity of intents redrawn from VENTURE/MEDICAL/DEBTCONSOLIDATION",
-    "rate_hike": "covariate drift: interest rates rise by 4 points x severity",
+    "income_shock": "covariate drift: incomes fall by 40% x magnitude; loan_percent_income follows",
+    "intent_mix": "covariate drift: 60% x magnitude of intents redrawn towards VENTURE/MEDICAL/DEBTCONS.",
+    "rate_hike": "covariate drift: interest rates rise by 4 points x magnitude",
     "concept": "concept drift: same features; defaults follow history/employment, not loan-to-income",
     "recession": "both at once: the income shock, and defaults follow the concept scenario's relation",
 }
@@ -83,6 +83,15 @@ def default_probability(df: pd.DataFrame, label: dict[str, Any]) -> np.ndarray:
     """
     x = label_inputs(df)[list(label["coef"])].to_numpy()
     logit = label["intercept"] + label.get("scale", 1.0) * (x @ np.array(list(label["coef"].values())))
+    return 1 / (1 + np.exp(-logit))
+
+
+def _concept_probability(df: pd.DataFrame, label: dict[str, Any], alt: dict[str, Any],
+                         w: np.ndarray) -> np.ndarray:
+    """Default probability under each row's blend (weight `w`) of the old and the concept coefficients."""
+    x = label_inputs(df)[list(label["coef"])].to_numpy()
+    old, new = (x @ np.array([c[k] for k in label["coef"]]) for c in (label["coef"], alt["coef"]))
+    logit = (1 - w) * label["intercept"] + w * alt["intercept"] + alt["scale"] * ((1 - w) * old + w * new)
     return 1 / (1 + np.exp(-logit))
 
 
@@ -155,13 +164,15 @@ def _utc(t: datetime) -> pd.Timestamp:
 
 
 def generate(n: int, *, seed: int, start: datetime | None = None, end: datetime | None = None,
-             scenario: str = "none", drift_start: datetime | None = None, severity: float = 1.0,
-             params_path: Path | None = None) -> pd.DataFrame:
+             scenario: str = "none", drift_start: datetime | None = None, magnitude: float = 1.0,
+             ramp: timedelta | None = None, params_path: Path | None = None) -> pd.DataFrame:
     """`n` labelled applicants (FEATURES + loan_status, + sorted UTC `ts` over [start, end) if given).
 
     Base rows, timestamps, drift draws and labels use separate seeded streams, so for one seed the
     rows before `drift_start` are identical across scenarios and only the drifted part differs.
-    Drift hits rows with ts >= drift_start, or every row when drift_start is None.
+    Drift hits rows with ts >= drift_start, or every row when drift_start is None. With `ramp` (the
+    gradual variant) a row's magnitude grows linearly from 0 at drift_start to `magnitude` at
+    drift_start + ramp.
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
@@ -170,35 +181,36 @@ def generate(n: int, *, seed: int, start: datetime | None = None, end: datetime 
     p = load_params(params_path)
     base_rng, ts_rng, drift_rng, label_rng = map(np.random.default_rng, np.random.SeedSequence(seed).spawn(4))
     df = _features(p, n, base_rng)
-    drifted = np.full(n, scenario != "none")
+    s = np.full(n, max(float(magnitude), 0.0) if scenario != "none" else 0.0)  # each row's magnitude
     if start is not None and end is not None:
         t0, t1 = _utc(start), _utc(end)
         if t1 <= t0:
             raise ValueError("end must be after start")
         df["ts"] = t0 + pd.to_timedelta(np.sort(ts_rng.integers(0, (t1 - t0).value, size=n)), unit="ns")
         if drift_start is not None:
-            drifted &= (df["ts"] >= _utc(drift_start)).to_numpy()
+            since = (df["ts"] - _utc(drift_start)).to_numpy()
+            share = np.clip(since / pd.Timedelta(ramp), 0, 1) if ramp else 1.0
+            s = np.where(since < pd.Timedelta(0), 0.0, s * share)
+    drifted = s > 0
     label = p["label"]
-    s = max(float(severity), 0.0)
+    hit = s[drifted]
     if scenario in ("income_shock", "recession"):
         df.loc[drifted, "person_income"] = np.maximum(
-            np.rint(df.loc[drifted, "person_income"] * max(1 - INCOME_DROP * s, 0.1) / 100) * 100,
+            np.rint(df.loc[drifted, "person_income"] * np.maximum(1 - INCOME_DROP * hit, 0.1) / 100) * 100,
             NUMERIC_RULES["person_income"].low)
         df = _fit_amount(df, p)
     elif scenario == "rate_hike":
-        df.loc[drifted, "loan_int_rate"] = np.minimum(df.loc[drifted, "loan_int_rate"] + RATE_HIKE * s,
+        df.loc[drifted, "loan_int_rate"] = np.minimum(df.loc[drifted, "loan_int_rate"] + RATE_HIKE * hit,
                                                       NUMERIC_RULES["loan_int_rate"].high)
     elif scenario == "intent_mix":
-        redraw = drifted & (drift_rng.random(n) < min(INTENT_SHIFT * s, 1.0))
+        redraw = drifted & (drift_rng.random(n) < np.minimum(INTENT_SHIFT * s, 1.0))
         k = int(redraw.sum())
         df.loc[redraw, "loan_intent"] = _draw(drift_rng.random(k), np.zeros(k, int), INTENT_TARGET,
                                               list(INTENT_TARGET))
     prob = default_probability(df, label)
     if scenario in ("concept", "recession"):
-        w, alt = min(s, 1.0), p["label_concept"]  # severity blends the old and the new coefficients
-        mixed = {"intercept": (1 - w) * label["intercept"] + w * alt["intercept"], "scale": alt["scale"],
-                 "coef": {c: (1 - w) * v + w * alt["coef"][c] for c, v in label["coef"].items()}}
-        prob = np.where(drifted, default_probability(df, mixed), prob)
+        mixed = _concept_probability(df, label, p["label_concept"], np.minimum(s, 1.0))
+        prob = np.where(drifted, mixed, prob)
     df[LABEL] = (label_rng.random(n) < prob).astype(np.int64)
     floats = [c for c in NUMERIC_FEATURES if c != "person_age"]
     df[floats] = df[floats].astype(float)

@@ -20,6 +20,7 @@ from mlflow.models import infer_signature
 
 from creditrisk import plots
 from creditrisk.constants import LABEL
+from creditrisk.holdout import HoldoutReport
 from creditrisk.lineage import DataReference, log_training_data
 from creditrisk.model import (
     WEIGHT,
@@ -49,6 +50,7 @@ class TrainingResult:
     version: str
     metrics: dict[str, float]
     rows: dict[str, int] = field(default_factory=dict)
+    report: HoldoutReport | None = None  # intervals, the age rule, group outcomes (logged with the run)
 
 
 def _shape(df: pd.DataFrame) -> str:
@@ -71,6 +73,7 @@ def train_and_register(registry: Registry, raw: pd.DataFrame, preprocessed: pd.D
     progress(f"training XGBoost on {len(train_df):,} rows ({config.num_rounds} trees)")
     model = train(train_df, config)
     scores = evaluate(model, holdout)
+    report = HoldoutReport.compute(model, holdout, train_df)
     processed = pd.DataFrame(model.spec.encode_frame(train_df), columns=model.spec.columns)
     if WEIGHT in train_df.columns:
         processed[WEIGHT] = train_df[WEIGHT].to_numpy()
@@ -85,6 +88,7 @@ def train_and_register(registry: Registry, raw: pd.DataFrame, preprocessed: pd.D
             "holdout_rows": len(holdout), "data_source": source, **config_dict(config),
         })
         mlflow.log_metrics({k: v for k, v in scores.items() if not math.isnan(v)})
+        report.log()
         mlflow.log_text(report_text(model, holdout), "classification_report.txt")
         y, proba = holdout[LABEL].to_numpy(), model.score_frame(holdout)
         for name, fig in (("roc_curve.png", plots.roc_figure(y, proba, scores["roc_auc"])),
@@ -110,4 +114,4 @@ def train_and_register(registry: Registry, raw: pd.DataFrame, preprocessed: pd.D
                                       CANARY_TAG: canary})
     progress(f"registered {registry.model_name} version {version}")
     return TrainingResult(model, run_id, version, scores,
-                          {"train": len(train_df), "holdout": len(holdout), "raw": len(raw)})
+                          {"train": len(train_df), "holdout": len(holdout), "raw": len(raw)}, report)

@@ -4,9 +4,11 @@ Checked before a version becomes challenger, before it becomes champion (promoti
 bootstrap) and again by every serving replica before it swaps to it: the artifact loads; its
 feature spec is the one the serving schema encodes (same columns, codes and types); its threshold
 is a probability strictly between 0 and 1; a fixed canary set of applicants scores finite
-probabilities in [0, 1], with reasons for every denial; and those scores equal the ones recorded
-in the artifact at training, a record whose digest the registered version carries as a tag (so
-the bytes that serve are the model that was evaluated, and the artifact cannot vouch for itself).
+probabilities in [0, 1], with reasons for every denial, and never worse at an age of 62 or more
+than at their most favoured age under 62 (Regulation B's age rule, `creditrisk.fairness`); and
+those scores equal the ones recorded in the artifact at training, a record whose digest the
+registered version carries as a tag (so the bytes that serve are the model that was evaluated,
+and the artifact cannot vouch for itself).
 """
 from __future__ import annotations
 
@@ -19,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from creditrisk.constants import CANARY_ROWS, CANARY_SEED, CANARY_TOLERANCE
 from creditrisk.explain import reason_codes
+from creditrisk.fairness import age_rule
 from creditrisk.features import FeatureSpec
 from creditrisk.model import CreditModel
 from creditrisk.schema import FEATURES
@@ -86,6 +90,10 @@ def validate(version: str, model: CreditModel, folder: Path, tags: Mapping[str, 
     denied = np.flatnonzero(model.predict(scores))
     if len(denied) and not all(reason_codes(model, model.spec.encode_rows([rows[i] for i in denied]))):
         problems.append("a denied canary applicant got no reasons")
+    try:
+        problems += age_rule(model, pd.DataFrame(rows), "canary profiles").problems()
+    except Exception as exc:  # noqa: BLE001 - a rule that cannot be checked does not pass (fail closed)
+        problems.append(f"the age rule could not be checked: {type(exc).__name__}: {exc}")
     recorded_path = Path(folder) / CANARY_FILE
     if not recorded_path.is_file():
         problems.append(f"the artifact has no {CANARY_FILE} (scores recorded at training) to compare with")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from mlflow.exceptions import MlflowException
 
 from creditrisk import wiring
-from creditrisk.constants import CHAMPION_ALIAS
+from creditrisk.constants import CHAMPION_ALIAS, DEMO_LABEL_DELAY
 from creditrisk.data import DataFileError
 from creditrisk.locks import LockUnavailable
 from creditrisk.registry import RegistryError
@@ -68,6 +68,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """The whole loop on this machine (see creditrisk_app/demo/run.py)."""
     from datetime import date
 
+    from creditrisk.labels import LabelDelay
     from creditrisk.synth import SCENARIOS
     from creditrisk_app.demo.run import DemoConfig, run_demo
 
@@ -75,7 +76,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError(f"unknown scenario {args.scenario!r}; known: {', '.join(SCENARIOS)}")
     if not 1 <= args.drift_week <= args.weeks:
         raise ValueError(f"--drift-week must be between 1 and --weeks ({args.weeks})")
+    if args.magnitude < 0 or args.ramp_weeks < 0:
+        raise ValueError("--magnitude and --ramp-weeks must not be negative")
+    LabelDelay.parse(args.label_delay)  # a bad distribution is refused before any server starts
     cfg = DemoConfig(scenario=args.scenario, weeks=args.weeks, drift_week=args.drift_week,
+                     magnitude=args.magnitude, ramp_weeks=args.ramp_weeks, label_delay=args.label_delay,
                      requests_per_week=args.requests_per_week, seed=args.seed,
                      start=date.fromisoformat(args.start), data=args.data, exit=args.exit,
                      ports={"serve": args.port, "dagster": args.dagster_port, "mlflow": args.mlflow_port})
@@ -113,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="none | income_shock | intent_mix | rate_hike | concept | recession (default)")
     d.add_argument("--weeks", type=int, default=10)
     d.add_argument("--drift-week", type=int, default=7, help="first drifted week (1-based)")
+    d.add_argument("--magnitude", type=float, default=1.0,
+                   help="size of the scenario's shift: 1 = as named (e.g. +4 rate points), 0.5 = half")
+    d.add_argument("--ramp-weeks", type=int, default=0,
+                   help="gradual variant: the shift grows to its magnitude over this many weeks (0 = sudden)")
+    d.add_argument("--label-delay", default=DEMO_LABEL_DELAY,
+                   help="days until an approved applicant's outcome is reported: uniform:LOW,HIGH or "
+                        "lognormal:MEDIAN,SIGMA (a real performance window is about a year)")
     d.add_argument("--requests-per-week", type=int, default=1500)
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--start", default="2026-01-05", help="simulated Monday the first week starts on")

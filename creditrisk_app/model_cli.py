@@ -1,4 +1,4 @@
-"""The model change-control commands: bootstrap, status, promote, rollback, audit.
+"""The model change-control commands: bootstrap, status, promote, rollback, audit, card.
 
 Every move goes through `creditrisk.changes` (the lock, the preconditions, the audit trail); the
 actor is `--actor`, else CREDITRISK_ACTOR, else the OS user. A registry that cannot answer is an
@@ -108,6 +108,31 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if problems else 0
 
 
+def cmd_card(args: argparse.Namespace, settings: Settings) -> int:
+    """Where version N's latest model card is; it opens nothing."""
+    from creditrisk import model_card
+
+    registry = wiring.make_registry(settings)  # reads only: no lock needed
+    card = model_card.latest(registry, args.version)
+    if card is None:
+        raise RegistryError(f"version {args.version} has no model card yet (one is issued at its first "
+                            "decision)")
+    print(f"model card of {registry.model_name} version {args.version} (latest issue):")
+    print(f"  html      {card.uri}")
+    print(f"  markdown  runs:/{card.run_id}/{card.markdown_path}")
+    for label, path in (("html file", card.html_path), ("md file", card.markdown_path)):
+        local = model_card.local_path(registry, card.run_id, path)
+        if local is not None:
+            print(f"  {label:9} {local}")
+    if settings.mlflow_uri.startswith(("http://", "https://")):
+        ui = settings.mlflow_uri.rstrip("/")
+        print(f"  in MLflow {ui}/#/models/{registry.model_name}/versions/{args.version} (the description "
+              "links it)")
+    print(f"  issues    {len(model_card.issues(registry, card.run_id))} in runs:/{card.run_id}/model_card/ "
+          "(one per decision, none overwritten)")
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Command]:  # type: ignore[type-arg]
     """Register the commands' arguments; returns name -> handler."""
     b = sub.add_parser("bootstrap", help="train the first model and make it champion")
@@ -123,10 +148,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Command]:  # type:
         if name == "rollback":
             c.add_argument("--to", default=None, help="a version that served (default: @previous)")
             c.add_argument("--force", action="store_true", help="allow --to a version that never served")
+    k = sub.add_parser("card", help="print where a version's latest model card is (opens nothing)")
+    k.add_argument("version", help="the version number")
     a = sub.add_parser("audit", help="print the audit trail and verify that it is whole")
     a.add_argument("--width", type=int, default=80, help="characters of each reason shown")
     for name in ("bootstrap", "promote", "rollback"):
         sub.choices[name].add_argument("--actor", default=None,
                                        help="who decided (default: $CREDITRISK_ACTOR or the OS user)")
     return {"bootstrap": cmd_bootstrap, "status": cmd_status, "promote": cmd_promote,
-            "rollback": cmd_rollback, "audit": cmd_audit}
+            "rollback": cmd_rollback, "audit": cmd_audit, "card": cmd_card}

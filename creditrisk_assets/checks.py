@@ -24,6 +24,9 @@ DATA_QUALITY = dg.AssetCheckSpec("data_quality", asset="current_window",
 QUALITY_FLOOR = dg.AssetCheckSpec("candidate_quality_floor", asset="candidate_model", blocking=True,
                                   description="The candidate meets the quality floor on its holdout "
                                               "before it may be compared with the champion.")
+AGE_RULE = dg.AssetCheckSpec("candidate_age_rule", asset="candidate_model", blocking=True,
+                             description="Regulation B: no holdout or synthetic profile scores worse at an "
+                                         "age of 62+ than at its most favoured age under 62.")
 VALIDATION = dg.AssetCheckSpec("candidate_validation", asset="candidate_model", blocking=True,
                                description="The registered artifact passes the validation gate "
                                            "(loads, schema, threshold, canary scores as recorded).")
@@ -63,6 +66,17 @@ def candidate_quality_floor(candidate: Candidate, loop: LoopConfig) -> dg.AssetC
             "roc_auc_threshold": loop.min_candidate_auc, "brier_actual": float(m["brier"]),
             "brier_threshold": loop.max_candidate_brier}
     return dg.AssetCheckResult(check_name="candidate_quality_floor", passed=not problems, metadata=meta,
+                               description="; ".join(problems) or None)
+
+
+def candidate_age_rule(candidate: Candidate) -> dg.AssetCheckResult:
+    problems = candidate.gates["age_rule"]
+    meta: dict[str, Any] = {"model_version": candidate.version}
+    for r in candidate.report.age_rule if candidate.report else []:
+        kind = r.population.split()[0]
+        meta |= {f"{kind}_profiles": r.profiles, f"{kind}_violations": r.violations,
+                 f"{kind}_worst_gap": r.worst_gap}
+    return dg.AssetCheckResult(check_name="candidate_age_rule", passed=not problems, metadata=meta,
                                description="; ".join(problems) or None)
 
 

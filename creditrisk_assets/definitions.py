@@ -5,6 +5,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from creditrisk_assets import checks
+from creditrisk_assets.assets.fairness import group_outcomes_weekly
 from creditrisk_assets.assets.monitoring import drift_report
 from creditrisk_assets.assets.promotion import champion_model
 from creditrisk_assets.assets.requests import current_window, raw_requests, reference_window
@@ -16,7 +17,7 @@ from creditrisk_assets.schedules import store_compaction_schedule, weekly_drift_
 from creditrisk_assets.sensors import drift_sensor
 
 ASSETS = [request_log, base_training_data, raw_requests, current_window, reference_window, drift_report,
-          candidate_model, champion_model]
+          group_outcomes_weekly, candidate_model, champion_model]
 CHECKS = [checks.realized_performance]  # the other checks are emitted by their assets (check_specs)
 
 

@@ -7,7 +7,7 @@ definitions load without credentials; the store's BigQuery client is dagster-gcp
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import pandas as pd
@@ -21,6 +21,9 @@ from creditrisk.registry import Registry
 from creditrisk.retraining import EvidenceRule, QualityFloor
 from creditrisk.settings import Settings, get_settings
 from creditrisk.store.base import RequestStore
+
+if TYPE_CHECKING:
+    from creditrisk.monitoring import MonitorRule
 
 
 class StoreResource(dg.ConfigurableResource):
@@ -73,9 +76,17 @@ class LoopConfig(dg.ConfigurableResource):
     max_brier_increase: float = C.MAX_BRIER_INCREASE
     max_recall_drop: float = C.MAX_RECALL_DROP
     min_realized_auc: float = C.MIN_REALIZED_AUC
+    min_realized_rows: int = C.MIN_REALIZED_ROWS  # labelled rows the realized-AUC alert needs
     min_candidate_auc: float = C.QUALITY_FLOOR["roc_auc"]
     max_candidate_brier: float = C.QUALITY_FLOOR["brier"]
     performance_weeks: int = C.PERFORMANCE_WEEKS
+    min_importance_share: float = C.MIN_IMPORTANCE_SHARE
+    concept_confidence: float = C.CONCEPT_CONFIDENCE
+    concept_margin: float = C.CONCEPT_MARGIN
+    concept_min_rows: int = C.CONCEPT_MIN_ROWS
+    concept_baseline_weeks: int = C.CONCEPT_BASELINE_WEEKS
+    concept_recent_weeks: int = C.CONCEPT_RECENT_WEEKS
+    min_change_train_rows: int = C.MIN_CHANGE_TRAIN_ROWS
     base_data_path: str | None = None  # CSV of the base training data; None = synthetic
     production_weight: float = C.PRODUCTION_WEIGHT
     reports_dir: str = ".creditrisk/reports"
@@ -95,6 +106,19 @@ class LoopConfig(dg.ConfigurableResource):
     def evidence_rule(self) -> EvidenceRule:
         return EvidenceRule(self.min_evaluation_rows, self.min_auc_gain, self.max_brier_increase,
                             self.max_recall_drop)
+
+    def monitor_rule(self) -> "MonitorRule":
+        """The weekly report's rule (drift, concept drift, when a change can be learned)."""
+        from creditrisk.concept import ConceptRule  # scipy and the drift modules: only when a report runs
+        from creditrisk.drift_rule import DriftRule
+        from creditrisk.monitoring import MonitorRule
+
+        return MonitorRule(
+            drift=DriftRule(drift_share=self.drift_share, min_importance_share=self.min_importance_share),
+            concept=ConceptRule(self.concept_confidence, self.concept_margin, self.concept_min_rows,
+                                self.concept_baseline_weeks, self.concept_recent_weeks),
+            min_rows=self.min_weekly_requests, min_change_train_rows=self.min_change_train_rows,
+            min_evaluation_rows=self.min_evaluation_rows)
 
     def alerter(self) -> Alerter:
         return wiring.make_alerter(_settings(CREDITRISK_ALERT_WEBHOOK=self.alert_webhook_url))

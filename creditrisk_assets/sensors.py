@@ -1,13 +1,27 @@
-"""drift_sensor: start retraining only when the newest drift report says the data drifted."""
+"""drift_sensor: start retraining once per drift episode, when the report flags data or concept drift."""
 
 import dagster as dg
 
+from creditrisk.episodes import retrain_decision
 from creditrisk_assets.jobs import retrain_job
+
+CHANGE_TAG = "creditrisk/change_start"
+# A retrain that ended like this did not judge the change: the next flagged report may try again.
+UNFINISHED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+
+
+def retrained_in(instance: dg.DagsterInstance, change: str) -> str | None:
+    """The retrain run already started for the episode that began at `change`, if any."""
+    if not change:
+        return None
+    records = instance.get_run_records(dg.RunsFilter(job_name=retrain_job.name, tags={CHANGE_TAG: change}))
+    return next((r.dagster_run.run_id for r in records if r.dagster_run.status not in UNFINISHED), None)
 
 
 @dg.asset_sensor(asset_key=dg.AssetKey("drift_report"), job=retrain_job, minimum_interval_seconds=5,
                  default_status=dg.DefaultSensorStatus.RUNNING,
-                 description="Launches retrain_job for a week whose drift report has dataset_drift = true.")
+                 description="Launches retrain_job once per drift episode: when a report flags data or "
+                             "concept drift and the changed world has labels to learn from.")
 def drift_sensor(context: dg.SensorEvaluationContext,
                  asset_event: dg.EventLogEntry) -> dg.RunRequest | dg.SkipReason:
     # asset_sensor keeps the cursor (the last drift_report event seen): each report is judged once.
@@ -15,13 +29,15 @@ def drift_sensor(context: dg.SensorEvaluationContext,
     if mat is None or mat.partition is None:
         return dg.SkipReason("drift_report event without a materialization or week partition")
     meta = {k: v.value for k, v in mat.metadata.items()}
-    week = meta.get("week", mat.partition)
-    if not meta.get("dataset_drift", False):
-        why = "insufficient data" if meta.get("status") == "insufficient data" else "no drift"
-        return dg.SkipReason(f"{why} in week {week}: "
-                             f"{meta.get('n_drifted', '?')}/{meta.get('n_columns', '?')} columns drifted")
+    meta.setdefault("week", mat.partition)
+    change = str(meta.get("change_start") or "")
+    go, why = retrain_decision(meta, retrained_in(context.instance, change))
+    if not go:
+        return dg.SkipReason(why)
+    kinds = [k for k, flag in (("data", "dataset_drift"), ("concept", "concept_drift")) if meta.get(flag)]
     return dg.RunRequest(
         run_key=f"retrain-{mat.partition}-{asset_event.run_id}",  # one report never starts two retrains
         partition_key=mat.partition,
-        tags={"creditrisk/trigger": "drift", "creditrisk/week": str(week),
+        tags={"creditrisk/trigger": "drift", "creditrisk/drift_type": "+".join(kinds),
+              "creditrisk/week": str(meta["week"]), CHANGE_TAG: change,
               "creditrisk/drift_share": f"{meta.get('drift_share', float('nan')):.3f}"})

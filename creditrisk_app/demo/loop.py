@@ -43,10 +43,13 @@ class WeekRow:
     alerts: int
     wall_s: float
     steps: dict[str, float]
+    concept_drift: bool = False
+    estimated_auc: float = float("nan")  # label-free, every applicant of the week (the denied too)
+    sensor: str = ""  # why the sensor skipped this week's report ("" when it retrained)
 
 
 def realized_auc(answered: list[Answered]) -> float:
-    """AUC of what was served, on the requests whose outcome gets reported."""
+    """AUC of what was served, on the requests whose outcome gets reported (approved applicants only)."""
     rows = [a for a in answered if a.report_at is not None]
     y = np.array([a.label for a in rows])
     return float(roc_auc_score(y, [a.probability for a in rows])) if len(set(y)) == 2 else float("nan")
@@ -56,16 +59,18 @@ def served_version(serve_url: str) -> str:
     return str(httpx.get(f"{serve_url}/readyz", timeout=10).json()["model"]["version"])
 
 
-def sensor_verdict(api: DagsterAPI, week: str, key: str, timeout: float) -> list[str]:
-    """Wait until the drift sensor has judged this week's report: its retrain run ids (or [])."""
+def sensor_verdict(api: DagsterAPI, week: str, key: str, timeout: float) -> tuple[list[str], str]:
+    """Wait until the drift sensor has judged this week's report: its retrain run ids, or [] and why not."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         runs = [r for r in api.runs("retrain_job", key)
                 if r["tags"].get("dagster/sensor_name") == "drift_sensor"]
         if runs:
-            return [r["runId"] for r in runs]
-        if any(week in (t.get("skipReason") or "") for t in api.sensor_ticks("drift_sensor")):
-            return []
+            return [r["runId"] for r in runs], ""
+        skips = [t["skipReason"] for t in api.sensor_ticks("drift_sensor")
+                 if week in (t.get("skipReason") or "")]
+        if skips:
+            return [], skips[0]
         time.sleep(1.0)
     raise TimeoutError(f"drift_sensor gave no verdict on week {week} within {timeout:.0f} s")
 
@@ -81,7 +86,8 @@ def wait_for_version(serve_url: str, version: str, timeout: float) -> float:
 
 def run_week(i: int, start: datetime, *, api: DagsterAPI, traffic: Traffic, serve_url: str, n: int, seed: int,
              scenario: str, drift_start: datetime | None, alerts: list, reload_timeout: float,
-             out: Out) -> tuple[WeekRow, list[Answered]]:
+             out: Out, magnitude: float = 1.0,
+             ramp: timedelta | None = None) -> tuple[WeekRow, list[Answered]]:
     t0 = time.monotonic()
     ws = start + timedelta(weeks=i)
     key = (ws + timedelta(days=6)).date().isoformat()
@@ -94,7 +100,7 @@ def run_week(i: int, start: datetime, *, api: DagsterAPI, traffic: Traffic, serv
         steps[name], lap = round(time.monotonic() - lap, 2), time.monotonic()
 
     apps = generate(n, seed=seed + i, start=ws, end=ws + timedelta(days=7), scenario=scenario,
-                    drift_start=drift_start)
+                    drift_start=drift_start, magnitude=magnitude, ramp=ramp)
     answered = traffic.send_week(apps)
     step("predict")
     outcomes = traffic.report_due(w.as_of)
@@ -105,7 +111,7 @@ def run_week(i: int, start: datetime, *, api: DagsterAPI, traffic: Traffic, serv
     if status != "SUCCESS" or not md:
         raise RuntimeError(f"weekly_drift_job[{key}] ended {status}; see the run in the Dagster UI")
     step("drift check")
-    runs = sensor_verdict(api, w.label, key, 120)
+    runs, skipped = sensor_verdict(api, w.label, key, 120)
     step("sensor")
     promoted, reason, reload_s = None, "no retraining", None
     for run_id in runs:
@@ -122,13 +128,18 @@ def run_week(i: int, start: datetime, *, api: DagsterAPI, traffic: Traffic, serv
     row = WeekRow(w.label, key, drift_start is not None and ws >= drift_start, len(answered), outcomes,
                   str(md["status"]), float(md["drift_share"]), int(md["n_drifted"]),
                   bool(md["dataset_drift"]), len(runs), promoted, reason, served_version(serve_url),
-                  realized_auc(answered), reload_s, len(alerts) - n_alerts, time.monotonic() - t0, steps)
+                  realized_auc(answered), reload_s, len(alerts) - n_alerts, time.monotonic() - t0, steps,
+                  bool(md.get("concept_drift")), float(md.get("estimate/auc", float("nan"))), skipped)
     shown = f"{before} -> {row.served_version}" if row.served_version != before else row.served_version
+    strong = f" ({md['strong_columns']})" if md.get("strong_columns") else ""
     out(f"{row.week} {'DRIFT ' if row.drifting else '      '}| {row.requests:5d} req {row.outcomes:5d} "
         f"outcomes | drift {row.n_drifted:2d}/11 share {row.drift_share:.2f} "
-        f"{'YES' if row.dataset_drift else 'no ':3s} | "
-        f"retrain {'yes' if runs else 'no '} | served v{shown} | realized AUC {row.realized_auc:.3f} | "
-        f"{row.wall_s:5.1f}s {steps}" + (f"\n           decision: {reason}" if runs else "")
+        f"{'YES' if row.dataset_drift else 'no ':3s}{strong} | "
+        f"concept {'YES' if row.concept_drift else 'no'} | "
+        f"retrain {'yes' if runs else 'no '} | served v{shown} | est. AUC {row.estimated_auc:.3f} (all), "
+        f"realized {row.realized_auc:.3f} (approved) | {row.wall_s:5.1f}s {steps}"
+        + (f"\n           decision: {reason}" if runs else "")
+        + (f"\n           sensor: {skipped}" if skipped and (row.dataset_drift or row.concept_drift) else "")
         + (f" (served within {reload_s:.1f}s)" if reload_s is not None else "")
         + (f"\n           ALERT: {alerts[-1].get('title')}" if row.alerts else ""))
     return row, answered

@@ -17,7 +17,9 @@ from pathlib import Path
 from sklearn.metrics import roc_auc_score
 
 from creditrisk import wiring
+from creditrisk.constants import DEMO_LABEL_DELAY
 from creditrisk.data import load_base_data
+from creditrisk.labels import LabelDelay
 from creditrisk.lineage import DataReference
 from creditrisk.settings import Settings, get_settings
 from creditrisk.training import train_and_register
@@ -45,6 +47,9 @@ class DemoConfig:
     seed: int = 42
     start: date = date(2026, 1, 5)  # a Monday; the simulated calendar, never the wall clock
     data: str | None = None
+    magnitude: float = 1.0  # of the scenario's shift (creditrisk.synth)
+    ramp_weeks: int = 0  # the gradual variant: the shift grows to full magnitude over these weeks
+    label_delay: str = DEMO_LABEL_DELAY  # days until an approved applicant's outcome is reported
     exit: bool = False
     reload_interval_s: float = 5.0
     ports: dict[str, int] = field(default_factory=lambda: {"serve": 8000, "dagster": 3000, "mlflow": 5000})
@@ -78,7 +83,7 @@ def _post_drift_auc(settings: Settings, answered: list[Answered], drift_start: d
     """Old and new champion (loaded from the registry) on the same post-drift labelled traffic."""
     if drift_start is None or old == new:
         return {}
-    rows = [a for a in answered if a.ts >= drift_start and a.report_at is not None]
+    rows = [a for a in answered if a.ts >= drift_start and a.report_at is not None]  # the approved only
     logged = wiring.make_store(settings).read_window(drift_start, drift_start + timedelta(days=3650))
     feats = logged.set_index("request_id").loc[[a.request_id for a in rows]].reset_index()
     labels, reg = [a.label for a in rows], wiring.make_registry(settings)
@@ -104,9 +109,10 @@ def _run(cfg: DemoConfig, out: Out, services: list[Service]) -> DemoResult:
     settings = get_settings({"CREDITRISK_HOME": str(home)})
     phases: dict[str, float] = {}
     t0 = time.monotonic()
-    out(f"[demo] scenario {cfg.scenario}, {cfg.weeks} weeks from {cfg.start} "
-        f"(drift from week {cfg.drift_week}), {cfg.requests_per_week} requests/week, seed {cfg.seed}; "
-        f"state in {home}")
+    out(f"[demo] scenario {cfg.scenario} (magnitude {cfg.magnitude:g}"
+        + (f", ramped over {cfg.ramp_weeks} weeks" if cfg.ramp_weeks else "") + f"), {cfg.weeks} weeks "
+        f"from {cfg.start} (drift from week {cfg.drift_week}), {cfg.requests_per_week} requests/week, seed "
+        f"{cfg.seed}; outcomes of approved applicants only, after {cfg.label_delay} days; state in {home}")
     raw, clean, _ = load_base_data(cfg.data, seed=cfg.seed)
     changes, source = wiring.make_changes(settings), cfg.data or f"synthetic:seed={cfg.seed}"
     first = train_and_register(changes.registry, raw, clean, run_name="bootstrap",
@@ -140,13 +146,16 @@ def _run(cfg: DemoConfig, out: Out, services: list[Service]) -> DemoResult:
 
             start = datetime.combine(cfg.start, datetime.min.time(), tzinfo=UTC)
             drift_start = None if cfg.scenario == "none" else start + timedelta(weeks=cfg.drift_week - 1)
-            api, traffic = DagsterAPI(dagster.url), Traffic(serve.url, token, seed=cfg.seed)
+            api = DagsterAPI(dagster.url)
+            traffic = Traffic(serve.url, token, seed=cfg.seed, label_delay=LabelDelay.parse(cfg.label_delay))
             first_version = None
             for i in range(cfg.weeks):
                 row, _ = run_week(i, start, api=api, traffic=traffic, serve_url=serve.url,
                                   n=cfg.requests_per_week, seed=cfg.seed * 1000, scenario=cfg.scenario,
                                   drift_start=drift_start, alerts=sink.alerts,
-                                  reload_timeout=cfg.reload_interval_s * 3 + 15, out=out)
+                                  reload_timeout=cfg.reload_interval_s * 3 + 15, out=out,
+                                  magnitude=cfg.magnitude,
+                                  ramp=timedelta(weeks=cfg.ramp_weeks) if cfg.ramp_weeks else None)
                 first_version = first_version or row.served_version
                 rows.append(row)
                 if row.promoted:  # the issue's cycle: drift check -> sensor -> retrain -> promote -> served

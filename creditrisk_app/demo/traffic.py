@@ -2,20 +2,22 @@
 
 Each request carries `X-Request-Time` (the service must be built with `allow_client_time`), so the
 store, the weekly windows and every report follow the simulated calendar, never the wall clock.
-Outcomes are reported through `POST /outcomes/batch` for a share of requests, a few days after each
-request, and only once the simulated clock has passed that moment.
+Outcomes are reported as a bank learns them (creditrisk.labels): only for approved applicants (a
+denied one never gets the loan), after a delay drawn from `label_delay`, through
+`POST /outcomes/batch`, once the simulated clock has passed that moment.
 """
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
 import numpy as np
 import pandas as pd
 
-from creditrisk.constants import LABEL
+from creditrisk.constants import DECISION_APPROVED, DEMO_LABEL_DELAY, LABEL
+from creditrisk.labels import LabelDelay, report_times
 from creditrisk.schema import FEATURES
 
 
@@ -27,7 +29,8 @@ class Answered:
     probability: float
     version: str
     label: int
-    report_at: datetime | None  # None: this outcome is never reported (label rate < 1)
+    report_at: datetime | None  # None: never reported (denied, or approved but never reported)
+    approved: bool = True
 
 
 @dataclass
@@ -43,32 +46,17 @@ def _body(row: pd.Series) -> dict:
     return {k: (v.item() if hasattr(v, "item") else v) for k, v in body.items()}
 
 
-async def _post(client: httpx.AsyncClient, path: str, **kw: object) -> httpx.Response:
-    """POST, retrying only a refused connection (the request never left, so it cannot be doubled):
-    Serve's HAProxy refuses connections for a moment while it reloads."""
-    for attempt in range(5):
-        try:
-            return await client.post(path, **kw)  # type: ignore[arg-type]
-        except httpx.ConnectError:
-            if attempt == 4:
-                raise
-            await asyncio.sleep(0.5 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
 async def _send_predictions(client: httpx.AsyncClient, apps: pd.DataFrame, concurrency: int,
-                            label_rate: float, delay_days: tuple[float, float], rng: np.random.Generator,
                             stats: TrafficStats) -> None:
     sem = asyncio.Semaphore(concurrency)
-    reported = rng.random(len(apps)) < label_rate
-    delays = rng.uniform(*delay_days, size=len(apps))
+    answered: dict[int, Answered] = {}
 
     async def one(i: int, row: pd.Series) -> None:
         ts = row["ts"].to_pydatetime(warn=False)  # synthetic timestamps carry nanoseconds
         async with sem:
             try:
-                resp = await _post(client, "/predict", json=_body(row),
-                                   headers={"X-Request-Time": ts.isoformat()})
+                resp = await client.post("/predict", json=_body(row),
+                                         headers={"X-Request-Time": ts.isoformat()})
             except httpx.HTTPError as exc:
                 stats.errors.append(f"/predict: {exc!r}")
                 return
@@ -76,11 +64,11 @@ async def _send_predictions(client: httpx.AsyncClient, apps: pd.DataFrame, concu
             stats.errors.append(f"/predict {resp.status_code}: {resp.text[:200]}")
             return
         out = resp.json()
-        stats.answered.append(Answered(out["request_id"], ts, out["probability_of_default"],
-                                       out["model"]["version"], int(row[LABEL]),
-                                       ts + timedelta(days=float(delays[i])) if reported[i] else None))
+        answered[i] = Answered(out["request_id"], ts, out["probability_of_default"], out["model"]["version"],
+                               int(row[LABEL]), None, out["decision"] == DECISION_APPROVED)
 
     await asyncio.gather(*(one(i, row) for i, (_, row) in enumerate(apps.iterrows())))
+    stats.answered.extend(answered[i] for i in sorted(answered))  # in request order, whatever finished first
 
 
 async def _send_outcomes(client: httpx.AsyncClient, due: list[Answered], token: str, stats: TrafficStats,
@@ -94,7 +82,7 @@ async def _send_outcomes(client: httpx.AsyncClient, due: list[Answered], token: 
         for i in range(0, len(day), batch):
             chunk = day[i:i + batch]
             body = {"outcomes": [{"request_id": a.request_id, "loan_status": a.label} for a in chunk]}
-            resp = await _post(client, "/outcomes/batch", json=body, headers={
+            resp = await client.post("/outcomes/batch", json=body, headers={
                 "Authorization": f"Bearer {token}", "X-Request-Time": chunk[-1].report_at.isoformat()})  # type: ignore[union-attr]
             if resp.status_code != 200:
                 stats.errors.append(f"/outcomes/batch {resp.status_code}: {resp.text[:200]}")
@@ -105,10 +93,11 @@ async def _send_outcomes(client: httpx.AsyncClient, due: list[Answered], token: 
 class Traffic:
     """Sends a week of applications, then the outcomes that are due by a simulated time."""
 
-    def __init__(self, base_url: str, token: str, *, seed: int, label_rate: float = 0.9,
-                 delay_days: tuple[float, float] = (1.0, 5.0), concurrency: int = 8):
+    def __init__(self, base_url: str, token: str, *, seed: int,
+                 label_delay: LabelDelay | None = None, report_rate: float = 1.0, concurrency: int = 8):
         self.base_url, self.token, self.concurrency = base_url, token, concurrency
-        self.label_rate, self.delay_days = label_rate, delay_days
+        self.label_delay = label_delay or LabelDelay.parse(DEMO_LABEL_DELAY)
+        self.report_rate = report_rate
         self.rng = np.random.default_rng(seed)
         self.stats = TrafficStats()
         self._pending: list[Answered] = []
@@ -122,10 +111,13 @@ class Traffic:
 
         async def go() -> None:
             async with self._client() as client:
-                await _send_predictions(client, apps, self.concurrency, self.label_rate, self.delay_days,
-                                        self.rng, self.stats)
+                await _send_predictions(client, apps, self.concurrency, self.stats)
         asyncio.run(go())
         new = self.stats.answered[before:]
+        at = report_times(pd.Series([a.ts for a in new]), np.array([a.approved for a in new], dtype=bool),
+                          self.label_delay, self.rng, self.report_rate)
+        for a, when in zip(new, at, strict=True):
+            a.report_at = None if pd.isna(when) else when.to_pydatetime(warn=False)
         self._pending.extend(a for a in new if a.report_at is not None)
         return new
 

@@ -6,12 +6,13 @@ import dagster as dg
 import pandas as pd
 
 from creditrisk.constants import LABEL, MONITORING_GROUP
+from creditrisk.episodes import champion_change, reference_range
 from creditrisk.schema import FEATURES
 from creditrisk.windows import week_windows
 from creditrisk_assets import checks
 from creditrisk_assets.assets.sources import base_training_data, request_log
 from creditrisk_assets.partitions import WEEKS
-from creditrisk_assets.resources import LoopConfig, StoreResource
+from creditrisk_assets.resources import LoopConfig, RegistryResource, StoreResource
 
 
 def _time_range(df: pd.DataFrame) -> str:
@@ -45,16 +46,21 @@ def current_window(context: dg.AssetExecutionContext, raw_requests: pd.DataFrame
 # those exist only for weeks the job has run, and the log is the record either way.
 @dg.asset(partitions_def=WEEKS, group_name=MONITORING_GROUP, kinds={"pandas"},
           deps=[request_log, base_training_data])
-def reference_window(context: dg.AssetExecutionContext, store: StoreResource,
+def reference_window(context: dg.AssetExecutionContext, store: StoreResource, registry: RegistryResource,
                      loop: LoopConfig) -> dg.Output[pd.DataFrame]:
-    """The weeks before the evaluated one (13 by default); the base training data if too few."""
+    """The weeks before the evaluated one (13 by default), none before the change the champion was
+    retrained for (creditrisk.episodes); the base training data if too few and no such change."""
     w = week_windows(context.partition_key, loop.reference_weeks, loop.evaluation_days)
-    df = store.get_store().read_window(*w.reference, columns=FEATURES + [LABEL])
-    source = f"requests {w.reference[0]:%Y-%m-%d} .. {w.reference[1]:%Y-%m-%d}"
-    if len(df) < loop.min_weekly_requests * loop.reference_weeks // 4:
+    version, change = champion_change(registry.get_registry())
+    start, end = reference_range(w, change)
+    df = store.get_store().read_window(start, end, columns=FEATURES + [LABEL])
+    source = f"requests {start:%Y-%m-%d} .. {end:%Y-%m-%d}" + (
+        f" (since the change champion v{version} was retrained for)" if change else "")
+    if change is None and len(df) < loop.min_weekly_requests * loop.reference_weeks // 4:
         # Before a quarter of the reference period has traffic, the model's own training data is
         # the only sound reference (a new deployment, or a store that was just moved).
         _, base = loop.base_data()
         df, source = base[FEATURES + [LABEL]], f"base training data ({len(df)} logged requests were too few)"
     df = df.reset_index(drop=True)
-    return dg.Output(df, metadata={"row_count": len(df), "source": source, "weeks": loop.reference_weeks})
+    return dg.Output(df, metadata={"row_count": len(df), "source": source, "weeks": loop.reference_weeks,
+                                   "change_start": change.isoformat() if change else ""})

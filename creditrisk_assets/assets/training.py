@@ -27,15 +27,20 @@ def drift_trigger(context: dg.AssetExecutionContext) -> dict[str, str]:
         return {"drift_report": "none for this week (retraining started by hand)"}
     meta = {k: v.value for k, v in mat.metadata.items()}
     drifted = [r.data["column"] for r in meta["columns"].records if r.data["drifted"]]
+    # change_start becomes the MLflow tag `trigger.change_start`: once this model is promoted, the
+    # reference window starts there (creditrisk.episodes.champion_change).
     return {"drift_report_run": found.records[0].run_id, "drift_share": f"{meta['drift_share']:.3f}",
-            "drifted_columns": ", ".join(drifted) or "none"}
+            "drifted_columns": ", ".join(drifted) or "none",
+            "strong_columns": str(meta.get("strong_columns") or "none"),
+            "concept_drift": str(bool(meta.get("concept_drift"))).lower(),
+            **({"change_start": str(meta["change_start"])} if meta.get("change_start") else {})}
 
 
 # drift_report is read through its materialization (the event log, shared by every run), not
 # through an IO manager: a retraining run need not share a disk with the weekly run.
 @dg.asset(partitions_def=WEEKS, group_name=RETRAINING_GROUP, kinds={"xgboost", "mlflow"},
           deps=["drift_report", request_log, base_training_data],
-          check_specs=[checks.QUALITY_FLOOR, checks.VALIDATION])
+          check_specs=[checks.QUALITY_FLOOR, checks.AGE_RULE, checks.VALIDATION])
 def candidate_model(context: dg.AssetExecutionContext, store: StoreResource, registry: RegistryResource,
                     loop: LoopConfig) -> Iterator[dg.Output[dict[str, Any]] | dg.AssetCheckResult]:
     """A retrained model: a new version, made `challenger` only once it passed every candidate gate."""
@@ -66,4 +71,5 @@ def candidate_model(context: dg.AssetExecutionContext, store: StoreResource, reg
                    if k in ("roc_auc", "accuracy", "brier", "recall_default", "pr_auc")}}
     yield dg.Output(out, metadata=metadata)
     yield checks.candidate_quality_floor(candidate, loop)
+    yield checks.candidate_age_rule(candidate)
     yield checks.candidate_validation(candidate)

@@ -31,7 +31,8 @@ def test_dagster_dev_serves_the_code_location(tmp_path: Path) -> None:
         service.stop()
     assets = {"/".join(n["assetKey"]["path"]) for n in data["assetNodes"]}
     assert assets == {"request_log", "base_training_data", "raw_requests", "reference_window",
-                      "current_window", "drift_report", "candidate_model", "champion_model"}
+                      "current_window", "drift_report", "group_outcomes_weekly", "candidate_model",
+                      "champion_model"}
     (repo,) = data["repositoriesOrError"]["nodes"]
     assert {(s["name"], s["sensorState"]["status"]) for s in repo["sensors"]} == {("drift_sensor", "RUNNING")}
     assert {(s["name"], s["scheduleState"]["status"]) for s in repo["schedules"]} == \

@@ -99,6 +99,7 @@ def test_blocking_quality_floor_stops_promotion(weak_world: dict) -> None:
     evals = [e.asset_check_evaluation_data for e in result.all_events
              if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert [(e.check_name, e.passed) for e in evals] == [("candidate_quality_floor", False),
+                                                         ("candidate_age_rule", True),
                                                          ("candidate_validation", True)]
     assert not result.asset_materializations_for_node("champion_model")
     # The candidate that failed the floor never became challenger (nothing to roll back to by mistake).
@@ -106,3 +107,21 @@ def test_blocking_quality_floor_stops_promotion(weak_world: dict) -> None:
     (cand,) = result.asset_materializations_for_node("candidate_model")
     assert cand.metadata["state"].value == "rejected"
     assert weak_world["changes"].trail.events()[-1]["action"] == "reject"
+
+
+def test_blocking_age_rule_stops_a_model_that_scores_the_elderly_worse(
+        weak_world: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trained without the monotone age constraint, the candidate breaks Reg B: rejected, never judged."""
+    unconstrained = TrainConfig(num_rounds=60, age_monotone=0, nthread=1)
+    monkeypatch.setattr("creditrisk.training.TrainConfig", lambda: unconstrained)
+    result = retrain(weak_world)
+    evals = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
+             for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    rule = evals["candidate_age_rule"]
+    assert not rule.passed and evals["candidate_quality_floor"].passed
+    assert "Reg B age rule broken" in rule.description
+    assert rule.metadata["holdout_violations"].value > 0 and rule.metadata["holdout_profiles"].value == 500
+    assert not result.asset_materializations_for_node("champion_model")
+    assert aliases(weak_world["registry"]) == (weak_world["weak_version"], None, None)
+    reject = weak_world["changes"].trail.events()[-1]
+    assert reject["action"] == "reject" and "age_rule: Reg B age rule broken" in reject["reason"]

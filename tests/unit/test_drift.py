@@ -22,6 +22,8 @@ from creditrisk.drift import (
     compute_drift,
     sample_rows,
 )
+from creditrisk.drift_rule import DriftRule, importance_shares
+from creditrisk.model import CreditModel, TrainConfig, train
 
 REF_ROWS, CUR_ROWS = 3_000, 1_500
 
@@ -66,10 +68,53 @@ def test_dataset_drift_is_share_at_or_above_drift_share(reference: pd.DataFrame,
     assert result.n_drifted == 2 and result.dataset_drift is expected
 
 
-def test_intent_mix_drifts_loan_intent(reference: pd.DataFrame) -> None:
-    """One drifted column of eleven is below the share rule: not dataset drift (README "Drift rule")."""
+def test_intent_mix_alone_is_below_evidentlys_share_rule(reference: pd.DataFrame) -> None:
+    """One drifted column of eleven is below the share rule: without the model's importance, no verdict."""
     result = compute_drift(reference, current("intent_mix"))
     assert result.drifted_columns() == ["loan_intent"] and result.dataset_drift is False
+    assert result.share_drift is False and result.strong_columns == []
+
+
+@pytest.fixture(scope="module")
+def model() -> CreditModel:
+    """A small champion stand-in (120 trees): its own contributions say which columns matter."""
+    return train(synth.generate(6_000, seed=21), TrainConfig(num_rounds=120, eta=0.15, nthread=1))
+
+
+@pytest.mark.parametrize(("scenario", "column"),
+                         [("rate_hike", "loan_int_rate"), ("intent_mix", "loan_intent")])
+def test_one_strongly_drifted_column_that_matters_to_the_model_is_dataset_drift(
+        reference: pd.DataFrame, model: CreditModel, scenario: str, column: str) -> None:
+    """Issue 11: +4 points on every rate, or the intent mix, moved one column and never retrained."""
+    cur = current(scenario)
+    result = compute_drift(reference, cur, importance=lambda: importance_shares(model, cur))
+    assert result.drifted_columns() == [column] and result.share_drift is False
+    assert result.strong_columns == [column] and result.dataset_drift is True
+    assert result.importance[column] >= constants.MIN_IMPORTANCE_SHARE
+
+
+def test_a_strong_drift_in_a_column_the_model_ignores_is_not_drift_on_its_own(
+        reference: pd.DataFrame, model: CreditModel) -> None:
+    cur = current("none").assign(cb_person_default_on_file="Y")  # every applicant: a past default on file
+    asked: list[bool] = []
+
+    def importance() -> dict[str, float]:
+        asked.append(True)
+        return importance_shares(model, cur)
+    result = compute_drift(reference, cur, importance=importance)
+    assert result.drifted_columns() == ["cb_person_default_on_file"] and asked == [True]
+    assert result.importance["cb_person_default_on_file"] < constants.MIN_IMPORTANCE_SHARE
+    assert result.strong_columns == [] and result.dataset_drift is False
+    quiet = compute_drift(reference, current("none"), importance=importance)
+    assert asked == [True] and quiet.importance == {}  # no strong column: the model is not asked
+
+
+def test_the_strong_threshold_rises_for_small_weeks() -> None:
+    """Distance noise grows as 1/sqrt(rows): a week smaller than the calibration volume needs more."""
+    rule = DriftRule()
+    big, small = (rule.strong_threshold("Jensen-Shannon distance", n) for n in (3_000, 375))
+    assert big == rule.strong_scores["Jensen-Shannon distance"]
+    assert small == pytest.approx(big * math.sqrt(constants.DRIFT_CALIBRATION_ROWS / 375))
 
 
 def test_below_min_rows_is_insufficient_data_never_drift(reference: pd.DataFrame) -> None:

@@ -81,12 +81,19 @@ def test_reason_codes_explain_denials_with_exact_contributions(champion, base_da
     denied = np.flatnonzero(proba >= model.threshold)
     reasons = reason_codes(model, X[denied])
     assert len(reasons) == len(denied) > 0
-    # Expected: the three largest positive contributions per applicant field, loan_to_income counted
-    # as its source field loan_percent_income.
+    # Expected: the four largest positive contributions per applicant field (loan_to_income counted as
+    # its source field loan_percent_income), each plus its share of the pricing effect; grade and rate
+    # never; age never at 62+; "no default on file" never (it has no words against the applicant).
     names = [MERGED_INTO.get(c, c) for c in model.spec.columns]
-    merged = pd.DataFrame(contrib[denied], columns=names).T.groupby(level=0, sort=False).sum().T
-    for rs, (_, row) in zip(reasons, merged.iterrows(), strict=True):
-        top = row[row > 0].nlargest(3)
+    own = pd.DataFrame(contrib[denied], columns=names).T.groupby(level=0, sort=False).sum().T
+    effect = (own["loan_grade"] + own["loan_int_rate"]).to_numpy()
+    credited = model.pricing.attribute(model.spec, X[denied], list(own.columns), effect)
+    total = (own.reset_index(drop=True) + credited).drop(columns=["loan_grade", "loan_int_rate"])
+    applicants = rows.iloc[denied].reset_index(drop=True)
+    for rs, (i, row) in zip(reasons, total.iterrows(), strict=True):
+        if applicants.loc[i, "cb_person_default_on_file"] == "N":
+            row = row.drop("cb_person_default_on_file")
+        top = row[row > 0].nlargest(4)
         assert [r["code"] for r in rs] == list(top.index)
         # rounded to 4 places; float32 sums
         assert [r["contribution"] for r in rs] == pytest.approx(top.tolist(), abs=2e-4)

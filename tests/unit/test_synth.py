@@ -68,9 +68,9 @@ def test_same_seed_same_frame_other_seed_differs() -> None:
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-@pytest.mark.parametrize("severity", [1.0, 3.0])
-def test_every_row_passes_the_schema_with_contract_dtypes(scenario: str, severity: float) -> None:
-    df = generate(20_000, seed=8, scenario=scenario, severity=severity)
+@pytest.mark.parametrize("magnitude", [1.0, 3.0])
+def test_every_row_passes_the_schema_with_contract_dtypes(scenario: str, magnitude: float) -> None:
+    df = generate(20_000, seed=8, scenario=scenario, magnitude=magnitude)
     assert list(df.columns) == FEATURES + [LABEL]
     broken = invalid_rows(df).sum()
     assert broken.sum() == 0, broken[broken > 0].to_dict()
@@ -163,7 +163,8 @@ def test_income_shock_cuts_income_and_raises_the_ratio(windows: dict[str, pd.Dat
     assert np.allclose(post["loan_percent_income"], ratio, atol=0.011)  # recomputed, not carried over
     assert post["loan_percent_income"].mean() > 1.4 * ref_post["loan_percent_income"].mean()
     assert post[LABEL].mean() > ref_post[LABEL].mean() + 0.1  # the label follows the changed features
-    half = generate(N, seed=5, start=START, end=END, scenario="income_shock", drift_start=DRIFT, severity=0.5)
+    half = generate(N, seed=5, start=START, end=END, scenario="income_shock", drift_start=DRIFT,
+                    magnitude=0.5)
     half_median = _split(half)[1]["person_income"].median()
     assert post["person_income"].median() < half_median < ref_post["person_income"].median()
 
@@ -216,3 +217,17 @@ def test_unknown_scenario_and_bad_window_are_refused() -> None:
         generate(10, seed=1, scenario="rate_hike", drift_start=DRIFT)
     with pytest.raises(ValueError, match="end must be after start"):
         generate(10, seed=1, start=END, end=START)
+
+
+def test_the_gradual_variant_ramps_each_row_to_full_magnitude() -> None:
+    """`ramp`: a row's shift grows linearly from 0 at drift_start to `magnitude` a ramp later."""
+    kw = {"seed": 6, "start": START, "end": END, "drift_start": DRIFT}
+    flat, ramped = generate(6_000, **kw), generate(6_000, scenario="rate_hike", magnitude=0.5,
+                                                   ramp=timedelta(weeks=2), **kw)
+    share = ((ramped["ts"] - pd.Timestamp(DRIFT)) / timedelta(weeks=2)).clip(0, 1)
+    expected = np.minimum(flat["loan_int_rate"] + 4.0 * 0.5 * share, 40.0)
+    np.testing.assert_allclose(ramped["loan_int_rate"], expected, atol=1e-9)
+    assert share.between(0.01, 0.99).sum() > 1_000 and (share == 1).sum() > 1_000  # ramping, then full
+    concept = generate(6_000, scenario="concept", ramp=timedelta(weeks=2), **kw)
+    before = concept["ts"] < pd.Timestamp(DRIFT)
+    pd.testing.assert_frame_equal(concept[before], flat[before])
