@@ -60,6 +60,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         progress("stopping (shipping the request log, then Ray and HAProxy)")
     finally:
         service.stop()
+    if service.shipped_at_stop:
+        progress(f"shipped {service.shipped_at_stop} request-log rows the replicas left on disk")
     progress("stopped")
     return 0
 

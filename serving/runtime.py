@@ -113,6 +113,7 @@ class LocalService:
         self.base_url = f"http://127.0.0.1:{port}"
         self._run_dir: Path | None = None
         self._saved_env: dict[str, str | None] = {}
+        self.shipped_at_stop = 0
 
     def start(self, timeout_s: float = 180.0) -> Self:
         self._run_dir = Path(tempfile.mkdtemp(prefix="creditrisk-serve-"))
@@ -155,6 +156,7 @@ class LocalService:
             finally:
                 ray.shutdown()
         self._reap_haproxy()
+        self.shipped_at_stop = ship_what_replicas_left(self.args)
         for k, v in self._saved_env.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -187,3 +189,33 @@ class LocalService:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def ship_what_replicas_left(args: ServiceArgs) -> int:
+    """Ship the write-ahead segments replicas left on this disk once Ray is down; returns the rows.
+
+    A replica killed under load leaves its segments to be adopted by a live one, and a replica whose
+    shutdown was cut short leaves its last rows: after the stop no replica is left to adopt them, so
+    the stopping process ships them itself (what the store refuses now stays for the next start).
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from creditrisk import wiring
+    from creditrisk.settings import get_settings
+    from creditrisk.wal import SegmentLog
+    from serving.logger import InferenceLogger
+
+    settings = get_settings().with_overrides(mlflow_uri=args.mlflow_uri, store_dir=args.store_dir)
+    wal = SegmentLog(args.wal_dir or settings.wal_dir, f"stop-{os.getpid()}", fsync=True)
+    if not wal.root.is_dir():
+        return 0
+    logger = InferenceLogger(lambda: wiring.make_store(settings), wal, backend=wiring.store_backend(settings))
+
+    async def drain() -> int:
+        wal.open()
+        await logger.close()
+        return logger.written
+
+    with ThreadPoolExecutor(1) as pool:  # its own event loop, whatever the caller's thread runs
+        return pool.submit(asyncio.run, drain()).result()

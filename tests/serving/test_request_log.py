@@ -19,8 +19,10 @@ from creditrisk.request_ids import id_for
 from creditrisk.schema import EXAMPLE_APPLICANT
 from creditrisk.store.local import LocalRequestStore
 from creditrisk.wal import SegmentLog, read_segment
+from serving.config import ServiceArgs
 from serving.health import overall
 from serving.logger import InferenceLogger, LogRefused
+from serving.runtime import ship_what_replicas_left
 
 T0 = datetime(2030, 3, 4, 12, tzinfo=UTC)
 
@@ -200,22 +202,27 @@ def test_fsync_group_commit_shares_one_sync_among_concurrent_requests(tmp_path: 
     assert 1 <= syncs <= 8 and store.count() == 64
 
 
-def test_a_killed_owner_leaves_segments_that_the_next_one_ships_exactly_once(tmp_path: Path) -> None:
-    """A real SIGKILL: the kernel drops the dead process's lock; its rows reach the store once."""
+def die_with_rows(wal_root: Path, n: int) -> None:
+    """A replica process that logs `n` rows and a torn line, then is SIGKILLed (its lock dies with it)."""
     script = textwrap.dedent(f"""
         import os, signal, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_request_log import row
         from creditrisk.wal import SegmentLog, encode
-        wal = SegmentLog({str(tmp_path / 'wal')!r}, "dead-replica")
+        wal = SegmentLog({str(wal_root)!r}, "dead-replica")
         wal.open()
-        for i in range(50):
+        for i in range({n}):
             wal.append(encode([row(i)]), 1)
         wal.append(b'{{"request_id": "torn', 0)  # a write cut in the middle
         os.kill(os.getpid(), signal.SIGKILL)
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
+
+
+def test_a_killed_owner_leaves_segments_that_the_next_one_ships_exactly_once(tmp_path: Path) -> None:
+    """A real SIGKILL: the kernel drops the dead process's lock; its rows reach the store once."""
+    die_with_rows(tmp_path / "wal", 50)
     store = LocalRequestStore(tmp_path / "store")
 
     async def scenario() -> None:
@@ -244,3 +251,14 @@ def test_a_live_owner_is_never_adopted(tmp_path: Path) -> None:
     c.open()
     assert [p.name for p in c.adopt_orphans()] == ["adopted-a-seg-000000000001.jsonl"]
     c.close()
+
+
+def test_the_stopping_service_ships_what_its_replicas_left(tmp_path: Path) -> None:
+    """Once Ray is down no replica is left to adopt a dead one's rows: the stop ships them itself."""
+    die_with_rows(tmp_path / "wal", 30)
+    args = ServiceArgs(mlflow_uri="sqlite:///unused.db", store_dir=str(tmp_path / "store"),
+                       wal_dir=str(tmp_path / "wal"))
+    assert ship_what_replicas_left(args) == 30
+    assert LocalRequestStore(tmp_path / "store").count() == 30
+    assert list((tmp_path / "wal").glob("*/*.jsonl")) == []
+    assert ship_what_replicas_left(args) == 0  # nothing is shipped twice
