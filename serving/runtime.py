@@ -70,9 +70,13 @@ def fast_path_env(run_dir: Path) -> dict[str, str]:
                        .replace("{pids}", str(run_dir / HAPROXY_PIDS)))
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     tuned = {k: os.environ.get(k, v) for k, v in FAST_PATH_ENV.items()}  # an exported value wins
+    # Every side port is this service's own: Ray's defaults are fixed numbers bound with SO_REUSEPORT,
+    # so two services on one machine would share them. For the fallback proxies (HAProxy's backup
+    # server while no replica is up) that meant answers, and their log rows, from the other service.
+    side_ports = ("HAPROXY_STATS_PORT", "HAPROXY_METRICS_PORT", "FALLBACK_PROXY_HTTP_PORT",
+                  "FALLBACK_PROXY_GRPC_PORT")
     return {**tuned, "RAY_SERVE_HAPROXY_BINARY_PATH": str(wrapper),
-            "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
-            "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port())}
+            **{f"RAY_SERVE_{name}": str(free_port()) for name in side_ports}}
 
 
 def _main_thread() -> bool:

@@ -73,7 +73,10 @@ def home(tmp_path: Path) -> Iterator[Path]:
             os.kill(pid, signal.SIGKILL)
 
 
-def test_kill_a_replica_then_sigterm_then_restart_on_the_same_port(home: Path, registry, champion) -> None:
+def test_kill_a_replica_then_sigterm_then_restart_on_the_same_port(home: Path, registry, champion,
+                                                                   served) -> None:
+    """With another service on this machine (`served`): Serve's fallback proxies of both once shared
+    port 8500 by SO_REUSEPORT, so while a replica was down requests went to the other service."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = serve(home, port, registry.tracking_uri, "--min-replicas", "2")
