@@ -66,6 +66,7 @@ class Candidate:
     train_rows: int
     gates: dict[str, list[str]] = field(default_factory=dict)  # gate -> problems ([] = passed)
     report: HoldoutReport | None = None  # the age rule's figures and group outcomes on the holdout
+    floor_metrics: dict[str, float] = field(default_factory=dict)  # what the quality floor judged
 
     @property
     def passed(self) -> bool:
@@ -109,11 +110,12 @@ def train_candidate(changes: ModelChanges, base: tuple[pd.DataFrame, pd.DataFram
     result = train_and_register(changes.registry, raw, preprocessed, run_name=run_name, source=data,
                                 tags=tags, progress=progress)
     changes.register_candidate(result.version, actor=actor, reason=reason, **(tags or {}))
-    gates = {"quality_floor": floor.problems(floor_metrics(result, preprocessed, production_weight)),
+    judged = floor_metrics(result, preprocessed, production_weight)
+    gates = {"quality_floor": floor.problems(judged),
              "age_rule": result.report.age_rule_problems() if result.report else ["not checked"],
              "validation": changes.validate(result.version).problems}
     candidate = Candidate(result.version, result.run_id, result.metrics, result.rows["train"], gates,
-                          result.report)
+                          result.report, judged)
     if candidate.passed:
         changes.admit_challenger(result.version, actor=actor, gates={g: "passed" for g in gates})
     else:

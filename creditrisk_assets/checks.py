@@ -17,6 +17,10 @@ from creditrisk.schema import FEATURES, invalid_rows
 from creditrisk.windows import week_windows
 from creditrisk_assets.resources import LoopConfig, StoreResource
 
+REALIZED_POPULATION = ("requests of the window whose outcome was reported: approved applicants only "
+                       "(a denied applicant never has one)")
+FLOOR_POPULATION = ("the base data's rows of the candidate's holdout (production rows are approved "
+                    "applicants only)")
 VOLUME_GATE = dg.AssetCheckSpec("volume_gate", asset="current_window",
                                  description="The week has at least `min_weekly_requests` requests.")
 DATA_QUALITY = dg.AssetCheckSpec("data_quality", asset="current_window",
@@ -61,8 +65,9 @@ def data_quality(current_window: pd.DataFrame, loop: LoopConfig) -> dg.AssetChec
 
 def candidate_quality_floor(candidate: Candidate, loop: LoopConfig) -> dg.AssetCheckResult:
     problems = candidate.gates["quality_floor"]
-    m = candidate.metrics
-    meta = {"model_version": candidate.version, "roc_auc_actual": float(m["roc_auc"]),
+    m = candidate.floor_metrics or candidate.metrics
+    meta = {"model_version": candidate.version, "population": FLOOR_POPULATION,
+            "roc_auc_actual": float(m["roc_auc"]),
             "roc_auc_threshold": loop.min_candidate_auc, "brier_actual": float(m["brier"]),
             "brier_threshold": loop.max_candidate_brier}
     return dg.AssetCheckResult(check_name="candidate_quality_floor", passed=not problems, metadata=meta,
@@ -102,9 +107,11 @@ def realized_performance(context: dg.AssetCheckExecutionContext, store: StoreRes
     rows = store.get_store().read_window(start, w.as_of, labelled_only=True)
     y = rows[LABEL].to_numpy(dtype="int64") if len(rows) else np.array([], dtype="int64")
     meta: dict[str, Any] = {"labelled_rows": len(rows), "min_realized_auc": loop.min_realized_auc,
+                            "min_realized_rows": loop.min_realized_rows, "population": REALIZED_POPULATION,
                             "window": f"{start:%Y-%m-%d} .. {w.as_of:%Y-%m-%d}"}
-    if len(rows) < loop.min_evaluation_rows or len(set(y)) < 2:
-        return dg.AssetCheckResult(passed=True, metadata=meta, description="insufficient labels to judge")
+    if len(rows) < loop.min_realized_rows or len(set(y)) < 2:
+        return dg.AssetCheckResult(passed=True, metadata=meta, description=(
+            f"insufficient labels to judge: {len(rows)} labelled rows < {loop.min_realized_rows}"))
     auc = float(roc_auc_score(y, rows["probability"].to_numpy()))
     meta["realized_auc"] = auc
     meta["served_versions"] = ", ".join(sorted(set(rows["model_version"].astype(str))))

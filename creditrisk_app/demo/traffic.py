@@ -46,6 +46,19 @@ def _body(row: pd.Series) -> dict:
     return {k: (v.item() if hasattr(v, "item") else v) for k, v in body.items()}
 
 
+async def _post(client: httpx.AsyncClient, path: str, **kw: object) -> httpx.Response:
+    """POST, retrying only a refused connection (the request never left, so it cannot be doubled):
+    Serve's HAProxy refuses connections for a moment while it reloads."""
+    for attempt in range(5):
+        try:
+            return await client.post(path, **kw)  # type: ignore[arg-type]
+        except httpx.ConnectError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 async def _send_predictions(client: httpx.AsyncClient, apps: pd.DataFrame, concurrency: int,
                             stats: TrafficStats) -> None:
     sem = asyncio.Semaphore(concurrency)
@@ -55,8 +68,8 @@ async def _send_predictions(client: httpx.AsyncClient, apps: pd.DataFrame, concu
         ts = row["ts"].to_pydatetime(warn=False)  # synthetic timestamps carry nanoseconds
         async with sem:
             try:
-                resp = await client.post("/predict", json=_body(row),
-                                         headers={"X-Request-Time": ts.isoformat()})
+                resp = await _post(client, "/predict", json=_body(row),
+                                   headers={"X-Request-Time": ts.isoformat()})
             except httpx.HTTPError as exc:
                 stats.errors.append(f"/predict: {exc!r}")
                 return
@@ -82,7 +95,7 @@ async def _send_outcomes(client: httpx.AsyncClient, due: list[Answered], token: 
         for i in range(0, len(day), batch):
             chunk = day[i:i + batch]
             body = {"outcomes": [{"request_id": a.request_id, "loan_status": a.label} for a in chunk]}
-            resp = await client.post("/outcomes/batch", json=body, headers={
+            resp = await _post(client, "/outcomes/batch", json=body, headers={
                 "Authorization": f"Bearer {token}", "X-Request-Time": chunk[-1].report_at.isoformat()})  # type: ignore[union-attr]
             if resp.status_code != 200:
                 stats.errors.append(f"/outcomes/batch {resp.status_code}: {resp.text[:200]}")

@@ -35,10 +35,11 @@ from creditrisk_app.rehearsal.parts import PgCluster, RayCluster, start_bigquery
 from serving.runtime import fast_path_env, free_port
 
 Out = Callable[[str], None]
-# A normal week, then two recession weeks (seeded). The first drifted week's candidate is kept: the
-# evaluation window (EVALUATION_DAYS) is longer than a week, so every recession row is held out to
-# judge it and it trained on none. The second's candidate learnt the first's rows, and wins.
-WEEKS, DRIFT_WEEK, REQUESTS_PER_WEEK = 3, 2, 1500
+# A normal week, then three recession weeks (seeded). Outcomes come as a bank gets them (approved
+# applicants, 2-12 days late), and the sensor retrains a drift episode once the changed world has
+# MIN_CHANGE_TRAIN_ROWS labelled rows older than the evaluation window (EVALUATION_DAYS): the
+# drifted weeks before that are skipped with the count, and the fourth week's retrain wins.
+WEEKS, DRIFT_WEEK, REQUESTS_PER_WEEK = 4, 2, 1500
 START = datetime(2026, 1, 5, tzinfo=UTC)
 APPROVER = "rehearsal-validator"
 
@@ -130,7 +131,10 @@ def _week(i: int, api: DagsterAPI, traffic: Traffic, url: str, env: dict[str, st
     steps.check(f"week {key}: {len(answered)} requests over HTTP, weekly_drift_job", status == "SUCCESS",
                 f"{status}, dataset_drift={md.get('dataset_drift')}")
     decision: dict[str, Any] = {}
-    for run_id in sensor_verdict(api, w.label, key, 180):
+    runs, skipped = sensor_verdict(api, w.label, key, 180)
+    if skipped:
+        steps.out(f"         drift_sensor skipped week {key}: {skipped}")
+    for run_id in runs:
         run_status = api.wait(run_id, 900)
         decision = api.metadata("champion_model", key) or {}
         steps.check(f"week {key}: the sensor's retrain_job", run_status == "SUCCESS",

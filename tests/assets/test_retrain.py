@@ -101,6 +101,9 @@ def test_blocking_quality_floor_stops_promotion(weak_world: dict) -> None:
     assert [(e.check_name, e.passed) for e in evals] == [("candidate_quality_floor", False),
                                                          ("candidate_age_rule", True),
                                                          ("candidate_validation", True)]
+    floor = evals[0]  # the figure shown is the figure judged: the base rows of the holdout
+    assert f"roc_auc {floor.metadata['roc_auc_actual'].value:.4f} vs floor 0.999" in floor.description
+    assert floor.metadata["population"].value.startswith("the base data's rows")
     assert not result.asset_materializations_for_node("champion_model")
     # The candidate that failed the floor never became challenger (nothing to roll back to by mistake).
     assert aliases(weak_world["registry"]) == (weak_world["weak_version"], None, None)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from creditrisk.concept import ConceptRule, auc_and_variance, concept_check
+from creditrisk.concept import ConceptRule, auc_and_variance, concept_check, split_service
 from creditrisk.constants import LABEL
 from creditrisk.labels import LabelDelay, report_times
 from creditrisk.model import CreditModel, TrainConfig, train
@@ -63,12 +63,16 @@ def test_only_rows_labelled_by_the_week_end_and_served_by_the_champion_count(mod
         assert result.status == "no baseline" and result.concept_drift is False
 
 
-def test_too_few_recent_labels_is_no_verdict(model: CreditModel) -> None:
+def test_too_few_labels_on_either_side_is_no_verdict(model: CreditModel) -> None:
     rows = served(model, 6, "concept", drift_week=5)
-    rule = ConceptRule(min_rows=10_000)
-    result = concept_check(rows, "1", as_of(6), rule)
-    assert result.status in ("no baseline", "insufficient labels") and result.concept_drift is False
-    assert "10000" in result.reason
+    result = concept_check(rows, "1", as_of(6), ConceptRule(min_rows=10_000))
+    assert result.status == "no baseline" and result.concept_drift is False and "10000" in result.reason
+    sides = split_service(rows, "1", as_of(6))
+    assert sides is not None and len(sides.recent) < len(sides.baseline)
+    between = ConceptRule(min_rows=len(sides.recent) + 1)  # the baseline has enough, the recent weeks not
+    result = concept_check(rows, "1", as_of(6), between)
+    assert result.status == "insufficient labels" and result.concept_drift is False
+    assert str(between.min_rows) in result.reason
 
 
 def test_delong_variance_matches_the_bootstrap() -> None:

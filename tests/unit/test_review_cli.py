@@ -67,7 +67,7 @@ def test_a_winner_waits_for_a_second_person(home: Path, capsys: pytest.CaptureFi
         ("candidate", "2", "alice"), ("challenger", "2", "alice"), ("await_approval", "2", "alice"),
         ("approve", "2", "bob")]
     (awaiting,) = [e for e in events(home) if e["action"] == "await_approval"]
-    assert awaiting["evidence"]["population"].startswith("requests of the evaluation window")
+    assert awaiting["evidence"]["population"].startswith("approved applicants of the evaluation window")
     assert awaiting["evidence"]["n_rows"] > 200 and awaiting["evidence"]["policy"] == "approval"
 
 
