@@ -51,7 +51,7 @@ QUALITY_FLOOR = {"roc_auc": 0.90, "brier": 0.10}
 # Drift monitoring (the original design: the last week against the previous 3 months)
 REFERENCE_WEEKS = 13
 MIN_WEEKLY_REQUESTS = 120
-DRIFT_SHARE = 0.15  # dataset drift when >= 2 of the 11 columns drifted; see README "Drift rule"
+DRIFT_SHARE = 0.15  # dataset drift when >= 2 of the 11 columns drifted; see README "Monitoring"
 MAX_NULL_RATE = 0.05
 # One column flags drift on its own when Evidently says it drifted, its score clears the strong
 # threshold of its test and it carries at least MIN_IMPORTANCE_SHARE of the champion's mean
