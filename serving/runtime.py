@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from serving.config import APP_NAME, ServiceArgs
+from serving.ports import claim_port
 
 FAST_PATH_ENV: dict[str, str] = {
     "RAY_SERVE_ENABLE_DIRECT_INGRESS": "1",
@@ -118,8 +119,10 @@ class LocalService:
         self._run_dir: Path | None = None
         self._saved_env: dict[str, str | None] = {}
         self.shipped_at_stop = 0
+        self._port_lock: int | None = None
 
     def start(self, timeout_s: float = 180.0) -> Self:
+        self._port_lock = claim_port(self.port)
         self._run_dir = Path(tempfile.mkdtemp(prefix="creditrisk-serve-"))
         env = {**(fast_path_env(self._run_dir) if self.fast_path else {}), **self.extra_env}
         self._saved_env = {k: os.environ.get(k) for k in env}
@@ -151,23 +154,29 @@ class LocalService:
     def stop(self) -> None:
         """Shut Serve down (replicas ship their request logs), then Ray, then any HAProxy Ray left
         running (after a reload one can outlive Ray, holding the port); restore the environment."""
+        if self._port_lock is None:  # never started (its port was taken), or stopped already
+            return
         import ray
         from ray import serve
 
-        if ray.is_initialized():
-            try:
-                serve.shutdown()
-            finally:
-                ray.shutdown()
-        self._reap_haproxy()
-        self.shipped_at_stop = ship_what_replicas_left(self.args)
-        for k, v in self._saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        if self._run_dir is not None:
-            shutil.rmtree(self._run_dir, ignore_errors=True)
+        try:
+            if ray.is_initialized():
+                try:
+                    serve.shutdown()
+                finally:
+                    ray.shutdown()
+            self._reap_haproxy()
+            self.shipped_at_stop = ship_what_replicas_left(self.args)
+        finally:
+            for k, v in self._saved_env.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            if self._run_dir is not None:
+                shutil.rmtree(self._run_dir, ignore_errors=True)
+            os.close(self._port_lock)  # the port is free for the next service only now
+            self._port_lock = None
 
     def _reap_haproxy(self) -> None:
         for sig, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):

@@ -126,3 +126,25 @@ def test_kill_a_replica_then_sigterm_then_restart_on_the_same_port(home: Path, r
     assert again.returncode == 0 and "stopped" in out, out
     assert in_session(again.pid) == {}
     assert LocalRequestStore(home / "requests").count() == answered + 1
+
+
+def test_a_second_service_on_a_port_being_started_is_refused(home: Path, registry, champion) -> None:
+    """Two services started on one port within Ray's ~20 s start both passed the listener check, and
+    the second died ~20 s later with a Ray traceback (HAProxy binds with SO_REUSEPORT, so the bind
+    itself refuses nothing). The second now stops at once, saying why."""
+    port = free_port()
+    first = serve(home / "a", port, registry.tracking_uri)
+    (home / f"sid-{first.pid}").touch()
+    assert first.stdout is not None
+    while "starting Ray" not in (line := first.stdout.readline()):  # the claim is taken right after
+        assert line, "the first service ended before starting"
+    second = serve(home / "b", port, registry.tracking_uri)
+    (home / f"sid-{second.pid}").touch()
+    out, _ = second.communicate(timeout=60)
+    assert second.returncode == 2, out
+    assert f"port {port} on 127.0.0.1 is taken by another creditrisk service" in out
+    wait_ready(f"http://127.0.0.1:{port}", first)
+    first.send_signal(signal.SIGTERM)
+    rest, _ = first.communicate(timeout=90)
+    assert first.returncode == 0 and "stopped" in rest, rest
+    assert in_session(first.pid) == {}
