@@ -64,6 +64,11 @@ def pyproject() -> dict[str, Any]:
     return tomllib.loads((REPO / "pyproject.toml").read_text())
 
 
+VERSION = pyproject()["project"]["version"]
+SERVING_IMAGE = f"creditrisk/serving:{VERSION}"
+DAGSTER_IMAGE = f"creditrisk/code-location:{VERSION}"
+
+
 # --- schemas ----------------------------------------------------------------------------------
 
 def validate_core(doc: Doc) -> str:

@@ -15,11 +15,13 @@ import yaml  # type: ignore[import-untyped]
 from k8s_model import (
     APP_UID,
     CREDENTIAL_IN_URL,
+    DAGSTER_IMAGE,
     DAGSTER_NS,
     DEPLOY,
     EXTERNAL,
     K8S_VERSION,
     SENSITIVE,
+    SERVING_IMAGE,
     SERVING_NS,
     Workload,
     admitted_flows,
@@ -31,31 +33,14 @@ from k8s_model import (
     isolated,
     manifest_files,
     one,
-    pyproject,
     ray_groups,
     rayservice,
-    run_job,
     validate_core,
     validate_pod_template,
     validate_rayservice,
-    workloads,
-    workspace_yaml,
 )
 
-VERSION = pyproject()["project"]["version"]
-SERVING_IMAGE = f"creditrisk/serving:{VERSION}"
-DAGSTER_IMAGE = f"creditrisk/code-location:{VERSION}"
 RAY_TOKEN_SECRET = "creditrisk-ray-auth"
-
-
-@pytest.fixture(scope="module")
-def run_pod(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return run_job(tmp_path_factory.mktemp("kube"), DAGSTER_IMAGE)
-
-
-@pytest.fixture(scope="module")
-def pods(run_pod: dict[str, Any]) -> list[Workload]:
-    return workloads(run_pod)
 
 
 # --- schemas ------------------------------------------------------------------------------------
@@ -290,84 +275,6 @@ def test_pdb_selects_the_serving_workers_and_lets_drains_progress() -> None:
     # KubeRay's pods have no scale subresource behind them: only an integer minAvailable works.
     assert "maxUnavailable" not in pdb["spec"] and isinstance(pdb["spec"]["minAvailable"], int)
     assert 1 <= pdb["spec"]["minAvailable"] < groups["ray-worker"]["minReplicas"]
-
-
-# --- Dagster -------------------------------------------------------------------------------------
-
-def test_instance_config_is_deploy_dagster_yaml_plus_the_cluster_parts(tmp_path: Path) -> None:
-    from dagster._config import validate_config
-    from dagster._core.instance.config import dagster_instance_config
-    from dagster._serdes.config_class import class_from_code_pointer
-
-    base = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
-    config = instance_yaml()
-    assert {k: config[k] for k in base} == base  # storage, run coordinator, telemetry: the same
-    assert set(config) - set(base) == {"run_launcher", "run_monitoring", "compute_logs"}
-    # Dagster's own schema for the instance and for each configured class (nothing is started).
-    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
-    dagster_instance_config(str(tmp_path))
-    for key in ("run_launcher", "run_coordinator", "compute_logs"):
-        klass = class_from_code_pointer(config[key]["module"], config[key]["class"])
-        result = validate_config(klass.config_type(), config[key].get("config", {}))
-        assert result.success, (key, [e.message for e in result.errors])
-    assert config["run_launcher"]["class"] == "K8sRunLauncher"
-    assert config["run_monitoring"]["enabled"] is True
-
-
-def test_run_launcher_is_confined(run_pod: dict[str, Any]) -> None:
-    launcher = instance_yaml()["run_launcher"]["config"]
-    assert launcher["job_namespace"] == DAGSTER_NS
-    assert launcher["instance_config_map"] == "creditrisk-dagster-instance"
-    assert launcher["only_allow_user_defined_k8s_config_fields"] == {}  # run tags cannot change the pod
-    assert launcher["only_allow_user_defined_env_vars"] == []
-    for name in launcher["env_config_maps"]:
-        one("ConfigMap", name)
-    spec = run_pod["spec"]["template"]["spec"]
-    assert spec["serviceAccountName"] == "creditrisk-dagster-code"
-    role = one("Role", "creditrisk-dagster-run-launcher")
-    assert {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
-            for v in rule["verbs"]} == {
-        *{("batch", "jobs", v) for v in ("create", "get", "list", "watch", "delete")},
-        *{("", "pods", v) for v in ("get", "list", "watch")}, ("", "pods/log", "get")}
-    binding = one("RoleBinding", "creditrisk-dagster-run-launcher")
-    assert binding["roleRef"]["name"] == role["metadata"]["name"]
-    assert {(s["name"], s["namespace"]) for s in binding["subjects"]} == {
-        ("creditrisk-dagster-daemon", DAGSTER_NS), ("creditrisk-dagster-webserver", DAGSTER_NS)}
-
-
-def test_workspace_points_at_the_code_location_service() -> None:
-    (entry,) = workspace_yaml()["load_from"]
-    grpc = entry["grpc_server"]
-    service = one("Service", "creditrisk-code-location")
-    meta = service["metadata"]
-    assert grpc["host"] == f"{meta['name']}.{meta['namespace']}.svc.cluster.local"
-    assert grpc["port"] == service["spec"]["ports"][0]["port"] == 4000
-    dagster_cfg = pyproject()["tool"]["dagster"]
-    assert grpc["location_name"] == dagster_cfg["code_location_name"]
-    code = one("Deployment", "creditrisk-code-location")["spec"]["template"]["spec"]["containers"][0]
-    command = code["command"]
-    assert command[command.index("--module-name") + 1] == dagster_cfg["module_name"]
-    assert command[command.index("--port") + 1] == "4000"
-
-
-def test_services_and_references_resolve(pods: list[Workload]) -> None:
-    accounts = {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in docs_of("ServiceAccount")}
-    config_maps = {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in docs_of("ConfigMap")}
-    for pod in pods:
-        assert (pod.namespace, pod.spec["serviceAccountName"]) in accounts, pod.name
-        for volume in pod.spec.get("volumes", []):
-            if "configMap" in volume:
-                assert (pod.namespace, volume["configMap"]["name"]) in config_maps, pod.name
-        for container in pod.containers():
-            for source in container.get("envFrom", []):
-                if "configMapRef" in source:
-                    assert (pod.namespace, source["configMapRef"]["name"]) in config_maps, pod.name
-    for service in docs_of("Service"):
-        targets = [p for p in pods if p.namespace == service["metadata"]["namespace"]
-                   and service["spec"]["selector"].items() <= p.labels.items()]
-        assert len(targets) == 1, service["metadata"]["name"]
-    daemon = one("Deployment", "creditrisk-dagster-daemon")["spec"]
-    assert daemon["replicas"] == 1 and daemon["strategy"] == {"type": "Recreate"}
 
 
 def test_namespaces_enforce_what_they_can() -> None:
