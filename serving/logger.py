@@ -179,6 +179,9 @@ class InferenceLogger:
         except Exception as exc:  # noqa: BLE001 - any store failure: keep the segment, retry later
             self.store_health.set("down", exc)
             self._store_error = f"{type(exc).__name__}: {exc}"
+            if self.health.state == "ok":  # with the store's state, so /readyz never shows one alone
+                self.health.set("degraded", f"{len(self._pending)} rows waiting for the store: "
+                                            f"{self._store_error}")
             log.warning("request log: shipping %s (%d rows) failed, will retry: %s", seg.name, len(rows), exc)
             return -1
         self.wal.remove(seg)
