@@ -3,8 +3,9 @@
 Usage: python bench/detection.py [--replicates 20] [--workers 2] [--magnitude 1 --magnitude 0.5]
        [--ramp-weeks 4] [--label-delay uniform:2,12]
 
-Runs the product's decisions directly (creditrisk.monitoring.week_report, the sensor's
-creditrisk.episodes.retrain_decision, creditrisk.promotion.decide; no Dagster, no HTTP), seeded,
+Runs the product's decisions directly (creditrisk.monitoring.report.week_report, the sensor's
+creditrisk.monitoring.episodes.retrain_decision, creditrisk.training.promotion.decide; no Dagster,
+no HTTP), seeded,
 at 1,500 requests per week, on the simulation of bench/detection_sim.py: 13 undrifted weeks, then
 52 more under `none`, or 8 weeks of a scenario at full and half magnitude, or 10 weeks of it
 ramped in over 4 weeks (gradual). The champion is the product's recipe trained on the synthetic
@@ -32,12 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import detection_report as report  # noqa: E402
 import detection_sim as sim  # noqa: E402
 
+from creditrisk.applicants.data import load_base_data  # noqa: E402
+from creditrisk.applicants.labels import LabelDelay  # noqa: E402
 from creditrisk.constants import DEMO_LABEL_DELAY  # noqa: E402
-from creditrisk.data import load_base_data  # noqa: E402
-from creditrisk.features import FeatureSpec  # noqa: E402
-from creditrisk.labels import LabelDelay  # noqa: E402
-from creditrisk.model import CreditModel, TrainConfig, split_holdout, train  # noqa: E402
-from creditrisk.monitoring import MonitorRule  # noqa: E402
+from creditrisk.model.credit_model import CreditModel, TrainConfig, split_holdout, train  # noqa: E402
+from creditrisk.model.features import FeatureSpec  # noqa: E402
+from creditrisk.monitoring.report import MonitorRule  # noqa: E402
 
 SCENARIOS = ["income_shock", "intent_mix", "rate_hike", "concept", "recession"]
 COVARIATE = ["income_shock", "intent_mix", "rate_hike"]

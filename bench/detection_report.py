@@ -8,19 +8,19 @@ import numpy as np
 import pandas as pd
 from detection_sim import WARM, Config, Replicate, Served, traffic, warm_up
 
+from creditrisk.applicants.labels import LabelDelay
+from creditrisk.applicants.schema import CATEGORICAL_FEATURES, FEATURES
+from creditrisk.applicants.synth import generate
 from creditrisk.constants import (
     CONCEPT_MARGIN,
     MIN_IMPORTANCE_SHARE,
     MIN_REALIZED_AUC,
     STRONG_DRIFT_SCORES,
 )
-from creditrisk.drift import compute_drift
-from creditrisk.drift_rule import importance_shares
-from creditrisk.drift_twin import JENSEN_SHANNON, WASSERSTEIN, twin_drift
-from creditrisk.labels import LabelDelay
-from creditrisk.model import CreditModel
-from creditrisk.schema import CATEGORICAL_FEATURES, FEATURES
-from creditrisk.synth import generate
+from creditrisk.model.credit_model import CreditModel
+from creditrisk.monitoring.drift import compute_drift
+from creditrisk.monitoring.drift_rule import importance_shares
+from creditrisk.monitoring.drift_twin import JENSEN_SHANNON, WASSERSTEIN, twin_drift
 
 TARGET = {"income_shock": "person_income", "intent_mix": "loan_intent", "rate_hike": "loan_int_rate",
           "recession": "person_income"}

@@ -1,11 +1,11 @@
 """One seeded replicate of the monitoring loop, week by week, without Dagster or HTTP (bench/detection.py).
 
 Each week: 1,500 synthetic applicants are scored by the champion in service; the approved ones'
-outcomes are reported after a delay (creditrisk.labels, the demo's default); at the week's end
-`creditrisk.monitoring.week_report` (the product's code, with the scipy twin for the per-column
-statistics) decides, and `creditrisk.episodes.retrain_decision` (the sensor's rule) says whether
+outcomes are reported after a delay (creditrisk.applicants.labels, the demo's default); at the week's end
+`creditrisk.monitoring.report.week_report` (the product's code, with the scipy twin for the per-column
+statistics) decides, and `creditrisk.monitoring.episodes.retrain_decision` (the sensor's rule) says whether
 to retrain. A retrain is a cheap XGBoost (150 trees) on the base data plus the labelled production
-rows older than the evaluation window, judged by `creditrisk.promotion.decide` on the labelled
+rows older than the evaluation window, judged by `creditrisk.training.promotion.decide` on the labelled
 rows inside it; a promoted challenger serves from the next week, and its change resets the reference.
 """
 from __future__ import annotations
@@ -18,16 +18,16 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from creditrisk.applicants.labels import LabelDelay, report_times
+from creditrisk.applicants.schema import FEATURES
+from creditrisk.applicants.synth import generate
 from creditrisk.constants import LABEL, PERFORMANCE_WEEKS, PRODUCTION_WEIGHT
-from creditrisk.episodes import reference_range, retrain_decision
-from creditrisk.labels import LabelDelay, report_times
-from creditrisk.model import CreditModel, TrainConfig, split_holdout, train
-from creditrisk.monitoring import MonitorRule, week_report
-from creditrisk.promotion import decide
-from creditrisk.retraining import training_frames
-from creditrisk.schema import FEATURES
-from creditrisk.synth import generate
-from creditrisk.windows import WeekWindows, week_windows
+from creditrisk.model.credit_model import CreditModel, TrainConfig, split_holdout, train
+from creditrisk.monitoring.episodes import reference_range, retrain_decision
+from creditrisk.monitoring.report import MonitorRule, week_report
+from creditrisk.monitoring.windows import WeekWindows, week_windows
+from creditrisk.training.promotion import decide
+from creditrisk.training.retraining import training_frames
 
 T0 = datetime(2025, 9, 29, tzinfo=UTC)  # a Monday
 WARM = 13  # weeks before any drift: a full reference and the champion's baseline

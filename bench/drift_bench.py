@@ -2,7 +2,7 @@
 
 Usage: python bench/drift_bench.py [--keep DIR]
 
-Set-up (not timed, in its own process): synthetic applicants from creditrisk.synth, written week by
+Set-up (not timed, in its own process): synthetic applicants from creditrisk.applicants.synth, written week by
 week into a LocalRequestStore as request rows (non-feature columns filled with plausible constants).
 The current week is drifted with a scenario; income_shock is the one timed.
 
@@ -48,7 +48,7 @@ def current_window(scenario: str) -> tuple[datetime, datetime]:
 
 def setup(root: Path) -> None:
     """Fill the store: 13 reference weeks (1M rows), then one 100k-row week per checked scenario."""
-    from creditrisk import synth
+    from creditrisk.applicants import synth
     from creditrisk.store.local import LocalRequestStore
 
     store = LocalRequestStore(root)
@@ -71,8 +71,8 @@ def run_variant(variant: str, root: Path, scenario: str, html: Path) -> dict[str
     t0 = time.perf_counter()
     import resource
 
-    from creditrisk import schema
-    from creditrisk.drift import compute_drift, read_snapshot
+    from creditrisk.applicants import schema
+    from creditrisk.monitoring.drift import compute_drift, read_snapshot
     from creditrisk.store.local import LocalRequestStore
 
     store = LocalRequestStore(root)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from creditrisk.schema import EXAMPLE_APPLICANT
+from creditrisk.applicants.schema import EXAMPLE_APPLICANT
 from creditrisk.store.local import LocalRequestStore
 from creditrisk_app.processes import BIN, descendants, spawn_mlflow_server
 from serving.runtime import free_port, wait_ready

@@ -19,7 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from creditrisk.schema import Applicant  # module level: FastAPI resolves the baseline's annotations here
+from creditrisk.applicants.schema import (
+    Applicant,  # module level: FastAPI resolves the baseline's annotations here
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "credit_risk_dataset.csv"
@@ -69,10 +71,10 @@ def measure(name: str, base: str, lua: Path, bodies: Path, n1: int, n32: int) ->
 def make_registry(run: Path) -> tuple[str, list[str]]:
     """A temp MLflow with a champion trained on the base data; and request bodies sampled from it."""
     from creditrisk import wiring
-    from creditrisk.data import load_base_data
-    from creditrisk.schema import FEATURES
+    from creditrisk.applicants.data import load_base_data
+    from creditrisk.applicants.schema import FEATURES
     from creditrisk.settings import get_settings
-    from creditrisk.training import train_and_register
+    from creditrisk.training.run import train_and_register
 
     uri = f"sqlite:///{run / 'mlflow.db'}"
     raw, clean, _ = load_base_data(DATA if DATA.is_file() else None, rows=20_000)
@@ -88,8 +90,8 @@ def baseline_server(port: int, uri: str) -> None:
     import uvicorn
     from fastapi import FastAPI
 
-    from creditrisk.explain import reason_codes
-    from creditrisk.registry import Registry
+    from creditrisk.model.explain import reason_codes
+    from creditrisk.registry.client import Registry
 
     model = Registry(uri).load("champion").model
     app = FastAPI()

@@ -36,7 +36,7 @@ DECISION_DENIED = "denied"
 HOLDOUT_FRACTION = 0.30
 RANDOM_SEED = 42
 
-# Validation gate (creditrisk.validation): a fixed synthetic canary set every version must score
+# Validation gate (creditrisk.registry.validation): a fixed synthetic canary set every version must score
 # as recorded at training; the tolerance allows float32 input rounding, nothing more.
 CANARY_SEED = 20261127
 CANARY_ROWS = 64
@@ -55,7 +55,7 @@ DRIFT_SHARE = 0.15  # dataset drift when >= 2 of the 11 columns drifted; see REA
 MAX_NULL_RATE = 0.05
 # One column flags drift on its own when Evidently says it drifted, its score clears the strong
 # threshold of its test and it carries at least MIN_IMPORTANCE_SHARE of the champion's mean
-# |contribution| on the week (creditrisk.drift_rule). From bench/detection.py (1,500 requests/week,
+# |contribution| on the week (creditrisk.monitoring.drift_rule). From bench/detection.py (1,500 requests/week,
 # 13-week reference, 1,040 undrifted weeks of 20 seeds): the largest per-column score under `none`
 # was 0.111 (Wasserstein, normed) and 0.047 (Jensen-Shannon). A threshold is 1.5x that (a reference
 # of one week, just after a change, is ~1.4x noisier than 13), on a 0.05 grid, and never below
@@ -98,7 +98,7 @@ MIN_REALIZED_AUC = 0.72
 MIN_REALIZED_ROWS = 2_500
 PERFORMANCE_WEEKS = 4
 
-# Concept drift (creditrisk.concept): the champion's realized AUC on its labelled rows of the last
+# Concept drift (creditrisk.monitoring.concept): the champion's realized AUC on its labelled rows of the last
 # CONCEPT_RECENT_WEEKS against its first CONCEPT_BASELINE_WEEKS in service, flagged when the
 # CONCEPT_CONFIDENCE upper bound of the difference is below -CONCEPT_MARGIN, each side holding at
 # least CONCEPT_MIN_ROWS labelled rows. Chosen on bench/detection.py's weeks (20 seeds, 1,500
@@ -131,7 +131,7 @@ MIN_CHANGE_TRAIN_ROWS = 1_000
 # flagged only in some weeks, or still ramping in after its retrain, is not retrained for twice.
 EPISODE_GAP_WEEKS = 4
 
-# Labels as a bank has them (creditrisk.labels): the demo's back office reports the outcome of each
+# Labels as a bank has them (creditrisk.applicants.labels): the demo's back office reports the outcome of each
 # approved applicant after a delay drawn from this distribution (days). A real performance window
 # is about 12 months; the demo compresses it so a change is learned within its 10 weeks.
 DEMO_LABEL_DELAY = "uniform:2,12"
@@ -140,7 +140,7 @@ DEMO_LABEL_DELAY = "uniform:2,12"
 # 1970 or after 2200 is a client's mistake (a simulated X-Request-Time typo), refused at the door.
 STORE_TIME_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 
-# Fair lending (creditrisk.fairness). Reg B (12 CFR 1002.2(o)): "elderly" means aged 62 or older;
+# Fair lending (creditrisk.model.fairness). Reg B (12 CFR 1002.2(o)): "elderly" means aged 62 or older;
 # such an applicant may never be assigned a negative factor or value for their age (1002.6(b)(2)).
 ELDERLY_AGE = 62
 AGE_RANGE = (18, 100)  # every age the schema accepts is checked, not a sample of them

@@ -47,7 +47,7 @@ class Settings:
 
     @property
     def wal_dir(self) -> Path:
-        """Serving replicas' write-ahead logs of answered requests (see creditrisk/wal.py)."""
+        """Serving replicas' write-ahead logs of answered requests (see serving/wal.py)."""
         return self.home / "wal"
 
     @property

@@ -1,4 +1,5 @@
-"""The one place that picks local or production parts: request store, registry and its lock, alerts.
+"""The one place that picks local or production parts (request store, registry and its lock, alerts)
+and composes them (change control issues the model card after each decision).
 
 `CREDITRISK_ENV=local` (the default): append-only Parquet under `$CREDITRISK_HOME/requests`, MLflow
 on SQLite with a file artifact root. `production`: BigQuery tables in `CREDITRISK_BQ_PROJECT` /
@@ -13,9 +14,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from creditrisk.alerts import Alerter
-from creditrisk.changes import ModelChanges
-from creditrisk.locks import file_lock, lock_key, postgres_lock
-from creditrisk.registry import Registry
+from creditrisk.model_card.card import issue_quietly
+from creditrisk.registry.changes import ModelChanges
+from creditrisk.registry.client import Registry
+from creditrisk.registry.locks import file_lock, lock_key, postgres_lock
 from creditrisk.settings import Settings
 from creditrisk.store.base import RequestStore
 
@@ -88,13 +90,13 @@ def make_changes(settings: Settings) -> ModelChanges:
         if urlparse(settings.lock_uri).scheme not in ("postgresql", "postgres"):
             raise ValueError(f"CREDITRISK_LOCK_URI must be a postgresql:// URI, got {settings.lock_uri!r}")
         dsn, key = settings.lock_uri, lock_key(registry.model_name)
-        return ModelChanges(registry, lambda: postgres_lock(dsn, key))
+        return ModelChanges(registry, lambda: postgres_lock(dsn, key), on_decided=issue_quietly)
     if settings.is_production:
         raise ValueError("CREDITRISK_ENV=production needs CREDITRISK_LOCK_URI (a postgresql:// URI) for "
                          "the registry lock: without a lock shared by every pod, model moves refuse "
                          "rather than race")
     lock_file = (_sqlite_dir(settings) or settings.home) / "registry.lock"
-    return ModelChanges(registry, lambda: file_lock(lock_file))
+    return ModelChanges(registry, lambda: file_lock(lock_file), on_decided=issue_quietly)
 
 
 def make_alerter(settings: Settings) -> Alerter:

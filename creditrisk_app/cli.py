@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from mlflow.exceptions import MlflowException
 
 from creditrisk import wiring
+from creditrisk.applicants.data import DataFileError
 from creditrisk.constants import CHAMPION_ALIAS, DEMO_LABEL_DELAY
-from creditrisk.data import DataFileError
-from creditrisk.locks import LockUnavailable
-from creditrisk.registry import RegistryError
+from creditrisk.registry.client import RegistryError
+from creditrisk.registry.locks import LockUnavailable
 from creditrisk.settings import Settings, get_settings
 from creditrisk_app.model_cli import add_parsers, progress_printer
 from creditrisk_app.review_cli import add_parsers as add_review_parsers
@@ -70,8 +70,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """The whole loop on this machine (see creditrisk_app/demo/run.py)."""
     from datetime import date
 
-    from creditrisk.labels import LabelDelay
-    from creditrisk.synth import SCENARIOS
+    from creditrisk.applicants.labels import LabelDelay
+    from creditrisk.applicants.synth import SCENARIOS
     from creditrisk_app.demo.run import DemoConfig, run_demo
 
     if args.scenario not in SCENARIOS:

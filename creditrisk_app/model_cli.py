@@ -1,6 +1,6 @@
 """The model change-control commands: bootstrap, status, promote, rollback, audit, card.
 
-Every move goes through `creditrisk.changes` (the lock, the preconditions, the audit trail); the
+Every move goes through `creditrisk.registry.changes` (the lock, the preconditions, the audit trail); the
 actor is `--actor`, else CREDITRISK_ACTOR, else the OS user. A registry that cannot answer is an
 error (one line naming the URI, non-zero exit), never read as "no model yet".
 """
@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from creditrisk import wiring
-from creditrisk.audit import AuditTrail
 from creditrisk.constants import AWAITING_ALIAS, CHALLENGER_ALIAS, CHAMPION_ALIAS, PREVIOUS_ALIAS
-from creditrisk.lineage import DataReference
-from creditrisk.registry import RegistryError
+from creditrisk.registry.audit import AuditTrail
+from creditrisk.registry.client import RegistryError
 from creditrisk.settings import Settings
+from creditrisk.training.lineage import DataReference
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -29,8 +29,8 @@ def progress_printer() -> Callable[[str], None]:
 
 
 def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
-    from creditrisk.data import load_base_data
-    from creditrisk.training import train_and_register
+    from creditrisk.applicants.data import load_base_data
+    from creditrisk.training.run import train_and_register
 
     progress = progress_printer()
     changes = wiring.make_changes(settings)
@@ -110,7 +110,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_card(args: argparse.Namespace, settings: Settings) -> int:
     """Where version N's latest model card is; it opens nothing."""
-    from creditrisk import model_card
+    from creditrisk.model_card import card as model_card
 
     registry = wiring.make_registry(settings)  # reads only: no lock needed
     card = model_card.latest(registry, args.version)

@@ -1,6 +1,6 @@
 """On-call and review commands: train a candidate by hand, evaluate the challenger, approve or reject it.
 
-They run the same core calls as the Dagster assets (`creditrisk.retraining`) and write to the same
+They run the same core calls as the Dagster assets (`creditrisk.training.retraining`) and write to the same
 audit trail. Windows end at `--as-of` (a date, default now, UTC): a candidate trains on labelled
 requests older than the last EVALUATION_DAYS before it, and the evaluation judges on those days.
 """
@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 from creditrisk import constants as C
 from creditrisk import wiring
-from creditrisk.lineage import DataReference
-from creditrisk.registry import RegistryError
-from creditrisk.retraining import EvidenceRule, QualityFloor, evaluate, train_candidate
+from creditrisk.registry.client import RegistryError
 from creditrisk.settings import Settings
+from creditrisk.training.lineage import DataReference
+from creditrisk.training.retraining import EvidenceRule, QualityFloor, evaluate, train_candidate
 from creditrisk_app.model_cli import Command, progress_printer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -30,7 +30,7 @@ def _as_of(args: argparse.Namespace) -> datetime:
 
 
 def cmd_candidate(args: argparse.Namespace, settings: Settings) -> int:
-    from creditrisk.data import load_base_data
+    from creditrisk.applicants.data import load_base_data
 
     progress = progress_printer()
     changes, store = wiring.make_changes(settings), wiring.make_store(settings)

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from creditrisk.applicants.schema import FEATURES, invalid_rows
 from creditrisk.constants import LABEL
-from creditrisk.retraining import Candidate
-from creditrisk.schema import FEATURES, invalid_rows
-from creditrisk.windows import week_windows
+from creditrisk.monitoring.windows import week_windows
+from creditrisk.training.retraining import Candidate
 from creditrisk_assets.resources import LoopConfig, StoreResource
 
 REALIZED_POPULATION = ("requests of the window whose outcome was reported: approved applicants only "

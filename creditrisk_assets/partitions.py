@@ -1,4 +1,5 @@
-"""Weekly partitions keyed by the week's last day (a Sunday), as `creditrisk.windows` defines weeks.
+"""Weekly partitions keyed by the week's last day (a Sunday), as `creditrisk.monitoring.windows` defines
+weeks.
 
 Dagster's weekly window for key K is [K, K+7d); ours is the Monday-to-Sunday week *ending* on K.
 `end_offset=1` makes key K available as soon as its week is complete (Monday 00:00 UTC).

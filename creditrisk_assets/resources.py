@@ -16,14 +16,14 @@ from dagster_gcp import BigQueryResource
 from creditrisk import constants as C
 from creditrisk import wiring
 from creditrisk.alerts import Alerter
-from creditrisk.changes import ModelChanges
-from creditrisk.registry import Registry
-from creditrisk.retraining import EvidenceRule, QualityFloor
+from creditrisk.registry.changes import ModelChanges
+from creditrisk.registry.client import Registry
 from creditrisk.settings import Settings, get_settings
 from creditrisk.store.base import RequestStore
+from creditrisk.training.retraining import EvidenceRule, QualityFloor
 
 if TYPE_CHECKING:
-    from creditrisk.monitoring import MonitorRule
+    from creditrisk.monitoring.report import MonitorRule
 
 
 class StoreResource(dg.ConfigurableResource):
@@ -95,7 +95,7 @@ class LoopConfig(dg.ConfigurableResource):
     training_data: str = "copy"  # CREDITRISK_LOG_TRAINING_DATA: `reference` copies no applicant row to MLflow
 
     def base_data(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        from creditrisk.data import load_base_data
+        from creditrisk.applicants.data import load_base_data
 
         raw, clean, _ = load_base_data(self.base_data_path)
         return raw, clean
@@ -109,9 +109,11 @@ class LoopConfig(dg.ConfigurableResource):
 
     def monitor_rule(self) -> "MonitorRule":
         """The weekly report's rule (drift, concept drift, when a change can be learned)."""
-        from creditrisk.concept import ConceptRule  # scipy and the drift modules: only when a report runs
-        from creditrisk.drift_rule import DriftRule
-        from creditrisk.monitoring import MonitorRule
+        from creditrisk.monitoring.concept import (
+            ConceptRule,  # scipy and the drift modules: only when a report runs
+        )
+        from creditrisk.monitoring.drift_rule import DriftRule
+        from creditrisk.monitoring.report import MonitorRule
 
         return MonitorRule(
             drift=DriftRule(drift_share=self.drift_share, min_importance_share=self.min_importance_share),

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from creditrisk.episodes import retrain_decision
+from creditrisk.monitoring.episodes import retrain_decision
 from creditrisk_assets.jobs import retrain_job
 
 CHANGE_TAG = "creditrisk/change_start"

@@ -1,4 +1,4 @@
-"""Derive `creditrisk/params/synth_params.json` from the real credit-risk CSV.
+"""Derive `creditrisk/applicants/params/synth_params.json` from the real credit-risk CSV.
 
 Why a script: the real rows may not be committed, so the generator ships only numbers derived here
 (shares, quantile tables, a copula correlation, logistic coefficients), all rounded. Re-run it when
@@ -28,9 +28,9 @@ from sklearn.preprocessing import StandardScaler
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from creditrisk.applicants.schema import CATEGORIES, FEATURES, invalid_rows
+from creditrisk.applicants.synth import COPULA_ORDER, default_probability, generate, label_inputs
 from creditrisk.constants import LABEL, RANDOM_SEED
-from creditrisk.schema import CATEGORIES, FEATURES, invalid_rows
-from creditrisk.synth import COPULA_ORDER, default_probability, generate, label_inputs
 
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "credit_risk_dataset.csv"
 OUT = REPO / "creditrisk" / "params" / "synth_params.json"

@@ -16,9 +16,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
+from creditrisk.applicants.schema import Applicant
 from creditrisk.constants import STORE_TIME_RANGE
-from creditrisk.request_ids import id_for
-from creditrisk.schema import Applicant
+from creditrisk.store.request_ids import id_for
 from serving.api_models import (
     PREDICT_EXAMPLES,
     ErrorOut,

@@ -1,4 +1,4 @@
-"""Response and request bodies of the HTTP API other than the applicant (`creditrisk.schema`).
+"""Response and request bodies of the HTTP API other than the applicant (`creditrisk.applicants.schema`).
 
 They document the API in `/docs`; the hot path builds plain dicts of the same shape.
 """
@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from creditrisk.schema import EXAMPLE_APPLICANT, ORIGINAL_EXAMPLE
+from creditrisk.applicants.schema import EXAMPLE_APPLICANT, ORIGINAL_EXAMPLE
 
 PREDICT_EXAMPLES: dict[str, Any] = {
     "denied": {"summary": "A realistic applicant (money in currency units, lengths in years)",

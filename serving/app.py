@@ -22,12 +22,12 @@ from ray.serve import Application
 
 from creditrisk import wiring
 from creditrisk.settings import get_settings
-from creditrisk.wal import SegmentLog
 from serving.api import build_api
 from serving.config import DEPLOYMENT_NAME, PredictorConfig, ServiceArgs
 from serving.logger import InferenceLogger
 from serving.predictor import ChampionPredictor
 from serving.replica import Replica
+from serving.wal import SegmentLog
 
 
 class CreditRiskService:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from creditrisk.wal import SegmentLog
+from serving.wal import SegmentLog
 
 
 class GroupCommit:

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from creditrisk.schema import FEATURES, FIELD_RULES
+from creditrisk.applicants.schema import FEATURES, FIELD_RULES
 
 log = logging.getLogger("ray.serve")
 

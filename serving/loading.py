@@ -1,6 +1,6 @@
 """Loading a model version into a replica: download, validate, warm up, or leave nothing behind.
 
-A version is served only after it passed the validation gate (`creditrisk.validation`) on this
+A version is served only after it passed the validation gate (`creditrisk.registry.validation`) on this
 replica, with the files it will score from. A version that fails to load or validate is not
 downloaded again at every reload check: it is retried after one reload interval, then two, four,
 ... at most `MAX_RELOAD_BACKOFF_S` apart, and its temp folder is removed at once.
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from creditrisk.constants import MAX_RELOAD_BACKOFF_S
-from creditrisk.registry import LoadedModel, Registry
-from creditrisk.validation import validate
+from creditrisk.registry.client import LoadedModel, Registry
+from creditrisk.registry.validation import validate
 from serving.health import now_iso
 
 

@@ -1,6 +1,6 @@
 """Inference log: every answered `/predict` is on the replica's disk before its response leaves.
 
-`record()` appends the row to this replica's write-ahead log (`creditrisk.wal`) with one `write`
+`record()` appends the row to this replica's write-ahead log (`serving.wal`) with one `write`
 (microseconds; it then survives a SIGKILL or OOM of the process) and, when fsync is on, waits for
 a group commit: one `fsync` in a worker thread covers every row appended before it started, so
 concurrent requests share it. A background shipper seals the active segment every
@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from creditrisk.alerts import Alerter
-from creditrisk.request_ids import issued_at_ms, new_request_id  # noqa: F401 - re-exported
-from creditrisk.store.base import RequestStore, StoreError, request_frame, split_valid_requests
-from creditrisk.wal import SegmentLog, encode, read_segment
+from creditrisk.store.base import RequestStore
+from creditrisk.store.request_ids import issued_at_ms, new_request_id  # noqa: F401 - re-exported
+from creditrisk.store.rows import StoreError, request_frame, split_valid_requests
 from serving.commit import GroupCommit
 from serving.health import PartHealth, now_iso
+from serving.wal import SegmentLog, encode, read_segment
 
 log = logging.getLogger("ray.serve")
 WhenFull = Literal["queue", "refuse"]

@@ -25,12 +25,12 @@ import numpy as np
 from mlflow.exceptions import MlflowException
 from ray import serve
 
-from creditrisk.audit import AuditTrail
+from creditrisk.applicants.schema import EXAMPLE_APPLICANT
 from creditrisk.constants import PREVIOUS_ALIAS
-from creditrisk.explain import Reason, reason_codes
-from creditrisk.model import decision_names
-from creditrisk.registry import LoadedModel, Registry
-from creditrisk.schema import EXAMPLE_APPLICANT
+from creditrisk.model.credit_model import decision_names
+from creditrisk.model.explain import Reason, reason_codes
+from creditrisk.registry.audit import AuditTrail
+from creditrisk.registry.client import LoadedModel, Registry
 from serving.config import PredictorConfig
 from serving.health import PartHealth, now_iso
 from serving.loading import LoadFailed, ModelState, VersionLoader

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from creditrisk.request_ids import issued_at_ms
+from creditrisk.store.request_ids import issued_at_ms
 from serving.config import ServiceArgs
 from serving.health import now_iso, overall
 from serving.logger import InferenceLogger

@@ -216,8 +216,8 @@ def ship_what_replicas_left(args: ServiceArgs) -> int:
 
     from creditrisk import wiring
     from creditrisk.settings import get_settings
-    from creditrisk.wal import SegmentLog
     from serving.logger import InferenceLogger
+    from serving.wal import SegmentLog
 
     settings = get_settings().with_overrides(mlflow_uri=args.mlflow_uri, store_dir=args.store_dir)
     wal = SegmentLog(args.wal_dir or settings.wal_dir, f"stop-{os.getpid()}", fsync=True)

@@ -45,27 +45,27 @@ def real_csv() -> Path:
 @pytest.fixture(scope="session")
 def base_data() -> tuple[pd.DataFrame, pd.DataFrame]:
     """(raw, clean) base training data: the real file (required under CI), else 12k synthetic rows."""
-    from creditrisk.data import load_base_data
+    from creditrisk.applicants.data import load_base_data
 
     raw, clean, _ = load_base_data(real_csv_or_none(), rows=12_000)
     return raw, clean
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory):  # -> creditrisk.registry.Registry
+def registry(tmp_path_factory: pytest.TempPathFactory):  # -> creditrisk.registry.client.Registry
     d = tmp_path_factory.mktemp("mlflow")
     return changes_for(f"sqlite:///{d / 'mlflow.db'}").registry
 
 
 @pytest.fixture(scope="session")
-def changes(registry):  # -> creditrisk.changes.ModelChanges
+def changes(registry):  # -> creditrisk.registry.changes.ModelChanges
     return changes_for(registry.tracking_uri)
 
 
 @pytest.fixture(scope="session")
-def champion(changes, base_data):  # -> creditrisk.training.TrainingResult
+def champion(changes, base_data):  # -> creditrisk.training.run.TrainingResult
     """Version 1, trained on the base data and made champion."""
-    from creditrisk.training import train_and_register
+    from creditrisk.training.run import train_and_register
 
     raw, clean = base_data
     result = train_and_register(changes.registry, raw, clean, run_name="test-bootstrap", source="test")

@@ -1,11 +1,20 @@
-"""Test helpers for registries: change control built as the product builds it, and crowning a version."""
+"""Test helpers for registries: change control built as the product builds it, tiny versions through
+its gates, crowning a version, and two promoters racing for the lock."""
 from __future__ import annotations
 
+import multiprocessing
+import time
 from pathlib import Path
+from typing import Any
 
 from creditrisk import wiring
-from creditrisk.changes import ModelChanges
+from creditrisk.model.credit_model import TrainConfig
+from creditrisk.registry.changes import ModelChanges, MoveRefused
 from creditrisk.settings import get_settings
+from creditrisk.training.run import train_and_register
+
+# Versions are tiny models (5 trees): each costs about a second to log and register.
+TINY = TrainConfig(num_rounds=5, max_depth=2)
 
 
 def changes_for(tracking_uri: str, lock_uri: str | None = None) -> ModelChanges:
@@ -24,3 +33,55 @@ def artifact_folder(changes: ModelChanges, version: str) -> Path:
     """Where a version's model files live in a local artifact store (to damage them in tests)."""
     uri = changes.registry.client.get_model_version_download_uri(changes.registry.model_name, version)
     return Path(uri.removeprefix("file://")) / "artifacts" / "credit_model"
+
+
+def new_version(changes: ModelChanges, data: tuple, name: str = "test") -> str:
+    return train_and_register(changes.registry, *data, run_name=name, source="test", config=TINY).version
+
+
+def candidate(changes: ModelChanges, data: tuple) -> str:
+    """A version through the candidate gates: registered, then admitted as challenger."""
+    v = new_version(changes, data, "candidate")
+    changes.register_candidate(v, actor="dagster", reason="retrained")
+    changes.admit_challenger(v, actor="dagster", gates={"quality_floor": "passed"})
+    return v
+
+
+def aliases(changes: ModelChanges) -> tuple[str | None, str | None, str | None]:
+    return changes.champion(), changes.challenger(), changes.previous()
+
+
+def _race(uri: str, version: str, start: Any, out: Any, lock_uri: str | None = None) -> None:
+    """One promoter process: waits for the start signal, then promotes `version` over champion 1."""
+    c = changes_for(uri, lock_uri)
+    start.wait()
+    try:
+        c.promote(version, expected_champion="1", actor=f"promoter of {version}", reason="race")
+        out.put(("promoted", version, time.time()))
+    except MoveRefused as exc:
+        out.put(("refused", str(exc), time.time()))
+
+
+def race_two_promoters(changes: ModelChanges, data: tuple, lock_uri: str | None = None) -> None:
+    """Both read champion 1 and each names its challenger; under the lock only the first can move."""
+    v2 = candidate(changes, data)
+    ctx = multiprocessing.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    uri = changes.registry.tracking_uri
+    procs = [ctx.Process(target=_race, args=(uri, v2, start, out, lock_uri)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    with changes.lock():  # both promoters start while the lock is held: neither may move before it is free
+        start.set()
+        time.sleep(8)  # long enough for both to have validated v2 and to be waiting on the lock
+        released = time.time()
+    results = sorted(out.get(timeout=120) for _ in procs)
+    assert all(r[2] >= released for r in results), "a promoter moved while another held the lock"
+    for p in procs:
+        p.join(timeout=60)
+    assert [r[0] for r in results] == ["promoted", "refused"]
+    assert "refused: the aliases moved" in results[1][1]
+    assert aliases(changes) == (v2, None, "1")
+    actions = [e["action"] for e in changes.trail.events()]
+    assert actions.count("promote") == 1 and actions[-2:] in (["promote", "refuse"],)
+    assert changes.trail.verify() == []

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from creditrisk.applicants.labels import LabelDelay, report_times
+from creditrisk.applicants.schema import FEATURES
+from creditrisk.applicants.synth import generate
 from creditrisk.constants import LABEL
-from creditrisk.labels import LabelDelay, report_times
-from creditrisk.model import CreditModel, decision_names
-from creditrisk.schema import FEATURES
+from creditrisk.model.credit_model import CreditModel, decision_names
 from creditrisk.store.base import RequestStore
-from creditrisk.synth import generate
 
 
 def log_traffic(store: RequestStore, model: CreditModel, version: str, *, start: datetime, end: datetime,

@@ -20,11 +20,11 @@ from google.auth.exceptions import GoogleAuthError
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
-from creditrisk.request_ids import lookup_days
-from creditrisk.store.base import (
+from creditrisk.store.base import RequestStore
+from creditrisk.store.request_ids import lookup_days
+from creditrisk.store.rows import (
     OUTCOME_COLUMNS,
     REQUEST_COLUMNS,
-    RequestStore,
     StoreError,
     empty_window,
     lookup_ids,

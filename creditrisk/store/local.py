@@ -30,11 +30,14 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from creditrisk.request_ids import lookup_days
-from creditrisk.store.base import (
+from creditrisk.store.base import RequestStore
+from creditrisk.store.compaction import merge_day
+from creditrisk.store.durable import make_dirs, publish_parquet
+from creditrisk.store.quarantine import Quarantine
+from creditrisk.store.request_ids import lookup_days
+from creditrisk.store.rows import (
     OUTCOME_COLUMNS,
     REQUEST_COLUMNS,
-    RequestStore,
     StoreError,
     empty_window,
     lookup_ids,
@@ -43,9 +46,6 @@ from creditrisk.store.base import (
     utc,
     window_columns,
 )
-from creditrisk.store.compaction import merge_day
-from creditrisk.store.durable import make_dirs, publish_parquet
-from creditrisk.store.quarantine import Quarantine
 
 # Reads racing a compaction (a listed file removed before DuckDB opened it): a fresh listing, at
 # once, finds the merged file; a compaction touches a day folder once, so a retry rarely races again.

@@ -15,8 +15,8 @@ import httpx
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from creditrisk.synth import generate
-from creditrisk.windows import week_windows
+from creditrisk.applicants.synth import generate
+from creditrisk.monitoring.windows import week_windows
 from creditrisk_app.demo.dagster_api import DagsterAPI
 from creditrisk_app.demo.traffic import Answered, Traffic
 

@@ -17,12 +17,12 @@ from pathlib import Path
 from sklearn.metrics import roc_auc_score
 
 from creditrisk import wiring
+from creditrisk.applicants.data import load_base_data
+from creditrisk.applicants.labels import LabelDelay
 from creditrisk.constants import DEMO_LABEL_DELAY
-from creditrisk.data import load_base_data
-from creditrisk.labels import LabelDelay
-from creditrisk.lineage import DataReference
 from creditrisk.settings import Settings, get_settings
-from creditrisk.training import train_and_register
+from creditrisk.training.lineage import DataReference
+from creditrisk.training.run import train_and_register
 from creditrisk_app.demo.alert_sink import AlertSink
 from creditrisk_app.demo.dagster_api import DagsterAPI
 from creditrisk_app.demo.loop import Out, WeekRow, run_week
@@ -47,7 +47,7 @@ class DemoConfig:
     seed: int = 42
     start: date = date(2026, 1, 5)  # a Monday; the simulated calendar, never the wall clock
     data: str | None = None
-    magnitude: float = 1.0  # of the scenario's shift (creditrisk.synth)
+    magnitude: float = 1.0  # of the scenario's shift (creditrisk.applicants.synth)
     ramp_weeks: int = 0  # the gradual variant: the shift grows to full magnitude over these weeks
     label_delay: str = DEMO_LABEL_DELAY  # days until an approved applicant's outcome is reported
     exit: bool = False

@@ -2,7 +2,7 @@
 
 Each request carries `X-Request-Time` (the service must be built with `allow_client_time`), so the
 store, the weekly windows and every report follow the simulated calendar, never the wall clock.
-Outcomes are reported as a bank learns them (creditrisk.labels): only for approved applicants (a
+Outcomes are reported as a bank learns them (creditrisk.applicants.labels): only for approved applicants (a
 denied one never gets the loan), after a delay drawn from `label_delay`, through
 `POST /outcomes/batch`, once the simulated clock has passed that moment.
 """
@@ -16,9 +16,9 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from creditrisk.applicants.labels import LabelDelay, report_times
+from creditrisk.applicants.schema import FEATURES
 from creditrisk.constants import DECISION_APPROVED, DEMO_LABEL_DELAY, LABEL
-from creditrisk.labels import LabelDelay, report_times
-from creditrisk.schema import FEATURES
 
 
 @dataclass

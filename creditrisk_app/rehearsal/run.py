@@ -116,8 +116,8 @@ def _env(folder: Path, pg: PgCluster, bq: Service, mlflow: Service, token: str,
 def _week(i: int, api: DagsterAPI, traffic: Traffic, url: str, env: dict[str, str], steps: Steps,
           drift_start: datetime) -> dict[str, Any]:
     """One simulated week as production runs it; returns what the champion_model decided (or {})."""
-    from creditrisk.synth import generate
-    from creditrisk.windows import week_windows
+    from creditrisk.applicants.synth import generate
+    from creditrisk.monitoring.windows import week_windows
 
     ws = START + timedelta(weeks=i)
     key = (ws + timedelta(days=6)).date().isoformat()

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from creditrisk.constants import FOUR_FIFTHS, LABEL, MONITORING_GROUP
-from creditrisk.fairness import GroupRow, group_outcomes
-from creditrisk.windows import week_windows
+from creditrisk.model.fairness import GroupRow, group_outcomes
+from creditrisk.monitoring.windows import week_windows
 from creditrisk_assets.partitions import WEEKS
 from creditrisk_assets.resources import LoopConfig
 

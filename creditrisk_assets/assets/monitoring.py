@@ -7,8 +7,8 @@ import dagster as dg
 import pandas as pd
 
 from creditrisk.constants import LABEL, MONITORING_GROUP
-from creditrisk.episodes import change_of
-from creditrisk.windows import week_windows
+from creditrisk.monitoring.episodes import change_of
+from creditrisk.monitoring.windows import week_windows
 from creditrisk_assets.assets.sources import request_log
 from creditrisk_assets.partitions import WEEKS
 from creditrisk_assets.resources import LoopConfig, RegistryResource, StoreResource
@@ -49,7 +49,7 @@ def drift_report(context: dg.AssetExecutionContext, reference_window: pd.DataFra
                  current_window: pd.DataFrame, store: StoreResource, registry: RegistryResource,
                  loop: LoopConfig) -> dg.Output[dict[str, Any]]:
     """The week vs its reference (Evidently, model-aware rule), concept drift, the label-free estimate."""
-    from creditrisk.monitoring import week_report  # Evidently and scipy load only when a report runs
+    from creditrisk.monitoring.report import week_report  # Evidently and scipy load only when a report runs
 
     w = week_windows(context.partition_key, loop.reference_weeks, loop.evaluation_days)
     reg = registry.get_registry()

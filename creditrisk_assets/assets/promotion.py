@@ -4,12 +4,12 @@ from typing import Any
 
 import dagster as dg
 
-from creditrisk.changes import MoveRefused
 from creditrisk.constants import RETRAINING_GROUP
-from creditrisk.locks import LockUnavailable
-from creditrisk.registry import RegistryError
-from creditrisk.retraining import evaluate
-from creditrisk.windows import week_windows
+from creditrisk.monitoring.windows import week_windows
+from creditrisk.registry.changes import MoveRefused
+from creditrisk.registry.client import RegistryError
+from creditrisk.registry.locks import LockUnavailable
+from creditrisk.training.retraining import evaluate
 from creditrisk_assets.assets.sources import request_log
 from creditrisk_assets.partitions import WEEKS
 from creditrisk_assets.resources import LoopConfig, RegistryResource, StoreResource

@@ -5,10 +5,10 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
+from creditrisk.applicants.schema import FEATURES
 from creditrisk.constants import LABEL, MONITORING_GROUP
-from creditrisk.episodes import champion_change, reference_range
-from creditrisk.schema import FEATURES
-from creditrisk.windows import week_windows
+from creditrisk.monitoring.episodes import champion_change, reference_range
+from creditrisk.monitoring.windows import week_windows
 from creditrisk_assets import checks
 from creditrisk_assets.assets.sources import base_training_data, request_log
 from creditrisk_assets.partitions import WEEKS
@@ -49,7 +49,7 @@ def current_window(context: dg.AssetExecutionContext, raw_requests: pd.DataFrame
 def reference_window(context: dg.AssetExecutionContext, store: StoreResource, registry: RegistryResource,
                      loop: LoopConfig) -> dg.Output[pd.DataFrame]:
     """The weeks before the evaluated one (13 by default), none before the change the champion was
-    retrained for (creditrisk.episodes); the base training data if too few and no such change."""
+    retrained for (creditrisk.monitoring.episodes); the base training data if too few and no such change."""
     w = week_windows(context.partition_key, loop.reference_weeks, loop.evaluation_days)
     version, change = champion_change(registry.get_registry())
     start, end = reference_range(w, change)

@@ -7,9 +7,9 @@ from typing import Any
 import dagster as dg
 
 from creditrisk.constants import RETRAINING_GROUP
-from creditrisk.lineage import DataReference
-from creditrisk.retraining import train_candidate
-from creditrisk.windows import week_windows
+from creditrisk.monitoring.windows import week_windows
+from creditrisk.training.lineage import DataReference
+from creditrisk.training.retraining import train_candidate
 from creditrisk_assets import checks
 from creditrisk_assets.assets.sources import base_training_data, request_log
 from creditrisk_assets.partitions import WEEKS
@@ -28,7 +28,7 @@ def drift_trigger(context: dg.AssetExecutionContext) -> dict[str, str]:
     meta = {k: v.value for k, v in mat.metadata.items()}
     drifted = [r.data["column"] for r in meta["columns"].records if r.data["drifted"]]
     # change_start becomes the MLflow tag `trigger.change_start`: once this model is promoted, the
-    # reference window starts there (creditrisk.episodes.champion_change).
+    # reference window starts there (creditrisk.monitoring.episodes.champion_change).
     return {"drift_report_run": found.records[0].run_id, "drift_share": f"{meta['drift_share']:.3f}",
             "drifted_columns": ", ".join(drifted) or "none",
             "strong_columns": str(meta.get("strong_columns") or "none"),

@@ -1,5 +1,5 @@
 // The portal: builds the form from the service's own OpenAPI schema (one source for ranges, units
-// and categories: creditrisk/schema.py), posts to /predict, and shows the decision or, for a 422,
+// and categories: creditrisk/applicants/schema.py), posts to /predict, and shows the decision or, for a 422,
 // each field's error next to the field. No framework, no CDN.
 "use strict";
 

@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 from world import DRIFT_WEEK, NORMAL_WEEK, QUIET_WEEK, resources_for
 
-from creditrisk.windows import week_windows
+from creditrisk.monitoring.windows import week_windows
 from creditrisk_assets.definitions import ASSETS, CHECKS, build_definitions
 from creditrisk_assets.sensors import drift_sensor
 

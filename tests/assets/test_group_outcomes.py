@@ -5,7 +5,7 @@ import dagster as dg
 import pytest
 from world import NORMAL_WEEK, resources_for
 
-from creditrisk.windows import week_windows
+from creditrisk.monitoring.windows import week_windows
 from creditrisk_assets.definitions import ASSETS, CHECKS, build_definitions
 
 

@@ -15,14 +15,14 @@ from model_changes import changes_for, crown
 from traffic import log_traffic
 from world import resources_for
 
+from creditrisk.applicants.data import load_dataset
+from creditrisk.applicants.labels import LabelDelay
 from creditrisk.constants import MIN_CALIBRATION_ROWS
-from creditrisk.data import load_dataset
-from creditrisk.episodes import CHANGE_TAG
-from creditrisk.labels import LabelDelay
-from creditrisk.model import TrainConfig
+from creditrisk.model.credit_model import TrainConfig
+from creditrisk.monitoring.episodes import CHANGE_TAG
+from creditrisk.monitoring.windows import week_windows
 from creditrisk.store.local import LocalRequestStore
-from creditrisk.training import train_and_register
-from creditrisk.windows import week_windows
+from creditrisk.training.run import train_and_register
 from creditrisk_assets.definitions import ASSETS, CHECKS, build_definitions
 from creditrisk_assets.jobs import retrain_job
 from creditrisk_assets.sensors import CHANGE_TAG as RUN_CHANGE_TAG
@@ -32,7 +32,7 @@ START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 NORMAL, PER_WEEK = 6, 1_500  # weeks before the change; requests a week (the benchmark's volume)
 BANK = LabelDelay("uniform", 2, 12)
 # With the default (1,000 labelled rows of the changed world) the retrain starts a week later: one
-# more week to materialize here, the same decision (tests/unit/test_episodes.py has the default).
+# more week to materialize here, the same decision (tests/unit/monitoring/test_episodes.py has the default).
 LOOP = {"min_change_train_rows": 300}
 WEEKLY = dg.AssetSelection.assets("raw_requests", "current_window", "reference_window", "drift_report")
 

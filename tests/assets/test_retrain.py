@@ -9,11 +9,11 @@ import pytest
 from model_changes import changes_for, crown
 from world import DRIFT_WEEK, resources_for
 
-from creditrisk.data import load_dataset
-from creditrisk.model import TrainConfig
-from creditrisk.registry import Registry
-from creditrisk.training import train_and_register
-from creditrisk.windows import week_windows
+from creditrisk.applicants.data import load_dataset
+from creditrisk.model.credit_model import TrainConfig
+from creditrisk.monitoring.windows import week_windows
+from creditrisk.registry.client import Registry
+from creditrisk.training.run import train_and_register
 from creditrisk_assets.definitions import ASSETS, CHECKS
 
 RETRAIN = dg.AssetSelection.assets("candidate_model", "champion_model")
@@ -116,7 +116,7 @@ def test_blocking_age_rule_stops_a_model_that_scores_the_elderly_worse(
         weak_world: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """Trained without the monotone age constraint, the candidate breaks Reg B: rejected, never judged."""
     unconstrained = TrainConfig(num_rounds=60, age_monotone=0, nthread=1)
-    monkeypatch.setattr("creditrisk.training.TrainConfig", lambda: unconstrained)
+    monkeypatch.setattr("creditrisk.training.run.TrainConfig", lambda: unconstrained)
     result = retrain(weak_world)
     evals = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}

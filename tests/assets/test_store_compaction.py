@@ -9,9 +9,9 @@ import dagster as dg
 from dagster_gcp import BigQueryResource
 
 from creditrisk import constants as C
-from creditrisk.request_ids import id_for
-from creditrisk.schema import EXAMPLE_APPLICANT
+from creditrisk.applicants.schema import EXAMPLE_APPLICANT
 from creditrisk.store.local import LocalRequestStore
+from creditrisk.store.request_ids import id_for
 from creditrisk_assets.definitions import build_definitions
 from creditrisk_assets.jobs import store_compaction_job
 from creditrisk_assets.maintenance import CompactionConfig

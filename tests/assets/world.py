@@ -13,11 +13,11 @@ from dagster_gcp import BigQueryResource
 from model_changes import changes_for, crown
 from traffic import log_traffic
 
-from creditrisk.data import COLUMNS
-from creditrisk.registry import Registry
+from creditrisk.applicants.data import COLUMNS
+from creditrisk.applicants.synth import generate
+from creditrisk.registry.client import Registry
 from creditrisk.store.local import LocalRequestStore
-from creditrisk.synth import generate
-from creditrisk.training import train_and_register
+from creditrisk.training.run import train_and_register
 from creditrisk_assets.resources import LoopConfig, RegistryResource, StoreResource
 
 HISTORY_START = datetime(2026, 6, 1, tzinfo=UTC)
@@ -31,7 +31,7 @@ def build_world(root: Path) -> dict:
     generate(8_000, seed=7)[COLUMNS].to_csv(base_csv, index=False)
     changes = changes_for(f"sqlite:///{root / 'mlflow.db'}")
     registry = changes.registry
-    from creditrisk.data import load_dataset
+    from creditrisk.applicants.data import load_dataset
 
     raw, clean, _ = load_dataset(base_csv)
     champion = train_and_register(registry, raw, clean, run_name="bootstrap", source="test")

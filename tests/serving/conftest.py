@@ -24,7 +24,7 @@ class Served:
     base_url: str
     store_dir: Path
     token: str
-    registry: object  # creditrisk.registry.Registry
+    registry: object  # creditrisk.registry.client.Registry
     champion_version: str
     wal_dir: Path
     reload_interval_s: float = RELOAD_INTERVAL_S

@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 from fastapi import HTTPException
-from test_request_log import FlakyStore
-from test_request_log import row as _row
+from request_log_rows import FlakyStore
+from request_log_rows import row as _row
 
-from creditrisk.registry import Registry
-from creditrisk.request_ids import issued_at_ms, new_request_id
-from creditrisk.schema import EXAMPLE_APPLICANT
+from creditrisk.applicants.schema import EXAMPLE_APPLICANT
+from creditrisk.registry.client import Registry
 from creditrisk.store.local import LocalRequestStore
-from creditrisk.wal import SegmentLog
+from creditrisk.store.request_ids import issued_at_ms, new_request_id
 from serving.api import request_time
 from serving.api_models import ReadyOut
 from serving.config import PredictorConfig, ServiceArgs
@@ -28,6 +27,7 @@ from serving.logger import InferenceLogger
 from serving.predictor import ChampionPredictor
 from serving.replica import Replica
 from serving.runtime import free_port
+from serving.wal import SegmentLog
 
 T0 = datetime(2030, 3, 4, 12, tzinfo=UTC)
 
@@ -148,8 +148,8 @@ def versions(tmp_path: Path, base_data) -> tuple:
     """A temp registry: v1 champion (valid), v2 whose artifact says threshold 1.5, v3 with no booster."""
     from model_changes import artifact_folder, changes_for, crown
 
-    from creditrisk.model import TrainConfig
-    from creditrisk.training import train_and_register
+    from creditrisk.model.credit_model import TrainConfig
+    from creditrisk.training.run import train_and_register
 
     changes = changes_for(f"sqlite:///{tmp_path / 'reg' / 'mlflow.db'}")
     raw, clean = base_data

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from creditrisk.schema import EXAMPLE_APPLICANT
+from creditrisk.applicants.schema import EXAMPLE_APPLICANT
 
 pytestmark = pytest.mark.slow
 

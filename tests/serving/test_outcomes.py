@@ -9,8 +9,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from creditrisk.request_ids import new_request_id
-from creditrisk.schema import EXAMPLE_APPLICANT
+from creditrisk.applicants.schema import EXAMPLE_APPLICANT
+from creditrisk.store.request_ids import new_request_id
 
 pytestmark = pytest.mark.slow
 

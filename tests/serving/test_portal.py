@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from creditrisk.schema import CATEGORIES, EXAMPLE_APPLICANT
+from creditrisk.applicants.schema import CATEGORIES, EXAMPLE_APPLICANT
 from serving.api_models import PREDICT_EXAMPLES
 
 pytestmark = pytest.mark.slow

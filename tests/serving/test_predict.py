@@ -11,8 +11,7 @@ import duckdb
 import httpx
 import pytest
 
-from creditrisk.constants import DECISION_THRESHOLD
-from creditrisk.schema import (
+from creditrisk.applicants.schema import (
     CATEGORIES,
     CROSS_RULES,
     EXAMPLE_APPLICANT,
@@ -21,6 +20,7 @@ from creditrisk.schema import (
     NUMERIC_RULES,
     ORIGINAL_EXAMPLE,
 )
+from creditrisk.constants import DECISION_THRESHOLD
 from serving.api_models import ReadyOut
 
 pytestmark = pytest.mark.slow
@@ -82,7 +82,7 @@ def test_predict_answers_and_logs_exactly_n_rows(served, client: httpx.Client, b
 
 
 def _cases() -> list[tuple[str, dict[str, Any], str]]:
-    """(case id, body, field that must be named) for every rule in creditrisk.schema."""
+    """(case id, body, field that must be named) for every rule in creditrisk.applicants.schema."""
     out: list[tuple[str, dict[str, Any], str]] = []
     for name, rule in NUMERIC_RULES.items():
         below = rule.low - 1 if rule.low_inclusive else rule.low

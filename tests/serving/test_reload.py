@@ -8,7 +8,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from creditrisk.schema import EXAMPLE_APPLICANT
+from creditrisk.applicants.schema import EXAMPLE_APPLICANT
 
 pytestmark = pytest.mark.slow
 
@@ -46,8 +46,8 @@ def _wait_for_version(client: httpx.Client, version: str, timeout_s: float) -> f
 
 def test_alias_move_is_served_without_failed_requests(served, changes, client: httpx.Client,
                                                      base_data) -> None:
-    from creditrisk.model import TrainConfig
-    from creditrisk.training import train_and_register
+    from creditrisk.model.credit_model import TrainConfig
+    from creditrisk.training.run import train_and_register
 
     raw, clean = base_data
     new = train_and_register(changes.registry, raw, clean.sample(n=4000, random_state=11),

@@ -8,44 +8,19 @@ import signal
 import subprocess
 import sys
 import textwrap
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from request_log_rows import FlakyStore, row
 
 from creditrisk.alerts import Alerter
-from creditrisk.request_ids import id_for
-from creditrisk.schema import EXAMPLE_APPLICANT
 from creditrisk.store.local import LocalRequestStore
-from creditrisk.wal import SegmentLog, read_segment
 from serving.config import ServiceArgs
 from serving.health import overall
 from serving.logger import InferenceLogger, LogRefused
 from serving.runtime import ship_what_replicas_left
-
-T0 = datetime(2030, 3, 4, 12, tzinfo=UTC)
-
-
-def row(i: int, ts: datetime | None = None) -> dict[str, Any]:
-    t = ts or T0 + timedelta(seconds=i)
-    return {**EXAMPLE_APPLICANT, "request_id": id_for(t), "ts": t, "probability": 0.5, "prediction": 1,
-            "decision": "denied", "threshold": 0.4, "model_name": "m", "model_version": "1",
-            "reasons": "[]", "latency_ms": 1.0}
-
-
-class FlakyStore(LocalRequestStore):
-    """A local store that refuses the next `failures` writes, as an unreachable one would."""
-
-    def __init__(self, root: Path, failures: int = 0) -> None:
-        super().__init__(root)
-        self.failures = failures
-
-    def append_requests(self, rows: Any) -> int:
-        if self.failures:
-            self.failures -= 1
-            raise OSError("store down")
-        return super().append_requests(rows)
+from serving.wal import SegmentLog, read_segment
 
 
 class Recorder(Alerter):
@@ -208,7 +183,7 @@ def die_with_rows(wal_root: Path, n: int) -> None:
         import os, signal, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_request_log import row
-        from creditrisk.wal import SegmentLog, encode
+        from serving.wal import SegmentLog, encode
         wal = SegmentLog({str(wal_root)!r}, "dead-replica")
         wal.open()
         for i in range({n}):

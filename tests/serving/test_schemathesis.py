@@ -3,7 +3,7 @@
 Every operation of the session's real Serve instance (`served`, tests/serving/conftest.py) goes
 through schemathesis's examples, coverage and fuzzing phases, positive and negative data, with the
 outcomes token, a capped number of examples and derandomized generation (a failure replays).
-The applicant's cross-field rules (`creditrisk.schema.CROSS_RULES`) cannot be written in JSON
+The applicant's cross-field rules (`creditrisk.applicants.schema.CROSS_RULES`) cannot be written in JSON
 Schema: the OpenAPI document states them in words, and a filter hook skips the generated positive
 applicants that break them, so "a schema-valid applicant gets 200" is checked on all the others.
 """
@@ -17,7 +17,7 @@ import schemathesis
 from schemathesis import Case, GenerationMode, HookContext
 from schemathesis.schemas import BaseSchema
 
-from creditrisk.schema import CROSS_RULES, EXAMPLE_APPLICANT
+from creditrisk.applicants.schema import CROSS_RULES, EXAMPLE_APPLICANT
 
 MAX_EXAMPLES = 100  # fuzzed cases per operation; the whole test takes ~10-25 s on this 2-core machine
 OUTCOME_PATHS = ("/outcomes", "/outcomes/batch")

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from creditrisk.schema import EXAMPLE_APPLICANT
+from creditrisk.applicants.schema import EXAMPLE_APPLICANT
 from creditrisk.store.local import LocalRequestStore
 from serving.runtime import free_port
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from creditrisk.schema import EXAMPLE_APPLICANT
-from creditrisk.store.base import OUTCOME_COLUMNS, REQUEST_COLUMNS, WINDOW_COLUMNS
+from creditrisk.applicants.schema import EXAMPLE_APPLICANT
+from creditrisk.store.rows import OUTCOME_COLUMNS, REQUEST_COLUMNS, WINDOW_COLUMNS
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; windows below are [T0, T0 + 3 days)
 WINDOW_DTYPES = {c: {**REQUEST_COLUMNS, **OUTCOME_COLUMNS}[c] for c in WINDOW_COLUMNS}

@@ -11,9 +11,9 @@ import dagster as dg
 import pytest
 from store_rows import T0, assert_window_dtypes, outcome_row, request_row
 
-from creditrisk.request_ids import id_for
-from creditrisk.store.base import REQUEST_COLUMNS, StoreError
 from creditrisk.store.bigquery import BigQueryRequestStore
+from creditrisk.store.request_ids import id_for
+from creditrisk.store.rows import REQUEST_COLUMNS, StoreError
 from creditrisk_assets.resources import build_resources
 
 PROJECT = "test-project"  # the emulator project, as in conftest.py

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from store_rows import T0, outcome_row, request_row
 
-from creditrisk.request_ids import id_for
 from creditrisk.store.local import LocalRequestStore
+from creditrisk.store.request_ids import id_for
 
 WRITERS, BATCHES, BATCH = 3, 40, 25
 

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from store_rows import T0, outcome_row, request_row
 
-from creditrisk.request_ids import id_for
-from creditrisk.store.base import StoreError
 from creditrisk.store.local import LocalRequestStore
+from creditrisk.store.request_ids import id_for
+from creditrisk.store.rows import StoreError
 
 DAY = f"{T0:%Y-%m-%d}"
 

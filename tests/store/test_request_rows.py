@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from store_rows import T0, outcome_row, request_row
 
-from creditrisk.request_ids import id_for
-from creditrisk.store.base import StoreError, outcome_frame, request_frame, split_valid_requests
+from creditrisk.store.request_ids import id_for
+from creditrisk.store.rows import StoreError, outcome_frame, request_frame, split_valid_requests
 
 
 @pytest.mark.parametrize("ts", [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, tzinfo=UTC),

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from store_rows import T0, WINDOW_DTYPES, assert_window_dtypes, outcome_row, request_row
 
-from creditrisk.request_ids import id_for
-from creditrisk.schema import FEATURES
-from creditrisk.store.base import RequestStore, StoreError, empty_window
+from creditrisk.applicants.schema import FEATURES
+from creditrisk.store.base import RequestStore
+from creditrisk.store.request_ids import id_for
+from creditrisk.store.rows import StoreError, empty_window
 
 # Requests over five days around the window [T0, T0 + 3 days), by name; their ids carry their ts.
 TIMES: dict[str, datetime] = {

@@ -1,0 +1,7 @@
+"""Watching the champion in service: drift, concept drift, estimated and realized performance.
+
+Modules: `report` (one week's report), `windows` (week arithmetic), `drift` (Evidently), `drift_rule`
+(the model-aware drift rule), `drift_twin` (its scipy twin, for simulations), `concept` (concept
+drift), `performance` (the label-free estimate), `episodes` (drift episodes, when to retrain, the
+reference after a change).
+"""

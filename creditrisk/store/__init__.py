@@ -1,0 +1,6 @@
+"""The request store: every answered request and every outcome reported later.
+
+Modules: `base` (the `RequestStore` interface), `rows` (the row contract: columns, dtypes, coercion),
+`request_ids` (UUIDv7 ids on the request's clock), `local` (Parquet read through DuckDB), `bigquery`
+(production), `durable` (fsync-then-publish), `quarantine` (unreadable files set aside), `compaction`.
+"""

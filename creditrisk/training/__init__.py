@@ -1,0 +1,6 @@
+"""Making a model and judging it against the champion.
+
+Modules: `run` (one MLflow training run, registered), `holdout` (what a run records for its card),
+`plots` (ROC and calibration figures), `lineage` (training data by reference), `retraining` (train a
+candidate, evaluate a challenger), `promotion` (the evidence rule).
+"""

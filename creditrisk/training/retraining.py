@@ -1,0 +1,199 @@
+"""Retraining and evaluation as plain calls, shared by the Dagster assets and the CLI.
+
+`train_candidate` trains on the base data plus labelled production rows, registers a version and
+passes it through the candidate gates (quality floor, Regulation B's age rule on holdout and
+synthetic profiles, validation): it becomes the challenger, or
+is rejected with the reasons. `evaluate` judges a named challenger against the champion on held-out
+labelled rows and records the outcome: promote, keep, or (under the approval policy) awaiting
+approval. Every move goes through `creditrisk.registry.changes`.
+"""
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from creditrisk.applicants.schema import FEATURES
+from creditrisk.constants import (
+    LABEL,
+    MAX_BRIER_INCREASE,
+    MAX_RECALL_DROP,
+    MIN_AUC_GAIN,
+    MIN_EVALUATION_ROWS,
+    RANDOM_SEED,
+)
+from creditrisk.model.credit_model import WEIGHT, split_holdout
+from creditrisk.model.credit_model import evaluate as evaluate_model
+from creditrisk.registry.changes import ModelChanges
+from creditrisk.registry.client import LoadedModel, RegistryError
+from creditrisk.training.holdout import HoldoutReport
+from creditrisk.training.lineage import DataReference
+from creditrisk.training.promotion import PromotionDecision, decide
+from creditrisk.training.run import TrainingResult, train_and_register
+
+AUTO, APPROVAL = "auto", "approval"
+# Only approved applicants ever have an outcome: the champion denied the others (so on these rows its
+# own default recall at its threshold is 0 by construction, and its scores are range-restricted).
+POPULATION = ("approved applicants of the evaluation window whose outcome was reported (labelled rows only; "
+              "denied applicants never have one)")
+
+
+@dataclass(frozen=True)
+class QualityFloor:
+    min_auc: float
+    max_brier: float
+
+    def problems(self, metrics: dict[str, float]) -> list[str]:
+        out = []
+        if not metrics["roc_auc"] >= self.min_auc:
+            out.append(f"roc_auc {metrics['roc_auc']:.4f} vs floor {self.min_auc}")
+        if not metrics["brier"] <= self.max_brier:
+            out.append(f"brier {metrics['brier']:.4f} vs floor {self.max_brier}")
+        return out
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A trained, registered version and what the candidate gates said of it."""
+
+    version: str
+    run_id: str
+    metrics: dict[str, float]
+    train_rows: int
+    gates: dict[str, list[str]] = field(default_factory=dict)  # gate -> problems ([] = passed)
+    report: HoldoutReport | None = None  # the age rule's figures and group outcomes on the holdout
+    floor_metrics: dict[str, float] = field(default_factory=dict)  # what the quality floor judged
+
+    @property
+    def passed(self) -> bool:
+        return not any(self.gates.values())
+
+
+def training_frames(base_raw: pd.DataFrame, base: pd.DataFrame, production: pd.DataFrame,
+                    production_weight: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(raw, preprocessed) training data: base rows weigh 1, labelled production rows more."""
+    prod = production[FEATURES + [LABEL]].astype({LABEL: "int64"})
+    prod = prod.astype({c: "object" for c in prod.columns if str(prod[c].dtype) == "string"})
+    prod = prod.astype({"person_age": "int64"})
+    preprocessed = pd.concat([base[FEATURES + [LABEL]].assign(**{WEIGHT: 1.0}),
+                              prod.assign(**{WEIGHT: production_weight})], ignore_index=True)
+    raw = pd.concat([base_raw, prod], ignore_index=True)
+    return raw, preprocessed
+
+
+def floor_metrics(result: TrainingResult, preprocessed: pd.DataFrame,
+                  production_weight: float) -> dict[str, float]:
+    """The quality floor's metrics on the base-data rows of the candidate's holdout.
+
+    Why: production rows are approved applicants only (denied ones never get an outcome), a
+    population any model ranks far worse than the base data's applicants, so a floor set on the
+    latter would reject sound candidates more often as the request log grows. The split is
+    train_and_register's own (same rows, seed and stratification); base rows are those of weight 1.
+    """
+    _, holdout = split_holdout(preprocessed[FEATURES + [LABEL, WEIGHT]], seed=RANDOM_SEED)
+    if production_weight == 1.0 or len(holdout) != result.rows.get("holdout"):
+        return result.metrics  # the rows cannot be told apart: the whole holdout
+    return evaluate_model(result.model, holdout[holdout[WEIGHT] == 1.0])
+
+
+def train_candidate(changes: ModelChanges, base: tuple[pd.DataFrame, pd.DataFrame],
+                    production: pd.DataFrame, *, production_weight: float, floor: QualityFloor,
+                    run_name: str, data: DataReference, actor: str, reason: str,
+                    tags: dict[str, str] | None = None,
+                    progress: Callable[[str], None] = lambda _m: None) -> Candidate:
+    """Train, register and gate one candidate; it ends as the challenger or rejected."""
+    raw, preprocessed = training_frames(*base, production, production_weight)
+    result = train_and_register(changes.registry, raw, preprocessed, run_name=run_name, source=data,
+                                tags=tags, progress=progress)
+    changes.register_candidate(result.version, actor=actor, reason=reason, **(tags or {}))
+    judged = floor_metrics(result, preprocessed, production_weight)
+    gates = {"quality_floor": floor.problems(judged),
+             "age_rule": result.report.age_rule_problems() if result.report else ["not checked"],
+             "validation": changes.validate(result.version).problems}
+    candidate = Candidate(result.version, result.run_id, result.metrics, result.rows["train"], gates,
+                          result.report, judged)
+    if candidate.passed:
+        changes.admit_challenger(result.version, actor=actor, gates={g: "passed" for g in gates})
+    else:
+        changes.reject_candidate(result.version, actor=actor,
+                                 reason="; ".join(f"{g}: {'; '.join(p)}" for g, p in gates.items() if p))
+    return candidate
+
+
+@dataclass(frozen=True)
+class EvidenceRule:
+    min_rows: int = MIN_EVALUATION_ROWS
+    margin: float = MIN_AUC_GAIN
+    max_brier_increase: float = MAX_BRIER_INCREASE
+    max_recall_drop: float = MAX_RECALL_DROP
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What `evaluate` decided: `outcome` is promoted, kept, awaiting_approval or first_model."""
+
+    outcome: str
+    challenger: str
+    champion_before: str | None
+    decision: PromotionDecision | None
+    record: dict[str, Any]
+
+    @property
+    def serving(self) -> str | None:
+        return self.challenger if self.outcome in ("promoted", "first_model") else self.champion_before
+
+
+def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, rule: EvidenceRule,
+             policy: str, actor: str, context: dict[str, Any]) -> Evaluation:
+    """Judge `challenger` (the version that was evaluated, by name) against the champion on `rows`."""
+    champion = changes.champion()  # an unreachable registry raises: absence is only what it answers
+    if champion is None:
+        return _first_model(changes, challenger, policy=policy, actor=actor)
+    with tempfile.TemporaryDirectory(prefix="creditrisk-evaluate-") as tmp:
+        champ, chal = (_load(changes, v, Path(tmp) / v) for v in (champion, challenger))
+        decision = decide(rows[LABEL].to_numpy(dtype="int64"), champ.model.score_frame(rows),
+                          chal.model.score_frame(rows),
+                          thresholds=(champ.model.threshold, chal.model.threshold),
+                          min_rows=rule.min_rows, margin=rule.margin,
+                          max_brier_increase=rule.max_brier_increase, max_recall_drop=rule.max_recall_drop)
+    record = {**decision.as_dict(), **context, "population": POPULATION, "policy": policy}
+    record.pop("reason")
+    if not decision.promote:
+        changes.keep(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
+                     evidence=record)
+        return Evaluation("kept", challenger, champion, decision, record)
+    if policy == APPROVAL:
+        changes.await_approval(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
+                               evidence=record)
+        return Evaluation("awaiting_approval", challenger, champion, decision, record)
+    changes.promote(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
+                    evidence=record)
+    return Evaluation("promoted", challenger, champion, decision, record)
+
+
+def _load(changes: ModelChanges, version: str, folder: Path) -> LoadedModel:
+    try:
+        return changes.registry.load(version, dst=folder)
+    except RegistryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a broken artifact: say which, never a stack trace
+        raise RegistryError(f"version {version} could not be loaded for evaluation: {exc}") from exc
+
+
+def _first_model(changes: ModelChanges, challenger: str, *, policy: str, actor: str) -> Evaluation:
+    """No champion: the first gated model serves, unless versions served before (then the alias was
+    lost and a person restores it) or a person must approve it."""
+    served = changes.served_versions()
+    if served:
+        raise RegistryError(f"@champion is missing although versions served before (last: {served[-1]}): "
+                            f"restore it with `creditrisk rollback --to {served[-1]}`")
+    reason = "no champion yet: the first model that passed the candidate gates"
+    if policy == APPROVAL:
+        changes.await_approval(challenger, expected_champion=None, actor=actor, reason=reason)
+        return Evaluation("awaiting_approval", challenger, None, None, {})
+    changes.promote(challenger, expected_champion=None, actor=actor, reason=reason)
+    return Evaluation("first_model", challenger, None, None, {})

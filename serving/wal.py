@@ -1,0 +1,215 @@
+"""Write-ahead log of answered requests: append-only JSON-lines segments on the replica's own disk.
+
+A serving replica appends each answered request here *before* its response leaves, and a shipper
+later moves whole segments to the request store and deletes them only once the store confirmed.
+Layout under the WAL root (default `CREDITRISK_HOME/wal`)::
+
+    <root>/<owner>/owner.lock            flock-ed by the live owner (the kernel drops it at death)
+    <root>/<owner>/seg-<seq>.jsonl       sealed segments waiting for the store, then the active one
+    <root>/quarantine/<owner>-<seg>.jsonl  rows the store refused, each with its error
+
+Why these choices: `os.write` on one descriptor puts the bytes in the kernel before it returns,
+so a SIGKILL or OOM kill of the process loses nothing; `fsync` (group-committed by the caller)
+also covers the machine. An `flock` is released by the kernel whatever way its holder dies, so
+a live replica can tell a dead owner's folder from a busy one without heartbeats or clocks, and
+adopts its segments by renaming them into its own folder (atomic on one file system). Shipping
+then deleting means a crash in between ships a segment twice: the store de-duplicates by
+request id, so each row is counted once.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("serving.wal")
+_LOCK = "owner.lock"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"cannot log a {type(value).__name__} in the request log")
+
+
+def encode(rows: list[Mapping[str, Any]]) -> bytes:
+    """Rows as JSON lines, ready for one `write`."""
+    return b"".join(json.dumps(r, default=_json_default, separators=(",", ":")).encode() + b"\n"
+                    for r in rows)
+
+
+def read_segment(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The rows of a segment and how many lines were unreadable (a torn last write)."""
+    rows, torn = [], 0
+    with path.open("rb") as f:
+        for line in f:
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                torn += 1  # only the line being written when the machine died can be torn
+    return rows, torn
+
+
+class SegmentLog:
+    """One owner's write-ahead log: the active segment, its sealed segments, and adopted orphans."""
+
+    def __init__(self, root: str | Path, owner: str, *, fsync: bool = False) -> None:
+        self.root, self.owner, self.fsync = Path(root), owner, fsync
+        self.folder = self.root / owner
+        self._lock_fd: int | None = None
+        self._fd: int | None = None
+        self._active: Path | None = None
+        self._seq = 0
+        self.active_rows = 0
+        self.active_bytes = 0
+
+    def __repr__(self) -> str:
+        return f"SegmentLog({str(self.folder)!r})"
+
+    def open(self) -> None:
+        """Create and lock this owner's folder and open a fresh active segment."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.folder / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+            raise RuntimeError(f"{self}: another live process owns this write-ahead log") from None
+        existing = [int(p.stem.split("-")[1]) for p in self.folder.glob("seg-*.jsonl")
+                    if p.stem.split("-")[1].isdigit()]
+        self._seq = max(existing, default=0)
+        self._open_next()
+
+    def _open_next(self) -> None:
+        self._seq += 1
+        self._active = self.folder / f"seg-{self._seq:012d}.jsonl"
+        self._fd = os.open(self._active, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.active_rows = self.active_bytes = 0
+
+    def append(self, data: bytes, rows: int) -> None:
+        """Append encoded rows with one `write` (in the kernel when this returns; see `sync`)."""
+        if self._fd is None:
+            raise RuntimeError(f"{self}: not open")
+        written = os.write(self._fd, data)
+        if written != len(data):  # a short write on a regular file means the disk is full
+            raise OSError(f"{self._active}: short write ({written} of {len(data)} bytes), disk full?")
+        self.active_rows += rows
+        self.active_bytes += len(data)
+
+    def sync(self) -> None:
+        """fsync the active segment: what was appended survives the machine, not only the process."""
+        if self._fd is not None:
+            os.fsync(self._fd)
+
+    def seal(self) -> Path | None:
+        """Close the active segment if it holds rows and open the next; the sealed one is returned."""
+        if self._fd is None or self.active_rows == 0:
+            return None
+        if self.fsync:
+            os.fsync(self._fd)
+        os.close(self._fd)
+        sealed = self._active
+        self._open_next()
+        return sealed
+
+    def sealed(self) -> list[Path]:
+        """Segments waiting for the store, oldest first (adopted ones included)."""
+        return sorted(p for p in self.folder.glob("*.jsonl") if p != self._active)
+
+    def remove(self, segment: Path) -> None:
+        segment.unlink(missing_ok=True)
+
+    def backlog_bytes(self) -> int:
+        """Bytes not yet in the store: sealed segments plus the active one."""
+        return sum(_size(p) for p in self.sealed()) + self.active_bytes
+
+    def orphans(self) -> Iterator[Path]:
+        """Folders of other owners whose process is gone (their lock can be taken)."""
+        if not self.root.is_dir():
+            return
+        for folder in sorted(self.root.iterdir()):
+            if folder == self.folder or not (folder / _LOCK).exists():
+                continue
+            yield folder
+
+    def adopt_orphans(self) -> list[Path]:
+        """Move the segments of dead owners into this folder; returns the adopted segments."""
+        adopted: list[Path] = []
+        for folder in self.orphans():
+            try:
+                fd = os.open(folder / _LOCK, os.O_RDWR)
+            except OSError:  # adopted by another replica a moment ago
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its owner is alive
+                for seg in sorted(folder.glob("*.jsonl")):
+                    if _size(seg) == 0:
+                        seg.unlink(missing_ok=True)
+                        continue
+                    target = self.folder / f"adopted-{folder.name}-{seg.name}"
+                    os.replace(seg, target)
+                    adopted.append(target)
+                (folder / _LOCK).unlink(missing_ok=True)
+                folder.rmdir()
+                if adopted:
+                    log.warning("%s: adopted %d segment(s) left by %s", self, len(adopted), folder.name)
+            except OSError as exc:  # another adopter raced us, or a stray file: try again next time
+                log.warning("%s: could not adopt %s: %s", self, folder, exc)
+            finally:
+                os.close(fd)
+        return adopted
+
+    def quarantine(self, segment: Path, refused: list[tuple[Mapping[str, Any], str]]) -> Path:
+        """Keep rows the store refused, each with its error, apart from the log (never dropped)."""
+        folder = self.root / "quarantine"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{self.owner}-{segment.name}"
+        body = encode([{"error": err, "row": dict(row)} for row, err in refused])
+        with target.open("ab") as f:
+            f.write(body)
+            f.flush()
+            os.fsync(f.fileno())
+        return target
+
+    def quarantined_rows(self) -> int:
+        folder = self.root / "quarantine"
+        return sum(_lines(p) for p in folder.glob("*.jsonl")) if folder.is_dir() else 0
+
+    def close(self) -> None:
+        """Close the active segment (deleted when empty) and release the folder's lock."""
+        if self._fd is not None:
+            if self.fsync:
+                os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+            if self._active is not None and self.active_rows == 0:
+                self._active.unlink(missing_ok=True)
+        if self._lock_fd is not None:
+            if not any(self.folder.glob("*.jsonl")):  # all shipped: leave no folder to adopt
+                (self.folder / _LOCK).unlink(missing_ok=True)
+                self.folder.rmdir()
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for _ in f)
