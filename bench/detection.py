@@ -10,7 +10,7 @@ at 1,500 requests per week, on the simulation of bench/detection_sim.py: 13 undr
 52 more under `none`, or 8 weeks of a scenario at full and half magnitude, or 10 weeks of it
 ramped in over 4 weeks (gradual). The champion is the product's recipe trained on the synthetic
 base data; retrains are a cheap stand-in. Prints the detection table, the figures behind the
-thresholds in creditrisk/constants.py, a reject-inference comparison, and a check that the scipy
+thresholds of the core's rule objects, a reject-inference comparison, and a check that the scipy
 twin and Evidently give the same decisions; exits 1 if a floor of issue 11 is missed.
 """
 from __future__ import annotations
@@ -29,13 +29,14 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from creditrisk_app.demo.traffic import DEMO_LABEL_DELAY
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import detection_report as report  # noqa: E402
 import detection_sim as sim  # noqa: E402
 
 from creditrisk.applicants.data import load_base_data  # noqa: E402
 from creditrisk.applicants.labels import LabelDelay  # noqa: E402
-from creditrisk.constants import DEMO_LABEL_DELAY  # noqa: E402
 from creditrisk.model.credit_model import CreditModel, TrainConfig, split_holdout, train  # noqa: E402
 from creditrisk.model.features import FeatureSpec  # noqa: E402
 from creditrisk.monitoring.report import MonitorRule  # noqa: E402

@@ -11,16 +11,12 @@ from detection_sim import WARM, Config, Replicate, Served, traffic, warm_up
 from creditrisk.applicants.labels import LabelDelay
 from creditrisk.applicants.schema import CATEGORICAL_FEATURES, FEATURES
 from creditrisk.applicants.synth import generate
-from creditrisk.constants import (
-    CONCEPT_MARGIN,
-    MIN_IMPORTANCE_SHARE,
-    MIN_REALIZED_AUC,
-    STRONG_DRIFT_SCORES,
-)
 from creditrisk.model.credit_model import CreditModel
+from creditrisk.monitoring.concept import ConceptRule
 from creditrisk.monitoring.drift import compute_drift
-from creditrisk.monitoring.drift_rule import importance_shares
+from creditrisk.monitoring.drift_rule import STRONG_DRIFT_SCORES, DriftRule, importance_shares
 from creditrisk.monitoring.drift_twin import JENSEN_SHANNON, WASSERSTEIN, twin_drift
+from creditrisk.monitoring.realized import RealizedRule
 
 TARGET = {"income_shock": "person_income", "intent_mix": "loan_intent", "rate_hike": "loan_int_rate",
           "recession": "person_income"}
@@ -83,7 +79,7 @@ def markdown(t: pd.DataFrame) -> str:
 
 
 def evidence(runs: list[Replicate], champion: CreditModel) -> str:
-    """The measurements the thresholds in creditrisk/constants.py are chosen from."""
+    """The measurements the rule objects' thresholds are chosen from."""
     none = [w for r in runs if r.config.scenario == "none" for w in r.weeks]
     lines = [f"threshold evidence ({len(none)} undrifted weeks):"]
     for test, cols in ((WASSERSTEIN, [c for c in FEATURES if c not in CATEGORICAL_FEATURES]),
@@ -96,7 +92,7 @@ def evidence(runs: list[Replicate], champion: CreditModel) -> str:
     shares = importance_shares(champion, generate(1_500, seed=7))
     lines.append("  champion's importance shares on an undrifted week: "
                  + ", ".join(f"{k} {v:.3f}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]))
-                 + f" (in use: at least {MIN_IMPORTANCE_SHARE:.3f})")
+                 + f" (in use: at least {DriftRule.min_importance_share:.3f})")
     sudden = [r.config for r in runs if r.config.scenario in TARGET and not r.config.ramp_weeks]
     for r_cfg in dict.fromkeys(sudden):
         col = TARGET[r_cfg.scenario]
@@ -107,11 +103,11 @@ def evidence(runs: list[Replicate], champion: CreditModel) -> str:
                      f"{np.median(scores):.3f}" + (f"; importance share min {min(imp):.3f}" if imp else ""))
     gaps = np.array([w["gap_upper"] for w in none if np.isfinite(w["gap_upper"])])
     lines.append(f"  concept rule under none: {len(gaps)} weeks tested, smallest upper bound "
-                 f"{gaps.min():+.3f} (flags below {-CONCEPT_MARGIN:+.3f})")
+                 f"{gaps.min():+.3f} (flags below {-ConceptRule.margin:+.3f})")
     alert = np.array([w["alert_auc"] for w in none if np.isfinite(w["alert_auc"])])
     lines.append(f"  realized AUC (last 4 weeks' labels, approved only) under none: min {alert.min():.3f}, "
                  f"1% {np.quantile(alert, 0.01):.3f}, median {np.median(alert):.3f} "
-                 f"(alert below {MIN_REALIZED_AUC:.2f})")
+                 f"(alert below {RealizedRule.min_auc:.2f})")
     return "\n".join(lines)
 
 

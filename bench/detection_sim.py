@@ -19,15 +19,15 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from creditrisk.applicants.labels import LabelDelay, report_times
-from creditrisk.applicants.schema import FEATURES
+from creditrisk.applicants.schema import FEATURES, LABEL
 from creditrisk.applicants.synth import generate
-from creditrisk.constants import LABEL, PERFORMANCE_WEEKS, PRODUCTION_WEIGHT
 from creditrisk.model.credit_model import CreditModel, TrainConfig, split_holdout, train
 from creditrisk.monitoring.episodes import reference_range, retrain_decision
+from creditrisk.monitoring.realized import RealizedRule, realized_auc
 from creditrisk.monitoring.report import MonitorRule, week_report
 from creditrisk.monitoring.windows import WeekWindows, week_windows
 from creditrisk.training.promotion import decide
-from creditrisk.training.retraining import training_frames
+from creditrisk.training.retraining import PRODUCTION_WEIGHT, training_frames
 
 T0 = datetime(2025, 9, 29, tzinfo=UTC)  # a Monday
 WARM = 13  # weeks before any drift: a full reference and the champion's baseline
@@ -97,11 +97,11 @@ def retrain(base: pd.DataFrame, log: pd.DataFrame, served: Served, w: WeekWindow
     return (Served(challenger, version) if d.promote else None), info
 
 
-def alert_auc(log: pd.DataFrame, w: WeekWindows, weeks: int = PERFORMANCE_WEEKS) -> float:
-    """What the realized-performance check computes: the served scores' AUC on the last weeks' labels."""
-    rows = log[(log["reported_at"] < w.as_of) & (log["ts"] >= w.as_of - timedelta(weeks=weeks))]
-    return float(roc_auc_score(rows[LABEL].astype(int), rows["probability"])) if rows[LABEL].nunique() == 2 \
-        else float("nan")
+def alert_auc(log: pd.DataFrame, w: WeekWindows, rule: RealizedRule | None = None) -> float:
+    """What the realized-performance rule measures on its window, before its row minimum (the report
+    shows the AUC at every row count, which is how that minimum was chosen)."""
+    start, end = (rule or RealizedRule()).window(w.as_of)
+    return realized_auc(log[(log["reported_at"] < end) & (log["ts"] >= start)])
 
 
 def run(cfg: Config, seed: int, champion: CreditModel, base: pd.DataFrame, warm: pd.DataFrame,

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from creditrisk.constants import DRIFT_SHARE
+from creditrisk.monitoring.drift_rule import DriftRule
 
 FLOOR_WALL_S = 30.0
 FLOOR_RSS_GIB = 2.0
@@ -94,7 +94,7 @@ def run_variant(variant: str, root: Path, scenario: str, html: Path) -> dict[str
 
         definition = DataDefinition(numerical_columns=schema.NUMERIC_FEATURES,
                                     categorical_columns=schema.CATEGORICAL_FEATURES)
-        snapshot = Report([DataDriftPreset(drift_share=DRIFT_SHARE)], include_tests=True).run(
+        snapshot = Report([DataDriftPreset(drift_share=DriftRule.drift_share)], include_tests=True).run(
             Dataset.from_pandas(cur, data_definition=definition),
             Dataset.from_pandas(ref, data_definition=definition))
         snapshot.save_html(str(html))

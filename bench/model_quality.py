@@ -19,9 +19,9 @@ import xgboost as xgb
 from sklearn.model_selection import StratifiedKFold
 
 from creditrisk.applicants.data import load_base_data
-from creditrisk.constants import DECISION_THRESHOLD, ELDERLY_AGE, LABEL
-from creditrisk.model.credit_model import CreditModel, TrainConfig, metrics, train
-from creditrisk.model.fairness import check_age_rule
+from creditrisk.applicants.schema import LABEL
+from creditrisk.model.credit_model import DECISION_THRESHOLD, CreditModel, TrainConfig, metrics, train
+from creditrisk.model.fairness import ELDERLY_AGE, check_age_rule
 
 FLOORS = {"roc_auc": (">=", 0.950), "accuracy": (">=", 0.935), "recall_default": (">=", 0.74),
           "brier": ("<=", 0.055)}

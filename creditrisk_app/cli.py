@@ -14,10 +14,11 @@ from mlflow.exceptions import MlflowException
 
 from creditrisk import wiring
 from creditrisk.applicants.data import DataFileError
-from creditrisk.constants import CHAMPION_ALIAS, DEMO_LABEL_DELAY
 from creditrisk.registry.client import RegistryError
 from creditrisk.registry.locks import LockUnavailable
+from creditrisk.registry.states import Alias
 from creditrisk.settings import Settings, get_settings
+from creditrisk_app.demo.traffic import DEMO_LABEL_DELAY
 from creditrisk_app.model_cli import add_parsers, progress_printer
 from creditrisk_app.review_cli import add_parsers as add_review_parsers
 
@@ -30,8 +31,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from serving.config import PredictorConfig, ServiceArgs  # lazily: the other commands never import Ray
     from serving.runtime import LocalService
 
-    if wiring.make_registry(settings).version_for(CHAMPION_ALIAS) is None:  # an outage raises
-        raise RegistryError(f"no {CHAMPION_ALIAS!r} model in {settings.mlflow_uri}; "
+    if wiring.make_registry(settings).version_for(Alias.CHAMPION) is None:  # an outage raises
+        raise RegistryError(f"no {Alias.CHAMPION!r} model in {settings.mlflow_uri}; "
                             "run `creditrisk bootstrap` first")
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", args.port)) == 0:
@@ -52,7 +53,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         progress("starting Ray and the service (about 20 s)")
         service.start()  # puts our SIGTERM handler back after ray.init() replaced it
-        progress(f"serving {settings.mlflow_uri} @{CHAMPION_ALIAS} on {service.base_url}/ "
+        progress(f"serving {settings.mlflow_uri} @{Alias.CHAMPION} on {service.base_url}/ "
                  f"(portal /, API /docs, /readyz); Ctrl-C stops")
         while True:
             time.sleep(3600)

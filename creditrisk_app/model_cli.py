@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from creditrisk import wiring
-from creditrisk.constants import AWAITING_ALIAS, CHALLENGER_ALIAS, CHAMPION_ALIAS, PREVIOUS_ALIAS
 from creditrisk.registry.audit import AuditTrail
 from creditrisk.registry.client import RegistryError
+from creditrisk.registry.states import Alias
 from creditrisk.settings import Settings
 from creditrisk.training.lineage import DataReference
 
@@ -36,7 +36,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     changes = wiring.make_changes(settings)
     current = changes.champion()  # raises when the registry cannot answer: never retrain on an outage
     if current is not None and not args.force:
-        print(f"{changes.registry.model_name}@{CHAMPION_ALIAS} is already version {current} "
+        print(f"{changes.registry.model_name}@{Alias.CHAMPION} is already version {current} "
               "(use --force to train a new one)")
         return 0
     progress(f"loading base data from {args.data or 'the synthetic generator'}")
@@ -59,7 +59,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     registry = wiring.make_registry(settings)  # reads only: no lock needed
     out: dict[str, Any] = {"model": registry.model_name, "tracking_uri": settings.mlflow_uri}
-    for alias in (CHAMPION_ALIAS, CHALLENGER_ALIAS, AWAITING_ALIAS, PREVIOUS_ALIAS):
+    for alias in (Alias.CHAMPION, Alias.CHALLENGER, Alias.AWAITING, Alias.PREVIOUS):
         mv = registry.version_for(alias)
         out[alias] = None if mv is None else {"version": str(mv.version), "run_id": mv.run_id,
                                               "state": mv.tags.get("state")}
@@ -76,17 +76,17 @@ def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
     changes = wiring.make_changes(settings)
     version, champion = changes.challenger(), changes.champion()
     if version is None:
-        raise RegistryError(f"there is no @{CHALLENGER_ALIAS} to promote")
+        raise RegistryError(f"there is no @{Alias.CHALLENGER} to promote")
     changes.promote(version, expected_champion=champion, actor=args.actor or settings.actor,
                     reason=f"manual promotion: {args.reason}")
-    print(f"version {version} is {CHAMPION_ALIAS}; {champion} is {PREVIOUS_ALIAS} (the rollback target)")
+    print(f"version {version} is {Alias.CHAMPION}; {champion} is {Alias.PREVIOUS} (the rollback target)")
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
     move = wiring.make_changes(settings).rollback(actor=args.actor or settings.actor, reason=args.reason,
                                                   to=args.to, force=args.force)
-    print(f"rolled back: version {move.version} is {CHAMPION_ALIAS} again (version {move.champion_before} "
+    print(f"rolled back: version {move.version} is {Alias.CHAMPION} again (version {move.champion_before} "
           "is retired)")
     return 0
 

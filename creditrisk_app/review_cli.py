@@ -9,12 +9,19 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime, timedelta
 
-from creditrisk import constants as C
 from creditrisk import wiring
+from creditrisk.monitoring.windows import EVALUATION_DAYS
 from creditrisk.registry.client import RegistryError
+from creditrisk.registry.states import Alias, Outcome
 from creditrisk.settings import Settings
 from creditrisk.training.lineage import DataReference
-from creditrisk.training.retraining import EvidenceRule, QualityFloor, evaluate, train_candidate
+from creditrisk.training.retraining import (
+    PRODUCTION_WEIGHT,
+    EvidenceRule,
+    QualityFloor,
+    evaluate,
+    train_candidate,
+)
 from creditrisk_app.model_cli import Command, progress_printer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -35,7 +42,7 @@ def cmd_candidate(args: argparse.Namespace, settings: Settings) -> int:
     progress = progress_printer()
     changes, store = wiring.make_changes(settings), wiring.make_store(settings)
     as_of = _as_of(args)
-    cutoff = as_of - timedelta(days=C.EVALUATION_DAYS)
+    cutoff = as_of - timedelta(days=EVALUATION_DAYS)
     production = store.read_window(EPOCH, cutoff, labelled_only=True, reported_before=as_of)
     data = args.data or settings.base_data
     raw, clean, _ = load_base_data(data)
@@ -43,8 +50,8 @@ def cmd_candidate(args: argparse.Namespace, settings: Settings) -> int:
     progress(f"training on {len(clean):,} base rows and {len(production):,} labelled requests "
              f"before {cutoff:%Y-%m-%d}")
     candidate = train_candidate(
-        changes, (raw, clean), production, production_weight=C.PRODUCTION_WEIGHT,
-        floor=QualityFloor(C.QUALITY_FLOOR["roc_auc"], C.QUALITY_FLOOR["brier"]),
+        changes, (raw, clean), production, production_weight=PRODUCTION_WEIGHT,
+        floor=QualityFloor(QualityFloor.min_auc, QualityFloor.max_brier),
         run_name="manual-candidate",
         data=DataReference(f"{data or 'synthetic'} + request log", window=f"..{cutoff:%Y-%m-%d}",
                            outcome_cutoff=as_of.isoformat(), policy=settings.log_training_data),
@@ -63,17 +70,17 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     changes, store = wiring.make_changes(settings), wiring.make_store(settings)
     challenger = changes.challenger()
     if challenger is None:
-        raise RegistryError(f"there is no @{C.CHALLENGER_ALIAS} to evaluate "
+        raise RegistryError(f"there is no @{Alias.CHALLENGER} to evaluate "
                             "(`creditrisk candidate` makes one)")
     end = _as_of(args)
-    start = end - timedelta(days=C.EVALUATION_DAYS)
+    start = end - timedelta(days=EVALUATION_DAYS)
     rows = store.read_window(start, end, labelled_only=True)
     ev = evaluate(changes, challenger, rows, rule=EvidenceRule(), policy=settings.promotion,
                   actor=args.actor or settings.actor,
                   context={"evaluation_window": f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}", "started_by": "cli"})
     reason = ev.decision.reason if ev.decision else "no champion yet"
     print(f"{ev.outcome}: version {challenger} vs champion {ev.champion_before}: {reason}")
-    if ev.outcome == "awaiting_approval":
+    if ev.outcome is Outcome.AWAITING_APPROVAL:
         print(f"waiting for a second person: `creditrisk approve {challenger} --reason ...` "
               f"or `creditrisk reject {challenger} --reason ...`")
     return 0
@@ -82,8 +89,8 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
     move = wiring.make_changes(settings).approve(args.version, actor=args.actor or settings.actor,
                                                  reason=args.reason)
-    print(f"approved: version {move.version} is {C.CHAMPION_ALIAS} (version {move.champion_before} is "
-          f"{C.PREVIOUS_ALIAS})")
+    print(f"approved: version {move.version} is {Alias.CHAMPION} (version {move.champion_before} is "
+          f"{Alias.PREVIOUS})")
     return 0
 
 

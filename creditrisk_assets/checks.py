@@ -7,18 +7,12 @@ would load every partition of it. Realized performance reads the store, so it st
 from typing import Any
 
 import dagster as dg
-import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
-from creditrisk.applicants.schema import FEATURES, invalid_rows
-from creditrisk.constants import LABEL
 from creditrisk.monitoring.windows import week_windows
 from creditrisk.training.retraining import Candidate
 from creditrisk_assets.resources import LoopConfig, StoreResource
 
-REALIZED_POPULATION = ("requests of the window whose outcome was reported: approved applicants only "
-                       "(a denied applicant never has one)")
 FLOOR_POPULATION = ("the base data's rows of the candidate's holdout (production rows are approved "
                     "applicants only)")
 VOLUME_GATE = dg.AssetCheckSpec("volume_gate", asset="current_window",
@@ -46,21 +40,15 @@ def volume_gate(current_window: pd.DataFrame, loop: LoopConfig) -> dg.AssetCheck
 
 
 def data_quality(current_window: pd.DataFrame, loop: LoopConfig) -> dg.AssetCheckResult:
-    missing = [c for c in FEATURES if c not in current_window.columns]
-    if missing:
+    q = loop.quality_rule().judge(current_window)
+    if q.missing_columns:
         return dg.AssetCheckResult(check_name="data_quality", passed=False,
-                                   metadata={"missing_columns": ", ".join(missing)})
-    nulls = current_window[FEATURES].isna().mean()
-    broken = invalid_rows(current_window[FEATURES]).sum()
-    worst = float(nulls.max()) if len(current_window) else 0.0
-    problems = {k: int(v) for k, v in broken.items() if v}
-    passed = worst <= loop.max_null_rate and not problems
-    return dg.AssetCheckResult(check_name="data_quality", passed=passed, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={
-        "max_null_rate": worst, "null_rate_limit": loop.max_null_rate,
-        "worst_null_column": str(nulls.idxmax()) if len(current_window) else "",
-        "out_of_range_rows": int(invalid_rows(current_window[FEATURES]).any(axis=1).sum()),
-        "rules_broken": ", ".join(f"{k} ({v})" for k, v in problems.items()) or "none"})
+                                   metadata={"missing_columns": ", ".join(q.missing_columns)})
+    return dg.AssetCheckResult(check_name="data_quality", passed=q.passed,
+                               severity=dg.AssetCheckSeverity.WARN, metadata={
+        "max_null_rate": q.max_null_rate, "null_rate_limit": loop.max_null_rate,
+        "worst_null_column": q.worst_null_column, "out_of_range_rows": q.out_of_range_rows,
+        "rules_broken": ", ".join(f"{k} ({v})" for k, v in q.rules_broken.items()) or "none"})
 
 
 def candidate_quality_floor(candidate: Candidate, loop: LoopConfig) -> dg.AssetCheckResult:
@@ -103,21 +91,17 @@ def realized_performance(context: dg.AssetCheckExecutionContext, store: StoreRes
     if key is None:
         return dg.AssetCheckResult(passed=False, description="run has no week partition")
     w = week_windows(key, loop.reference_weeks, loop.evaluation_days)
-    start = w.as_of - pd.Timedelta(weeks=loop.performance_weeks)
-    rows = store.get_store().read_window(start, w.as_of, labelled_only=True)
-    y = rows[LABEL].to_numpy(dtype="int64") if len(rows) else np.array([], dtype="int64")
-    meta: dict[str, Any] = {"labelled_rows": len(rows), "min_realized_auc": loop.min_realized_auc,
-                            "min_realized_rows": loop.min_realized_rows, "population": REALIZED_POPULATION,
-                            "window": f"{start:%Y-%m-%d} .. {w.as_of:%Y-%m-%d}"}
-    if len(rows) < loop.min_realized_rows or len(set(y)) < 2:
-        return dg.AssetCheckResult(passed=True, metadata=meta, description=(
-            f"insufficient labels to judge: {len(rows)} labelled rows < {loop.min_realized_rows}"))
-    auc = float(roc_auc_score(y, rows["probability"].to_numpy()))
-    meta["realized_auc"] = auc
-    meta["served_versions"] = ", ".join(sorted(set(rows["model_version"].astype(str))))
-    if auc < loop.min_realized_auc:
-        loop.alerter().send(f"creditrisk: realized AUC {auc:.3f} below {loop.min_realized_auc} ({w.label})",
+    rule = loop.realized_rule()
+    start, end = rule.window(w.as_of)
+    result = rule.judge(store.get_store().read_window(start, end, labelled_only=True))
+    meta: dict[str, Any] = {"labelled_rows": result.labelled_rows, **rule.as_metadata(),
+                            "window": f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}"}
+    if not result.judged:
+        return dg.AssetCheckResult(passed=True, metadata=meta, description=result.reason)
+    meta |= {"realized_auc": result.auc, "served_versions": ", ".join(result.served_versions)}
+    if result.alert:
+        loop.alerter().send(f"creditrisk: realized AUC {result.auc:.3f} below {rule.min_auc} ({w.label})",
                             {"week": w.label, **meta})
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=meta,
-                                   description=f"ALERT: realized AUC {auc:.3f} < {loop.min_realized_auc}")
+                                   description=f"ALERT: {result.reason}")
     return dg.AssetCheckResult(passed=True, metadata=meta)

@@ -6,7 +6,7 @@ Both run their steps in one process: on two cores a process per step only adds s
 
 import dagster as dg
 
-from creditrisk.constants import COMPACTION_JOB, MONITORING_GROUP, RETRAINING_GROUP
+from creditrisk_assets.groups import COMPACTION_JOB, MONITORING_GROUP, RETRAINING_GROUP
 from creditrisk_assets.maintenance import compact_request_store
 from creditrisk_assets.partitions import WEEKS
 

@@ -13,14 +13,20 @@ import dagster as dg
 import pandas as pd
 from dagster_gcp import BigQueryResource
 
-from creditrisk import constants as C
 from creditrisk import wiring
 from creditrisk.alerts import Alerter
+from creditrisk.monitoring.concept import ConceptRule
+from creditrisk.monitoring.drift_rule import DriftRule
+from creditrisk.monitoring.episodes import MIN_CHANGE_TRAIN_ROWS
+from creditrisk.monitoring.quality import QualityRule
+from creditrisk.monitoring.realized import RealizedRule
+from creditrisk.monitoring.windows import EVALUATION_DAYS, REFERENCE_WEEKS
 from creditrisk.registry.changes import ModelChanges
 from creditrisk.registry.client import Registry
 from creditrisk.settings import Settings, get_settings
 from creditrisk.store.base import RequestStore
-from creditrisk.training.retraining import EvidenceRule, QualityFloor
+from creditrisk.training.promotion import EvidenceRule
+from creditrisk.training.retraining import PRODUCTION_WEIGHT, QualityFloor
 
 if TYPE_CHECKING:
     from creditrisk.monitoring.report import MonitorRule
@@ -65,30 +71,30 @@ class RegistryResource(dg.ConfigurableResource):
 
 
 class LoopConfig(dg.ConfigurableResource):
-    """The loop's knobs (defaults from creditrisk.constants), editable per deployment."""
-    reference_weeks: int = C.REFERENCE_WEEKS
-    min_weekly_requests: int = C.MIN_WEEKLY_REQUESTS
-    drift_share: float = C.DRIFT_SHARE
-    max_null_rate: float = C.MAX_NULL_RATE
-    evaluation_days: int = C.EVALUATION_DAYS
-    min_evaluation_rows: int = C.MIN_EVALUATION_ROWS
-    min_auc_gain: float = C.MIN_AUC_GAIN
-    max_brier_increase: float = C.MAX_BRIER_INCREASE
-    max_recall_drop: float = C.MAX_RECALL_DROP
-    min_realized_auc: float = C.MIN_REALIZED_AUC
-    min_realized_rows: int = C.MIN_REALIZED_ROWS  # labelled rows the realized-AUC alert needs
-    min_candidate_auc: float = C.QUALITY_FLOOR["roc_auc"]
-    max_candidate_brier: float = C.QUALITY_FLOOR["brier"]
-    performance_weeks: int = C.PERFORMANCE_WEEKS
-    min_importance_share: float = C.MIN_IMPORTANCE_SHARE
-    concept_confidence: float = C.CONCEPT_CONFIDENCE
-    concept_margin: float = C.CONCEPT_MARGIN
-    concept_min_rows: int = C.CONCEPT_MIN_ROWS
-    concept_baseline_weeks: int = C.CONCEPT_BASELINE_WEEKS
-    concept_recent_weeks: int = C.CONCEPT_RECENT_WEEKS
-    min_change_train_rows: int = C.MIN_CHANGE_TRAIN_ROWS
+    """The loop's knobs (defaults from the core's rule objects), editable per deployment."""
+    reference_weeks: int = REFERENCE_WEEKS
+    min_weekly_requests: int = DriftRule.min_rows
+    drift_share: float = DriftRule.drift_share
+    max_null_rate: float = QualityRule.max_null_rate
+    evaluation_days: int = EVALUATION_DAYS
+    min_evaluation_rows: int = EvidenceRule.min_rows
+    min_auc_gain: float = EvidenceRule.margin
+    max_brier_increase: float = EvidenceRule.max_brier_increase
+    max_recall_drop: float = EvidenceRule.max_recall_drop
+    min_realized_auc: float = RealizedRule.min_auc
+    min_realized_rows: int = RealizedRule.min_rows  # labelled rows the realized-AUC alert needs
+    min_candidate_auc: float = QualityFloor.min_auc
+    max_candidate_brier: float = QualityFloor.max_brier
+    performance_weeks: int = RealizedRule.weeks
+    min_importance_share: float = DriftRule.min_importance_share
+    concept_confidence: float = ConceptRule.confidence
+    concept_margin: float = ConceptRule.margin
+    concept_min_rows: int = ConceptRule.min_rows
+    concept_baseline_weeks: int = ConceptRule.baseline_weeks
+    concept_recent_weeks: int = ConceptRule.recent_weeks
+    min_change_train_rows: int = MIN_CHANGE_TRAIN_ROWS
     base_data_path: str | None = None  # CSV of the base training data; None = synthetic
-    production_weight: float = C.PRODUCTION_WEIGHT
+    production_weight: float = PRODUCTION_WEIGHT
     reports_dir: str = ".creditrisk/reports"
     alert_webhook_url: str | None = None
     promotion: str = "auto"  # CREDITRISK_PROMOTION: `approval` makes a winning challenger wait for a person
@@ -107,13 +113,15 @@ class LoopConfig(dg.ConfigurableResource):
         return EvidenceRule(self.min_evaluation_rows, self.min_auc_gain, self.max_brier_increase,
                             self.max_recall_drop)
 
+    def realized_rule(self) -> RealizedRule:
+        return RealizedRule(self.min_realized_auc, self.min_realized_rows, self.performance_weeks)
+
+    def quality_rule(self) -> QualityRule:
+        return QualityRule(self.max_null_rate)
+
     def monitor_rule(self) -> "MonitorRule":
         """The weekly report's rule (drift, concept drift, when a change can be learned)."""
-        from creditrisk.monitoring.concept import (
-            ConceptRule,  # scipy and the drift modules: only when a report runs
-        )
-        from creditrisk.monitoring.drift_rule import DriftRule
-        from creditrisk.monitoring.report import MonitorRule
+        from creditrisk.monitoring.report import MonitorRule  # Evidently: only when a report runs
 
         return MonitorRule(
             drift=DriftRule(drift_share=self.drift_share, min_importance_share=self.min_importance_share),

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from creditrisk.constants import COMPACTION_CRON
 from creditrisk.monitoring.windows import week_key_for
+from creditrisk_assets.groups import COMPACTION_CRON
 from creditrisk_assets.jobs import store_compaction_job, weekly_drift_job
 from creditrisk_assets.maintenance import CompactionConfig
 

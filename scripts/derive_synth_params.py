@@ -25,12 +25,14 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+from creditrisk.applicants.schema import LABEL
+from creditrisk.model.credit_model import RANDOM_SEED
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from creditrisk.applicants.schema import CATEGORIES, FEATURES, invalid_rows
 from creditrisk.applicants.synth import COPULA_ORDER, default_probability, generate, label_inputs
-from creditrisk.constants import LABEL, RANDOM_SEED
 
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "credit_risk_dataset.csv"
 OUT = REPO / "creditrisk" / "params" / "synth_params.json"

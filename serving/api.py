@@ -17,8 +17,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
 from creditrisk.applicants.schema import Applicant
-from creditrisk.constants import STORE_TIME_RANGE
 from creditrisk.store.request_ids import id_for
+from creditrisk.store.rows import STORE_TIME_RANGE
 from serving.api_models import (
     PREDICT_EXAMPLES,
     ErrorOut,

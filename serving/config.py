@@ -10,7 +10,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from creditrisk.constants import CHAMPION_ALIAS
+from creditrisk.registry.states import Alias
+
+# A replica retries a version that failed to load or validate after this many reload intervals,
+# doubling each time, at most MAX_RELOAD_BACKOFF_S apart (no re-download every interval).
+MAX_RELOAD_BACKOFF_S = 300.0
+
 
 OUTCOMES_TOKEN_ENV = "CREDITRISK_OUTCOMES_TOKEN"
 DEPLOYMENT_NAME = "CreditRiskService"
@@ -22,7 +27,7 @@ class PredictorConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    alias: str = Field(default=CHAMPION_ALIAS, description="registry alias the replicas follow")
+    alias: str = Field(default=Alias.CHAMPION, description="registry alias the replicas follow")
     pinned_version: str | None = Field(default=None, pattern=r"^\d+$",
                                        description="serve this version and ignore the alias (emergency pin)")
     reload_interval_s: float = Field(default=10.0, gt=0, le=3600,

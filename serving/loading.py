@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from creditrisk.constants import MAX_RELOAD_BACKOFF_S
 from creditrisk.registry.client import LoadedModel, Registry
 from creditrisk.registry.validation import validate
+from serving.config import MAX_RELOAD_BACKOFF_S
 from serving.health import now_iso
 
 

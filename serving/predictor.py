@@ -26,11 +26,11 @@ from mlflow.exceptions import MlflowException
 from ray import serve
 
 from creditrisk.applicants.schema import EXAMPLE_APPLICANT
-from creditrisk.constants import PREVIOUS_ALIAS
 from creditrisk.model.credit_model import decision_names
 from creditrisk.model.explain import Reason, reason_codes
 from creditrisk.registry.audit import AuditTrail
 from creditrisk.registry.client import LoadedModel, Registry
+from creditrisk.registry.states import Alias
 from serving.config import PredictorConfig
 from serving.health import PartHealth, now_iso
 from serving.loading import LoadFailed, ModelState, VersionLoader
@@ -148,7 +148,7 @@ class ChampionPredictor:
         newest first (from the audit trail)."""
         registry = self._registry()
         served = AuditTrail(registry).served_versions()[::-1]
-        candidates = dict.fromkeys([registry.alias_version(PREVIOUS_ALIAS) or "", *served])
+        candidates = dict.fromkeys([registry.alias_version(Alias.PREVIOUS) or "", *served])
         return [v for v in candidates if v and v != broken]
 
     async def check_once(self) -> bool:

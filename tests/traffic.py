@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 
 from creditrisk.applicants.labels import LabelDelay, report_times
-from creditrisk.applicants.schema import FEATURES
+from creditrisk.applicants.schema import FEATURES, LABEL
 from creditrisk.applicants.synth import generate
-from creditrisk.constants import LABEL
 from creditrisk.model.credit_model import CreditModel, decision_names
 from creditrisk.store.base import RequestStore
 

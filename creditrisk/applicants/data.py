@@ -19,8 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from creditrisk.applicants.schema import CATEGORIES, FEATURES, NUMERIC_FEATURES, invalid_rows
-from creditrisk.constants import LABEL
+from creditrisk.applicants.schema import CATEGORIES, FEATURES, LABEL, NUMERIC_FEATURES, invalid_rows
 
 COLUMNS = FEATURES + [LABEL]
 NULLABLE = {"person_emp_length", "loan_int_rate"}

@@ -19,6 +19,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+LABEL = "loan_status"  # the outcome column: 1 = the loan defaulted
+
 
 class HomeOwnership(str, Enum):
     RENT = "RENT"

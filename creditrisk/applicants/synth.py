@@ -25,8 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from creditrisk.applicants.schema import CATEGORIES, FEATURES, NUMERIC_FEATURES, NUMERIC_RULES
-from creditrisk.constants import LABEL
+from creditrisk.applicants.schema import CATEGORIES, FEATURES, LABEL, NUMERIC_FEATURES, NUMERIC_RULES
 
 PARAMS_PATH = Path(__file__).parent / "params" / "synth_params.json"
 

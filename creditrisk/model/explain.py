@@ -14,10 +14,13 @@ from typing import TypedDict
 
 import numpy as np
 
-from creditrisk.constants import ELDERLY_AGE, MAX_REASONS, PRICING_FEATURES
 from creditrisk.model.credit_model import CreditModel
-from creditrisk.model.pricing import SOURCE_OF
+from creditrisk.model.fairness import ELDERLY_AGE
+from creditrisk.model.pricing import PRICING_FEATURES, SOURCE_OF
 from creditrisk.model.reason_words import decode, reason_text
+
+# Adverse-action reasons: at most four, as the Reg B commentary advises (Supp. I, 1002.9(b)(2)-1)
+MAX_REASONS = 4
 
 MERGED_INTO = SOURCE_OF  # the derived column counts as the field it restates
 

@@ -20,18 +20,21 @@ import numpy as np
 import pandas as pd
 
 from creditrisk.applicants.schema import CATEGORIES, FEATURES, MIN_WORKING_AGE
-from creditrisk.constants import (
-    AGE_BANDS,
-    AGE_RANGE,
-    AGE_RULE_HOLDOUT_PROFILES,
-    AGE_RULE_SEED,
-    AGE_RULE_SYNTHETIC_PROFILES,
-    AGE_RULE_TOLERANCE,
-    ELDERLY_AGE,
-    FOUR_FIFTHS,
-    MIN_GROUP_ROWS,
-)
 from creditrisk.model.credit_model import CreditModel
+
+# Reg B (12 CFR 1002.2(o)): "elderly" means aged 62 or older; such an applicant may never be
+# assigned a negative factor or value for their age (1002.6(b)(2)).
+ELDERLY_AGE = 62
+AGE_RANGE = (18, 100)  # every age the schema accepts is checked, not a sample of them
+AGE_RULE_TOLERANCE = 1e-7  # float32 rounding of the score; an unconstrained model breaks it by up to 0.5
+AGE_RULE_HOLDOUT_PROFILES = 500  # holdout rows checked at every age (~0.5 s for 800 trees)
+AGE_RULE_SYNTHETIC_PROFILES = 256  # plus synthetic applicants, a grid the data may not cover
+AGE_RULE_SEED = 1002  # the synthetic grid is fixed: a version is judged on the same profiles as another
+# Group outcomes: age bands (the last is Reg B's elderly) and the four-fifths rule of thumb, reported
+# as a warning (never a gate): a band approved at < 80% of the most approved band's rate.
+AGE_BANDS = (("18-24", 18, 24), ("25-34", 25, 34), ("35-61", 35, 61), ("62+", 62, 100))
+FOUR_FIFTHS = 0.8
+MIN_GROUP_ROWS = 30  # below this a group's rates are shown but flagged: the real 62+ holdout band has 13
 
 AGES = np.arange(AGE_RANGE[0], AGE_RANGE[1] + 1)
 HOLDOUT, SYNTHETIC = "holdout profiles", "synthetic profiles"

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from creditrisk.constants import PRICING_FEATURES
 from creditrisk.model.features import DERIVED, NOMINAL, FeatureSpec
+
+# The lender's own pricing of the risk: never a reason; its effect is credited to the characteristics
+PRICING_FEATURES = ("loan_grade", "loan_int_rate")
 
 PRICING_FILE = "pricing_attribution.json"
 SOURCE_OF = {"loan_to_income": "loan_percent_income"}  # the derived column counts as the field it restates

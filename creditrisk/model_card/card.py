@@ -18,11 +18,12 @@ from typing import Any
 
 import mlflow
 
-from creditrisk.constants import CARD_FOLDER
 from creditrisk.model_card.render import Document, to_html, to_markdown
 from creditrisk.model_card.sections import CardFacts, sections
 from creditrisk.registry.client import Registry
 from creditrisk.training.holdout import AGE_RULE_FILE, GROUPS_FILE
+
+CARD_FOLDER = "model_card"  # in the version's MLflow run; one file pair per issue, never overwritten
 
 CARD_TAG = "model_card"
 log = logging.getLogger("creditrisk.model_card.card")

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from creditrisk.applicants.schema import CATEGORIES, FEATURES, NUMERIC_RULES
-from creditrisk.constants import CARD_CI_SAMPLES, ELDERLY_AGE, FOUR_FIFTHS, MAX_REASONS, MIN_GROUP_ROWS
-from creditrisk.model.fairness import GROUP_FIGURES
+from creditrisk.model.explain import MAX_REASONS
+from creditrisk.model.fairness import ELDERLY_AGE, FOUR_FIFTHS, GROUP_FIGURES, MIN_GROUP_ROWS
 from creditrisk.model_card.render import Cell, Figure, Image, Section, Table
 from creditrisk.registry.audit import MADE_CHAMPION
+from creditrisk.training.holdout import CARD_CI_SAMPLES
 
 SECTION_IDS = ("intended-use", "training-data", "features", "threshold", "performance", "calibration",
                "groups", "age-rule", "reasons", "promotion-record")

@@ -27,6 +27,7 @@ std (threshold 0.1): E W1(F_n, F) <= J1 / sqrt(n) with J1 = integral of sqrt(F(1
 observed; the sampled std adds < 1% relative). Categorical columns, Jensen-Shannon distance in nats
 (threshold 0.1): JSD(P, P_n) <= chi2(P_n || P) / 2, and n * chi2 ~ chi2(k - 1), so for k <= 7 categories
 JS <= sqrt(22.5 / 2n) = 0.011 per window with probability 1 - alpha. A verdict can thus only differ
+from creditrisk.monitoring.drift_rule import DriftRule
 from the full-data one for a column whose full score lies within ~0.01 of its threshold
 (bench/drift_bench.py checks equality).
 """
@@ -42,7 +43,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from creditrisk import constants
 from creditrisk.applicants import schema
 from creditrisk.monitoring.drift_rule import DriftRule, Importance, strong_columns
 
@@ -175,7 +175,7 @@ def prepare_windows(reference: pd.DataFrame, current: pd.DataFrame, columns: Seq
 
 
 def compute_drift(reference: pd.DataFrame, current: pd.DataFrame, *, columns: Sequence[str] = schema.FEATURES,
-                  drift_share: float = constants.DRIFT_SHARE, min_rows: int = constants.MIN_WEEKLY_REQUESTS,
+                  drift_share: float = DriftRule.drift_share, min_rows: int = DriftRule.min_rows,
                   html_path: Path | None = None, max_rows: int | None = MAX_ROWS, seed: int = 0,
                   importance: Importance | None = None, rule: DriftRule | None = None) -> DriftResult:
     """Run Evidently's DataDriftPreset on `columns` of the two windows and read its verdicts.

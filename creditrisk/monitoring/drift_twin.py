@@ -7,7 +7,8 @@ windows (`creditrisk.monitoring.drift.prepare_windows`: the same sampling, dtype
 Wasserstein distance normed by the reference's standard deviation (numerical columns with more
 than 5 distinct values) and Jensen-Shannon distance of the value shares (natural log; categorical
 columns and numerical ones with at most 5 values), both drifted at >= 0.1. The product's reports
-stay Evidently's; tests/unit/monitoring/test_drift_twin.py checks that both give the same scores and decisions.
+stay Evidently's; tests/unit/monitoring/test_drift_twin.py checks that both give the same scores
+and decisions.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 
-from creditrisk import constants
 from creditrisk.applicants import schema
 from creditrisk.monitoring.drift import (
     EVIDENTLY_PVALUE_ROWS,
@@ -59,7 +59,7 @@ def column_drift(column: str, reference: pd.Series, current: pd.Series) -> Colum
 
 
 def twin_drift(reference: pd.DataFrame, current: pd.DataFrame, *, columns: Sequence[str] = schema.FEATURES,
-               drift_share: float = constants.DRIFT_SHARE, min_rows: int = constants.MIN_WEEKLY_REQUESTS,
+               drift_share: float = DriftRule.drift_share, min_rows: int = DriftRule.min_rows,
                max_rows: int | None = MAX_ROWS, seed: int = 0, importance: Importance | None = None,
                rule: DriftRule | None = None) -> DriftResult:
     """`compute_drift` without Evidently (and without HTML): the same result for the same windows."""

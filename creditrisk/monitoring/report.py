@@ -17,21 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from creditrisk.applicants.schema import FEATURES
-from creditrisk.constants import (
-    LABEL,
-    MIN_CALIBRATION_ROWS,
-    MIN_CHANGE_TRAIN_ROWS,
-    MIN_EVALUATION_ROWS,
-    MIN_WEEKLY_REQUESTS,
-)
+from creditrisk.applicants.schema import FEATURES, LABEL
 from creditrisk.model.credit_model import CreditModel
 from creditrisk.monitoring.concept import POPULATION, ConceptRule, Service, judge, split_service
 from creditrisk.monitoring.drift import EVIDENTLY_PVALUE_ROWS, STATUS_INSUFFICIENT, DriftResult, compute_drift
 from creditrisk.monitoring.drift_rule import DriftRule, importance_shares
 from creditrisk.monitoring.drift_twin import twin_drift
-from creditrisk.monitoring.episodes import episode, readiness
+from creditrisk.monitoring.episodes import MIN_CHANGE_TRAIN_ROWS, episode, readiness
 from creditrisk.monitoring.performance import (
+    MIN_CALIBRATION_ROWS,
     Calibration,
     calibration_error,
     estimate,
@@ -39,19 +33,20 @@ from creditrisk.monitoring.performance import (
     realized,
 )
 from creditrisk.monitoring.windows import WeekWindows
+from creditrisk.training.promotion import EvidenceRule
 
 ESTIMATE_POPULATION = "every applicant of the week, the denied included (no label needed)"
 
 
 @dataclass(frozen=True)
 class MonitorRule:
-    """Every number the weekly report decides with (defaults: creditrisk.constants)."""
+    """Every number the weekly report decides with (defaults: each rule's own)."""
 
     drift: DriftRule = field(default_factory=DriftRule)
     concept: ConceptRule = field(default_factory=ConceptRule)
-    min_rows: int = MIN_WEEKLY_REQUESTS
+    min_rows: int = DriftRule.min_rows
     min_change_train_rows: int = MIN_CHANGE_TRAIN_ROWS
-    min_evaluation_rows: int = MIN_EVALUATION_ROWS
+    min_evaluation_rows: int = EvidenceRule.min_rows
     min_calibration_rows: int = MIN_CALIBRATION_ROWS
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from creditrisk.constants import EVALUATION_DAYS, REFERENCE_WEEKS
+# The original design: the last week against the previous 3 months, and promotion judged on the last
+# 10 days of labelled requests (held out of training).
+REFERENCE_WEEKS = 13
+EVALUATION_DAYS = 10
 
 
 @dataclass(frozen=True)

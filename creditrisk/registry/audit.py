@@ -24,13 +24,16 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from creditrisk.constants import MAX_TAG_CHARS
 from creditrisk.registry.client import Registry, RegistryError
+from creditrisk.registry.states import Alias
+
+# MLflow's tag limit on SQL backends (SQLite does not enforce it, Postgres does): an audit event fits
+MAX_TAG_CHARS = 5000
 
 PREFIX, HEAD = "audit.", "audit.head"
 GENESIS = "0" * 64
 _CORE = ("seq", "at", "action", "version", "champion", "actor", "aliases", "states")  # kept in the tag
-ALIASES = ("champion", "challenger", "awaiting", "previous")
+ALIASES = tuple(Alias)
 MADE_CHAMPION = ("bootstrap", "promote", "approve", "rollback")  # events after which `version` served
 
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from creditrisk.constants import AWAITING_ALIAS, CHALLENGER_ALIAS, CHAMPION_ALIAS, PREVIOUS_ALIAS
 from creditrisk.registry.audit import AuditTrail
 from creditrisk.registry.client import Registry, RegistryError
+from creditrisk.registry.states import Alias, State
 from creditrisk.registry.validation import Validation, validate
 
 MAX_ACTOR_CHARS = 200
@@ -85,16 +85,16 @@ class ModelChanges:
 
     # -- reading ---------------------------------------------------------------------------------
     def champion(self) -> str | None:
-        return self.registry.alias_version(CHAMPION_ALIAS)
+        return self.registry.alias_version(Alias.CHAMPION)
 
     def challenger(self) -> str | None:
-        return self.registry.alias_version(CHALLENGER_ALIAS)
+        return self.registry.alias_version(Alias.CHALLENGER)
 
     def previous(self) -> str | None:
-        return self.registry.alias_version(PREVIOUS_ALIAS)
+        return self.registry.alias_version(Alias.PREVIOUS)
 
     def awaiting(self) -> str | None:
-        return self.registry.alias_version(AWAITING_ALIAS)
+        return self.registry.alias_version(Alias.AWAITING)
 
     def served_versions(self) -> list[str]:
         """Every version that was ever champion (the most recently crowned last), from a verified trail
@@ -156,14 +156,14 @@ class ModelChanges:
 
     def _crowning(self, version: str, old: str | None) -> tuple[dict[str, str | None], dict[str, str]]:
         """Alias and state changes that make `version` champion; the old champion becomes @previous."""
-        aliases: dict[str, str | None] = {CHAMPION_ALIAS: version}
-        states = {version: "champion"}
+        aliases: dict[str, str | None] = {Alias.CHAMPION: version}
+        states = {version: State.CHAMPION}
         if old is not None and old != version:
             older = self.previous()
             if older is not None and older not in (old, version):
-                states[older] = "retired"
-            aliases[PREVIOUS_ALIAS], states[old] = old, "previous"
-        for alias in (CHALLENGER_ALIAS, AWAITING_ALIAS):
+                states[older] = State.RETIRED
+            aliases[Alias.PREVIOUS], states[old] = old, State.PREVIOUS
+        for alias in (Alias.CHALLENGER, Alias.AWAITING):
             if self.registry.alias_version(alias) == version:
                 aliases[alias] = None
         return aliases, states
@@ -186,7 +186,7 @@ class ModelChanges:
             old = self.champion()
             if old is not None and not forced:
                 self._refuse("bootstrap", version, actor,
-                             f"{self.registry.model_name}@{CHAMPION_ALIAS} is already version {old}")
+                             f"{self.registry.model_name}@{Alias.CHAMPION} is already version {old}")
             aliases, states = self._crowning(version, old)
             return self._apply("bootstrap", version, old, actor, reason, aliases=aliases, states=states,
                                forced=forced)
@@ -194,7 +194,7 @@ class ModelChanges:
     def register_candidate(self, version: str, *, actor: str, reason: str, **fields: Any) -> Move:
         with self.lock():
             return self._apply("candidate", version, self.champion(), actor, reason,
-                               states={version: "candidate"}, **fields)
+                               states={version: State.CANDIDATE}, **fields)
 
     def admit_challenger(self, version: str, *, actor: str, gates: dict[str, Any]) -> Move:
         """A candidate that passed every gate becomes the challenger (an unjudged older one is superseded);
@@ -202,21 +202,21 @@ class ModelChanges:
         self._require_valid("challenger", version, actor)
         with self.lock():
             older = self.challenger()
-            states = {version: "challenger"}
+            states = {version: State.CHALLENGER}
             if older is not None and older != version:
-                states[older] = "superseded"
+                states[older] = State.SUPERSEDED
             return self._apply("challenger", version, self.champion(), actor, "passed the candidate gates",
-                               aliases={CHALLENGER_ALIAS: version}, states=states,
+                               aliases={Alias.CHALLENGER: version}, states=states,
                                gates={**gates, "validation": "passed"}, superseded=older)
 
     def reject_candidate(self, version: str, *, actor: str, reason: str, **evidence: Any) -> Move:
         """A candidate that failed a gate: it never becomes challenger."""
         with self.lock():
             return self._apply("reject", version, self.champion(), actor, reason,
-                               states={version: "rejected"}, **evidence)
+                               states={version: State.REJECTED}, **evidence)
 
     def _check(self, action: str, version: str, expected_champion: str | None, actor: str,
-               alias: str = CHALLENGER_ALIAS) -> None:
+               alias: str = Alias.CHALLENGER) -> None:
         """Refuse unless the champion is the one `version` was judged against and `alias` still names it."""
         champion, named = self.champion(), self.registry.alias_version(alias)
         if champion != expected_champion or named != version:
@@ -240,7 +240,7 @@ class ModelChanges:
         with self.lock():
             self._check("keep", version, expected_champion, actor)
             return self._apply("keep", version, expected_champion, actor, reason,
-                               aliases={CHALLENGER_ALIAS: None}, states={version: "rejected"}, **evidence)
+                               aliases={Alias.CHALLENGER: None}, states={version: State.REJECTED}, **evidence)
 
     def await_approval(self, version: str, *, expected_champion: str | None, actor: str, reason: str,
                        **evidence: Any) -> Move:
@@ -248,11 +248,11 @@ class ModelChanges:
         with self.lock():
             self._check("await_approval", version, expected_champion, actor)
             older = self.awaiting()
-            states = {version: "awaiting_approval"}
+            states = {version: State.AWAITING_APPROVAL}
             if older is not None and older != version:
-                states[older] = "superseded"
+                states[older] = State.SUPERSEDED
             return self._apply("await_approval", version, expected_champion, actor, reason,
-                               aliases={CHALLENGER_ALIAS: None, AWAITING_ALIAS: version}, states=states,
+                               aliases={Alias.CHALLENGER: None, Alias.AWAITING: version}, states=states,
                                superseded=older, **evidence)
 
     def approve(self, version: str, *, actor: str, reason: str) -> Move:
@@ -263,21 +263,21 @@ class ModelChanges:
                 self._refuse("approve", version, actor, f"version {version} is not awaiting approval")
             self._four_eyes("approve", version, actor)
             expected = self._last(version, "await_approval").get("champion")
-            self._check("approve", version, expected, actor, alias=AWAITING_ALIAS)
+            self._check("approve", version, expected, actor, alias=Alias.AWAITING)
             aliases, states = self._crowning(version, expected)
             return self._apply("approve", version, expected, actor, reason, aliases=aliases, states=states)
 
     def reject(self, version: str, *, actor: str, reason: str) -> Move:
         """A person rejects the challenger or the waiting winner: it never serves."""
         with self.lock():
-            alias = next((a for a in (AWAITING_ALIAS, CHALLENGER_ALIAS)
+            alias = next((a for a in (Alias.AWAITING, Alias.CHALLENGER)
                           if self.registry.alias_version(a) == version), None)
             if alias is None:
                 self._refuse("reject", version, actor, f"version {version} is neither the challenger nor "
                              "awaiting approval: nothing to reject")
             self._four_eyes("reject", version, actor)
             return self._apply("reject", version, self.champion(), actor, reason, aliases={alias: None},
-                               states={version: "rejected"})
+                               states={version: State.REJECTED})
 
     def rollback(self, *, actor: str, reason: str, to: str | None = None, force: bool = False) -> Move:
         """Back to the previous champion (or `to`, a version that served; any version with `force`)."""
@@ -293,15 +293,15 @@ class ModelChanges:
                 self._refuse("rollback", target, actor, "nothing to roll back: " + (
                     "there is no champion" if current is None else f"version {target} is the champion"))
             if (to or self.previous()) != target:
-                self._refuse("rollback", target, actor, f"@{PREVIOUS_ALIAS} moved while version {target} "
+                self._refuse("rollback", target, actor, f"@{Alias.PREVIOUS} moved while version {target} "
                              "was being validated")
             if target not in self.served_versions() and not force:
                 self._refuse("rollback", target, actor, f"version {target} never served; rolling back to it "
                              "needs --force (it would decide loans without having been champion)")
-            aliases: dict[str, str | None] = {CHAMPION_ALIAS: target}
+            aliases: dict[str, str | None] = {Alias.CHAMPION: target}
             # One step back, and no alias left with a second meaning on the target.
-            for alias in (PREVIOUS_ALIAS, CHALLENGER_ALIAS, AWAITING_ALIAS):
+            for alias in (Alias.PREVIOUS, Alias.CHALLENGER, Alias.AWAITING):
                 if self.registry.alias_version(alias) == target:
                     aliases[alias] = None
             return self._apply("rollback", target, current, actor, reason, aliases=aliases,
-                               states={target: "champion", current: "retired"}, forced=force)
+                               states={target: State.CHAMPION, current: State.RETIRED}, forced=force)

@@ -20,9 +20,12 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from creditrisk.constants import CHAMPION_ALIAS, EXPERIMENT_NAME, MODEL_NAME
 from creditrisk.model.credit_model import CreditModel
 from creditrisk.model.pyfunc import ARTIFACT_KEY
+from creditrisk.registry.states import Alias
+
+MODEL_NAME = "credit-risk"  # the registered model
+EXPERIMENT_NAME = "credit-risk"
 
 
 class RegistryError(RuntimeError):
@@ -103,7 +106,7 @@ class Registry:
         return self._call(f"reading version {version}", self.client.get_model_version, self.model_name,
                           version)
 
-    def load(self, ref: str = CHAMPION_ALIAS, dst: Path | None = None) -> LoadedModel:
+    def load(self, ref: str = Alias.CHAMPION, dst: Path | None = None) -> LoadedModel:
         """Load a version (number) or alias straight from its artifact folder (no pyfunc wrapper)."""
         mv = self.version(ref) if ref.isdigit() else self.version_for(ref)
         if mv is None:

@@ -8,8 +8,11 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from creditrisk.applicants.schema import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from creditrisk.constants import STORE_TIME_RANGE
 from creditrisk.store.request_ids import issued_at_ms
+
+# Timestamps the store keeps. BigQuery's TIMESTAMP reaches 9999, but a request from before 1970 or
+# after 2200 is a client's mistake (a simulated X-Request-Time typo), refused at the door.
+STORE_TIME_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 
 # Column -> pandas dtype of one logged request. `reasons` is a JSON list of strings.
 REQUEST_COLUMNS: dict[str, str] = {

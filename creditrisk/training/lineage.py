@@ -18,7 +18,7 @@ import mlflow
 import pandas as pd
 from mlflow.data.code_dataset_source import CodeDatasetSource
 
-from creditrisk.constants import LABEL
+from creditrisk.applicants.schema import LABEL
 
 COPY, REFERENCE = "copy", "reference"
 

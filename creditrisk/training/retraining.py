@@ -17,23 +17,20 @@ from typing import Any
 
 import pandas as pd
 
-from creditrisk.applicants.schema import FEATURES
-from creditrisk.constants import (
-    LABEL,
-    MAX_BRIER_INCREASE,
-    MAX_RECALL_DROP,
-    MIN_AUC_GAIN,
-    MIN_EVALUATION_ROWS,
-    RANDOM_SEED,
-)
-from creditrisk.model.credit_model import WEIGHT, split_holdout
+from creditrisk.applicants.schema import FEATURES, LABEL
+from creditrisk.model.credit_model import RANDOM_SEED, WEIGHT, split_holdout
 from creditrisk.model.credit_model import evaluate as evaluate_model
 from creditrisk.registry.changes import ModelChanges
 from creditrisk.registry.client import LoadedModel, RegistryError
+from creditrisk.registry.states import Outcome
 from creditrisk.training.holdout import HoldoutReport
 from creditrisk.training.lineage import DataReference
-from creditrisk.training.promotion import PromotionDecision, decide
+from creditrisk.training.promotion import EvidenceRule, PromotionDecision, decide
 from creditrisk.training.run import TrainingResult, train_and_register
+
+# A labelled production row counts this many base rows, so recent traffic weighs more than the older
+# base data set without discarding it.
+PRODUCTION_WEIGHT = 3.0
 
 AUTO, APPROVAL = "auto", "approval"
 # Only approved applicants ever have an outcome: the champion denied the others (so on these rows its
@@ -44,8 +41,10 @@ POPULATION = ("approved applicants of the evaluation window whose outcome was re
 
 @dataclass(frozen=True)
 class QualityFloor:
-    min_auc: float
-    max_brier: float
+    """What a candidate must reach on its holdout before it may be compared with the champion."""
+
+    min_auc: float = 0.90
+    max_brier: float = 0.10
 
     def problems(self, metrics: dict[str, float]) -> list[str]:
         out = []
@@ -125,18 +124,10 @@ def train_candidate(changes: ModelChanges, base: tuple[pd.DataFrame, pd.DataFram
 
 
 @dataclass(frozen=True)
-class EvidenceRule:
-    min_rows: int = MIN_EVALUATION_ROWS
-    margin: float = MIN_AUC_GAIN
-    max_brier_increase: float = MAX_BRIER_INCREASE
-    max_recall_drop: float = MAX_RECALL_DROP
-
-
-@dataclass(frozen=True)
 class Evaluation:
     """What `evaluate` decided: `outcome` is promoted, kept, awaiting_approval or first_model."""
 
-    outcome: str
+    outcome: Outcome
     challenger: str
     champion_before: str | None
     decision: PromotionDecision | None
@@ -144,7 +135,7 @@ class Evaluation:
 
     @property
     def serving(self) -> str | None:
-        return self.challenger if self.outcome in ("promoted", "first_model") else self.champion_before
+        return self.challenger if self.outcome.serves_challenger else self.champion_before
 
 
 def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, rule: EvidenceRule,
@@ -165,14 +156,14 @@ def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, rule
     if not decision.promote:
         changes.keep(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
                      evidence=record)
-        return Evaluation("kept", challenger, champion, decision, record)
+        return Evaluation(Outcome.KEPT, challenger, champion, decision, record)
     if policy == APPROVAL:
         changes.await_approval(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
                                evidence=record)
-        return Evaluation("awaiting_approval", challenger, champion, decision, record)
+        return Evaluation(Outcome.AWAITING_APPROVAL, challenger, champion, decision, record)
     changes.promote(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
                     evidence=record)
-    return Evaluation("promoted", challenger, champion, decision, record)
+    return Evaluation(Outcome.PROMOTED, challenger, champion, decision, record)
 
 
 def _load(changes: ModelChanges, version: str, folder: Path) -> LoadedModel:
@@ -194,6 +185,6 @@ def _first_model(changes: ModelChanges, challenger: str, *, policy: str, actor: 
     reason = "no champion yet: the first model that passed the candidate gates"
     if policy == APPROVAL:
         changes.await_approval(challenger, expected_champion=None, actor=actor, reason=reason)
-        return Evaluation("awaiting_approval", challenger, None, None, {})
+        return Evaluation(Outcome.AWAITING_APPROVAL, challenger, None, None, {})
     changes.promote(challenger, expected_champion=None, actor=actor, reason=reason)
-    return Evaluation("first_model", challenger, None, None, {})
+    return Evaluation(Outcome.FIRST_MODEL, challenger, None, None, {})

@@ -18,8 +18,7 @@ import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
 
-from creditrisk.applicants.schema import FEATURES
-from creditrisk.constants import LABEL
+from creditrisk.applicants.schema import FEATURES, LABEL
 from creditrisk.model.credit_model import (
     WEIGHT,
     CreditModel,

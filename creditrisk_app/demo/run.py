@@ -19,14 +19,13 @@ from sklearn.metrics import roc_auc_score
 from creditrisk import wiring
 from creditrisk.applicants.data import load_base_data
 from creditrisk.applicants.labels import LabelDelay
-from creditrisk.constants import DEMO_LABEL_DELAY
 from creditrisk.settings import Settings, get_settings
 from creditrisk.training.lineage import DataReference
 from creditrisk.training.run import train_and_register
 from creditrisk_app.demo.alert_sink import AlertSink
 from creditrisk_app.demo.dagster_api import DagsterAPI
 from creditrisk_app.demo.loop import Out, WeekRow, run_week
-from creditrisk_app.demo.traffic import Answered, Traffic
+from creditrisk_app.demo.traffic import DEMO_LABEL_DELAY, Answered, Traffic
 from creditrisk_app.processes import (
     Service,
     StopSignals,

@@ -17,8 +17,13 @@ import numpy as np
 import pandas as pd
 
 from creditrisk.applicants.labels import LabelDelay, report_times
-from creditrisk.applicants.schema import FEATURES
-from creditrisk.constants import DECISION_APPROVED, DEMO_LABEL_DELAY, LABEL
+from creditrisk.applicants.schema import FEATURES, LABEL
+from creditrisk.model.credit_model import DECISION_APPROVED
+
+# Labels as a bank has them (creditrisk.applicants.labels): the demo's back office reports the outcome
+# of each approved applicant after a delay drawn from this distribution (days). A real performance
+# window is about 12 months; the demo compresses it so a change is learned within its 10 weeks.
+DEMO_LABEL_DELAY = "uniform:2,12"
 
 
 @dataclass

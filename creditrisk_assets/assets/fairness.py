@@ -6,9 +6,10 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from creditrisk.constants import FOUR_FIFTHS, LABEL, MONITORING_GROUP
-from creditrisk.model.fairness import GroupRow, group_outcomes
+from creditrisk.applicants.schema import LABEL
+from creditrisk.model.fairness import FOUR_FIFTHS, GroupRow, group_outcomes
 from creditrisk.monitoring.windows import week_windows
+from creditrisk_assets.groups import MONITORING_GROUP
 from creditrisk_assets.partitions import WEEKS
 from creditrisk_assets.resources import LoopConfig
 

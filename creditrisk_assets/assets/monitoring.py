@@ -6,10 +6,11 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from creditrisk.constants import LABEL, MONITORING_GROUP
+from creditrisk.applicants.schema import LABEL
 from creditrisk.monitoring.episodes import change_of
 from creditrisk.monitoring.windows import week_windows
 from creditrisk_assets.assets.sources import request_log
+from creditrisk_assets.groups import MONITORING_GROUP
 from creditrisk_assets.partitions import WEEKS
 from creditrisk_assets.resources import LoopConfig, RegistryResource, StoreResource
 

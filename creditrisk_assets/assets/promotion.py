@@ -4,13 +4,14 @@ from typing import Any
 
 import dagster as dg
 
-from creditrisk.constants import RETRAINING_GROUP
 from creditrisk.monitoring.windows import week_windows
 from creditrisk.registry.changes import MoveRefused
 from creditrisk.registry.client import RegistryError
 from creditrisk.registry.locks import LockUnavailable
+from creditrisk.registry.states import Outcome
 from creditrisk.training.retraining import evaluate
 from creditrisk_assets.assets.sources import request_log
+from creditrisk_assets.groups import RETRAINING_GROUP
 from creditrisk_assets.partitions import WEEKS
 from creditrisk_assets.resources import LoopConfig, RegistryResource, StoreResource
 
@@ -38,10 +39,11 @@ def champion_model(context: dg.AssetExecutionContext, candidate_model: dict[str,
         raise dg.RetryRequested(max_retries=2, seconds_to_wait=10) from exc
     reason = ev.decision.reason if ev.decision else "no champion yet: the first model that passed the gates"
     context.log.info(f"{ev.outcome}: {reason}")
-    metadata = {"promoted": ev.outcome in ("promoted", "first_model"), "outcome": ev.outcome,
+    metadata = {"promoted": ev.outcome.serves_challenger, "outcome": str(ev.outcome),
                 "reason": reason,
                 "champion_version": ev.serving, "previous_champion": ev.champion_before or "none",
-                "challenger_version": challenger, "awaiting_approval": ev.outcome == "awaiting_approval",
+                "challenger_version": challenger,
+                "awaiting_approval": ev.outcome is Outcome.AWAITING_APPROVAL,
                 **{k: ev.record[k] for k in _NUMBERS if k in ev.record}}
     if "n_rows" in metadata:
         metadata["evaluation_rows"] = metadata.pop("n_rows")

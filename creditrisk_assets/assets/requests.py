@@ -5,12 +5,12 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from creditrisk.applicants.schema import FEATURES
-from creditrisk.constants import LABEL, MONITORING_GROUP
+from creditrisk.applicants.schema import FEATURES, LABEL
 from creditrisk.monitoring.episodes import champion_change, reference_range
 from creditrisk.monitoring.windows import week_windows
 from creditrisk_assets import checks
 from creditrisk_assets.assets.sources import base_training_data, request_log
+from creditrisk_assets.groups import MONITORING_GROUP
 from creditrisk_assets.partitions import WEEKS
 from creditrisk_assets.resources import LoopConfig, RegistryResource, StoreResource
 

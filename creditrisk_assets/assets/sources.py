@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from creditrisk.constants import SOURCES_GROUP
+from creditrisk_assets.groups import SOURCES_GROUP
 
 request_log = dg.AssetSpec(
     "request_log", group_name=SOURCES_GROUP,

@@ -6,12 +6,12 @@ from typing import Any
 
 import dagster as dg
 
-from creditrisk.constants import RETRAINING_GROUP
 from creditrisk.monitoring.windows import week_windows
 from creditrisk.training.lineage import DataReference
 from creditrisk.training.retraining import train_candidate
 from creditrisk_assets import checks
 from creditrisk_assets.assets.sources import base_training_data, request_log
+from creditrisk_assets.groups import RETRAINING_GROUP
 from creditrisk_assets.partitions import WEEKS
 from creditrisk_assets.resources import LoopConfig, RegistryResource, StoreResource
 

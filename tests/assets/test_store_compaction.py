@@ -8,11 +8,11 @@ from typing import Any
 import dagster as dg
 from dagster_gcp import BigQueryResource
 
-from creditrisk import constants as C
 from creditrisk.applicants.schema import EXAMPLE_APPLICANT
 from creditrisk.store.local import LocalRequestStore
 from creditrisk.store.request_ids import id_for
 from creditrisk_assets.definitions import build_definitions
+from creditrisk_assets.groups import COMPACTION_CRON, COMPACTION_JOB
 from creditrisk_assets.jobs import store_compaction_job
 from creditrisk_assets.maintenance import CompactionConfig
 from creditrisk_assets.resources import StoreResource
@@ -47,9 +47,9 @@ def test_the_schedule_passes_its_tick_and_is_registered() -> None:
     assert run.run_key == "compact-2026-03-05"
     assert run.run_config["ops"]["compact_request_store"]["config"]["before"] == TICK.isoformat()
     defs = build_definitions()
-    assert defs.resolve_job_def(C.COMPACTION_JOB).name == C.COMPACTION_JOB
+    assert defs.resolve_job_def(COMPACTION_JOB).name == COMPACTION_JOB
     schedule = defs.resolve_schedule_def("store_compaction_schedule")
-    assert (schedule.cron_schedule, schedule.execution_timezone) == (C.COMPACTION_CRON, "UTC") == \
+    assert (schedule.cron_schedule, schedule.execution_timezone) == (COMPACTION_CRON, "UTC") == \
         ("0 1 * * *", "UTC")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 

@@ -20,7 +20,7 @@ from creditrisk.applicants.schema import (
     NUMERIC_RULES,
     ORIGINAL_EXAMPLE,
 )
-from creditrisk.constants import DECISION_THRESHOLD
+from creditrisk.model.credit_model import DECISION_THRESHOLD
 from serving.api_models import ReadyOut
 
 pytestmark = pytest.mark.slow

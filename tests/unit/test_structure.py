@@ -25,7 +25,6 @@ PROCESS_CALLS = {"system", "popen", "fork", "forkpty", "execv", "execve", "execv
 # The core's feature packages (and top-level modules) in dependency order: each may import only
 # itself and those before it. Reading down the table is reading the product from its contract up.
 CORE_ORDER = (
-    "constants",   # the few names several packages share
     "settings",    # the environment, read lazily
     "applicants",  # the applicant contract, the CSV loader, synthetic applicants, outcome delays
     "model",       # scoring, the decision rule, features, reasons, pricing, the age rule, pyfunc

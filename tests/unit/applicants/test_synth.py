@@ -16,11 +16,12 @@ from creditrisk.applicants.schema import (
     CATEGORICAL_FEATURES,
     CATEGORIES,
     FEATURES,
+    LABEL,
     NUMERIC_FEATURES,
     invalid_rows,
 )
 from creditrisk.applicants.synth import PARAMS_PATH, SCENARIOS, default_probability, generate, load_params
-from creditrisk.constants import LABEL, QUALITY_FLOOR
+from creditrisk.training.retraining import QualityFloor
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 END = datetime(2024, 3, 1, tzinfo=UTC)
@@ -148,8 +149,8 @@ def test_signal_is_learnable_and_clears_the_quality_floor(base: pd.DataFrame) ->
     train, test = base.iloc[:20_000], base.iloc[20_000:]
     prob = _xgb(train).predict_proba(_encode(test))[:, 1]
     auc = roc_auc_score(test[LABEL], prob)
-    assert QUALITY_FLOOR["roc_auc"] <= auc <= 0.95, auc
-    assert brier_score_loss(test[LABEL], prob) <= QUALITY_FLOOR["brier"]
+    assert QualityFloor.min_auc <= auc <= 0.95, auc
+    assert brier_score_loss(test[LABEL], prob) <= QualityFloor.max_brier
 
 
 @pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s != "none"])

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from creditrisk.applicants.labels import LabelDelay, report_times
+from creditrisk.applicants.schema import LABEL
 from creditrisk.applicants.synth import generate
-from creditrisk.constants import LABEL
 from creditrisk.model.credit_model import CreditModel, TrainConfig, train
 from creditrisk.monitoring.concept import ConceptRule, auc_and_variance, concept_check, split_service
 

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from creditrisk import constants
 from creditrisk.applicants import schema, synth
 from creditrisk.model.credit_model import CreditModel, TrainConfig, train
 from creditrisk.monitoring.drift import (
@@ -91,7 +90,7 @@ def test_one_strongly_drifted_column_that_matters_to_the_model_is_dataset_drift(
     result = compute_drift(reference, cur, importance=lambda: importance_shares(model, cur))
     assert result.drifted_columns() == [column] and result.share_drift is False
     assert result.strong_columns == [column] and result.dataset_drift is True
-    assert result.importance[column] >= constants.MIN_IMPORTANCE_SHARE
+    assert result.importance[column] >= DriftRule.min_importance_share
 
 
 def test_a_strong_drift_in_a_column_the_model_ignores_is_not_drift_on_its_own(
@@ -104,7 +103,7 @@ def test_a_strong_drift_in_a_column_the_model_ignores_is_not_drift_on_its_own(
         return importance_shares(model, cur)
     result = compute_drift(reference, cur, importance=importance)
     assert result.drifted_columns() == ["cb_person_default_on_file"] and asked == [True]
-    assert result.importance["cb_person_default_on_file"] < constants.MIN_IMPORTANCE_SHARE
+    assert result.importance["cb_person_default_on_file"] < DriftRule.min_importance_share
     assert result.strong_columns == [] and result.dataset_drift is False
     quiet = compute_drift(reference, current("none"), importance=importance)
     assert asked == [True] and quiet.importance == {}  # no strong column: the model is not asked
@@ -115,18 +114,18 @@ def test_the_strong_threshold_rises_for_small_weeks() -> None:
     rule = DriftRule()
     big, small = (rule.strong_threshold("Jensen-Shannon distance", n) for n in (3_000, 375))
     assert big == rule.strong_scores["Jensen-Shannon distance"]
-    assert small == pytest.approx(big * math.sqrt(constants.DRIFT_CALIBRATION_ROWS / 375))
+    assert small == pytest.approx(big * math.sqrt(DriftRule.calibration_rows / 375))
 
 
 def test_below_min_rows_is_insufficient_data_never_drift(reference: pd.DataFrame) -> None:
     shocked = current("income_shock")
-    for ref, cur in ((reference, shocked.iloc[:constants.MIN_WEEKLY_REQUESTS - 1]),
+    for ref, cur in ((reference, shocked.iloc[:DriftRule.min_rows - 1]),
                      (reference.iloc[:50], shocked)):
         result = compute_drift(ref, cur)
         assert result.status == STATUS_INSUFFICIENT and not result.dataset_drift
         assert result.columns == [] and result.html_path is None
         assert (result.reference_rows, result.current_rows) == (len(ref), len(cur))
-    at_the_gate = compute_drift(reference, shocked.iloc[:constants.MIN_WEEKLY_REQUESTS])
+    at_the_gate = compute_drift(reference, shocked.iloc[:DriftRule.min_rows])
     assert at_the_gate.status == STATUS_OK  # the gate is "fewer than", not "at most"
 
 

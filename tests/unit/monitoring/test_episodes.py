@@ -7,9 +7,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from creditrisk.constants import LABEL, MIN_CHANGE_TRAIN_ROWS, MIN_EVALUATION_ROWS
-from creditrisk.monitoring.episodes import episode, readiness, reference_range, retrain_decision
+from creditrisk.applicants.schema import LABEL
+from creditrisk.monitoring.episodes import (
+    MIN_CHANGE_TRAIN_ROWS,
+    episode,
+    readiness,
+    reference_range,
+    retrain_decision,
+)
 from creditrisk.monitoring.windows import week_windows
+from creditrisk.training.promotion import EvidenceRule
 
 W = week_windows("2026-03-01")  # Mon 2026-02-23 .. Mon 2026-03-02
 MONDAY = W.current[0]
@@ -54,7 +61,7 @@ def test_readiness_counts_labels_of_the_changed_world_on_each_side_of_the_evalua
     # hourly requests from the change (Mon 16 Feb) to the evaluation window (Fri 20 Feb): 96, 4 in 5 labelled
     assert r.train_rows == int((known & (ts < W.evaluation[0])).sum()) == 77
     assert r.evaluation_rows == int((known & (ts >= W.evaluation[0])).sum())
-    assert (r.min_train_rows, r.min_evaluation_rows) == (MIN_CHANGE_TRAIN_ROWS, MIN_EVALUATION_ROWS)
+    assert (r.min_train_rows, r.min_evaluation_rows) == (MIN_CHANGE_TRAIN_ROWS, EvidenceRule.min_rows)
     assert not r.ready and readiness(labelled, LAST_WEEK, W, min_train_rows=30, min_evaluation_rows=30).ready
 
 

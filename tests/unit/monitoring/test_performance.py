@@ -6,8 +6,8 @@ import itertools
 import numpy as np
 import pytest
 
+from creditrisk.applicants.schema import LABEL
 from creditrisk.applicants.synth import generate
-from creditrisk.constants import LABEL
 from creditrisk.model.credit_model import TrainConfig, train
 from creditrisk.monitoring.performance import (
     Calibration,

@@ -1,0 +1,11 @@
+"""Names of the Dagster graph's asset groups, and of the jobs and schedules selected by them."""
+
+# Asset groups; the jobs select by group
+MONITORING_GROUP = "monitoring"
+RETRAINING_GROUP = "retraining"
+SOURCES_GROUP = "sources"
+
+# Store upkeep: the local store's day folders merged into one file each, daily at 01:00 UTC, once
+# the previous day has closed and an hour before the weekly drift check (Monday 02:00) reads them.
+COMPACTION_JOB = "store_compaction_job"
+COMPACTION_CRON = "0 1 * * *"
