@@ -32,7 +32,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from serving.runtime import LocalService
 
     if wiring.make_registry(settings).version_for(Alias.CHAMPION) is None:  # an outage raises
-        raise RegistryError(f"no {Alias.CHAMPION!r} model in {settings.mlflow_uri}; "
+        raise RegistryError(f"no '{Alias.CHAMPION}' model in {settings.mlflow_uri}; "
                             "run `creditrisk bootstrap` first")
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", args.port)) == 0:

@@ -27,7 +27,7 @@ class PredictorConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    alias: str = Field(default=Alias.CHAMPION, description="registry alias the replicas follow")
+    alias: str = Field(default=Alias.CHAMPION.value, description="registry alias the replicas follow")
     pinned_version: str | None = Field(default=None, pattern=r"^\d+$",
                                        description="serve this version and ignore the alias (emergency pin)")
     reload_interval_s: float = Field(default=10.0, gt=0, le=3600,
