@@ -1,12 +1,8 @@
-"""Model change control: the states of a version and the only moves between them.
+"""Model change control: the only moves of a version between its states.
 
-States (the version tag `state`) and aliases, each alias with one meaning:
-`candidate` (registered; gates not yet passed) -> `challenger` (passed every candidate gate;
-@challenger, under evaluation) -> `awaiting_approval` (won its evaluation under the approval
-policy; @awaiting) -> `champion` (serving; @champion) -> `previous` (served until the current
-champion; @previous, the rollback target) -> `retired`. A candidate that fails a gate, loses its
-evaluation or is rejected by a person is `rejected`; one replaced before it was judged is
-`superseded`.
+States (the version tag `state`) and aliases are named in `creditrisk.registry.states`: candidate ->
+challenger -> awaiting_approval (under the approval policy) -> champion -> previous -> retired, or
+rejected / superseded.
 
 Every move takes the registry lock, re-reads the aliases it depends on and refuses (recording why)
 when they moved; it appends its audit event, naming the alias changes it makes, *before* making
