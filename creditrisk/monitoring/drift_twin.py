@@ -7,7 +7,8 @@ windows (`creditrisk.monitoring.drift.prepare_windows`: the same sampling, dtype
 Wasserstein distance normed by the reference's standard deviation (numerical columns with more
 than 5 distinct values) and Jensen-Shannon distance of the value shares (natural log; categorical
 columns and numerical ones with at most 5 values), both drifted at >= 0.1. The product's reports
-stay Evidently's; tests/unit/monitoring/test_drift_twin.py checks that both give the same scores and decisions.
+stay Evidently's; tests/unit/monitoring/test_drift_twin.py checks that both give the same scores
+and decisions.
 """
 from __future__ import annotations
 
