@@ -4,9 +4,16 @@ A version is served only after it passed the validation gate (`creditrisk.regist
 replica, with the files it will score from. A version that fails to load or validate is not
 downloaded again at every reload check: it is retried after one reload interval, then two, four,
 ... at most `MAX_RELOAD_BACKOFF_S` apart, and its temp folder is removed at once.
+
+Each replica's versions live in its own `creditrisk-serving-*` work folder, removed at close. A
+killed replica cannot remove it, so the folder holds an `owner.lock` that its replica keeps
+flock-ed: the kernel releases it at the owner's death however it dies, and the next replica to
+start removes every such folder whose lock it can take (as the write-ahead log tells dead owners).
 """
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import tempfile
 import time
@@ -18,6 +25,37 @@ from creditrisk.registry.client import LoadedModel, Registry
 from creditrisk.registry.validation import validate
 from serving.config import MAX_RELOAD_BACKOFF_S
 from serving.health import now_iso
+
+WORKDIR_PREFIX = "creditrisk-serving-"
+_OWNER = "owner.lock"
+
+
+def remove_dead_workdirs(root: Path | None = None) -> list[Path]:
+    """Remove the work folders of replicas that died without closing (their owner's lock is free)."""
+    removed: list[Path] = []
+    for folder in sorted(Path(root or tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*")):
+        try:
+            fd = os.open(folder / _OWNER, os.O_RDWR)
+        except OSError:  # no lock (yet, or made before locks existed): never guess it is dead
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # its replica is alive
+        finally:
+            os.close(fd)  # closing drops the lock we may have taken: the folder goes next anyway
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _claim(folder: Path) -> int:
+    """Lock `folder` for this process: the lock file appears under its name already locked."""
+    staged = folder / f".{_OWNER}"
+    fd = os.open(staged, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh file: nobody else holds it
+    os.rename(staged, folder / _OWNER)  # the lock follows the file
+    return fd
 
 
 class LoadFailed(RuntimeError):
@@ -39,7 +77,9 @@ class VersionLoader:
     def __init__(self, registry: Callable[[], Registry], warm_up: Callable[[LoadedModel], object]) -> None:
         self._registry = registry
         self._warm_up = warm_up
-        self.workdir = Path(tempfile.mkdtemp(prefix="creditrisk-serving-"))
+        remove_dead_workdirs()
+        self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
+        self._owner_fd: int | None = _claim(self.workdir)
         self._failures: dict[str, tuple[int, float]] = {}  # version -> (attempts, retry after, monotonic)
 
     def load(self, version: str) -> ModelState:
@@ -48,7 +88,7 @@ class VersionLoader:
         try:
             registry = self._registry()
             loaded = registry.load(version, dst=folder)
-            check = validate(version, loaded.model, loaded.folder, registry.version(version).tags)
+            check = validate(version, loaded.model, loaded.files(), registry.version(version).tags)
             if not check.passed:
                 raise LoadFailed(f"version {version} failed validation: {check.summary()}")
             self._warm_up(loaded)  # the first predict allocates
@@ -72,4 +112,8 @@ class VersionLoader:
         self._failures[version] = (attempts, time.monotonic() + wait)
 
     def close(self) -> None:
+        """Remove the work folder, then release it (a starting replica never sees it half-removed)."""
         shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._owner_fd is not None:
+            os.close(self._owner_fd)
+            self._owner_fd = None

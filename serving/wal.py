@@ -10,14 +10,18 @@ Layout under the WAL root (default `CREDITRISK_HOME/wal`)::
 
 Why these choices: `os.write` on one descriptor puts the bytes in the kernel before it returns,
 so a SIGKILL or OOM kill of the process loses nothing; `fsync` (group-committed by the caller)
-also covers the machine. An `flock` is released by the kernel whatever way its holder dies, so
-a live replica can tell a dead owner's folder from a busy one without heartbeats or clocks, and
-adopts its segments by renaming them into its own folder (atomic on one file system). Shipping
-then deleting means a crash in between ships a segment twice: the store de-duplicates by
-request id, so each row is counted once.
+also covers the machine, and with it each new folder and segment name is synced into its parent
+once (a power cut could otherwise lose a whole acknowledged segment). A write that fails partway
+(a full disk) is cut back to the last complete row at once, so its half line never joins the next
+row; that row's offset is kept in memory, so the happy path costs no extra syscall. An `flock` is
+released by the kernel whatever way its holder dies, so a live replica can tell a dead owner's
+folder from a busy one without heartbeats or clocks, and adopts its segments by renaming them
+into its own folder (atomic on one file system). Shipping then deleting means a crash in between
+ships a segment twice: the store de-duplicates by request id, so each row is counted once.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
@@ -26,6 +30,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from creditrisk.store.durable import make_dirs, sync_dir
 
 log = logging.getLogger("serving.wal")
 _LOCK = "owner.lock"
@@ -68,14 +74,16 @@ class SegmentLog:
         self._active: Path | None = None
         self._seq = 0
         self.active_rows = 0
-        self.active_bytes = 0
+        self.active_bytes = 0  # the active segment's length up to its last complete row
+        self._torn = False  # a failed write left bytes past `active_bytes` that are not cut yet
+        self._name_synced = False  # the active segment's name is durable in the folder
 
     def __repr__(self) -> str:
         return f"SegmentLog({str(self.folder)!r})"
 
     def open(self) -> None:
         """Create and lock this owner's folder and open a fresh active segment."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.folder)  # each folder it creates is synced into its parent
         self._lock_fd = os.open(self.folder / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -93,28 +101,61 @@ class SegmentLog:
         self._active = self.folder / f"seg-{self._seq:012d}.jsonl"
         self._fd = os.open(self._active, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self.active_rows = self.active_bytes = 0
+        self._torn = self._name_synced = False
 
     def append(self, data: bytes, rows: int) -> None:
-        """Append encoded rows with one `write` (in the kernel when this returns; see `sync`)."""
+        """Append encoded rows with one `write` (in the kernel when this returns; see `sync`).
+
+        Raises OSError when the write fails or is short; the segment then ends at its last
+        complete row again before anything else is appended.
+        """
         if self._fd is None:
             raise RuntimeError(f"{self}: not open")
-        written = os.write(self._fd, data)
+        if self._torn:
+            self._cut_back()  # raises while it cannot be cut: refuse rather than glue a row to it
+        try:
+            written = os.write(self._fd, data)
+        except OSError:
+            self._torn = True  # a wrapped or network file system may have kept part of it
+            self._cut_back(quiet=True)
+            raise
         if written != len(data):  # a short write on a regular file means the disk is full
-            raise OSError(f"{self._active}: short write ({written} of {len(data)} bytes), disk full?")
+            self._torn = True
+            self._cut_back(quiet=True)
+            raise OSError(errno.ENOSPC, f"{self._active}: short write ({written} of {len(data)} bytes), "
+                          "disk full?")
         self.active_rows += rows
         self.active_bytes += len(data)
+
+    def _cut_back(self, *, quiet: bool = False) -> None:
+        """Truncate the active segment to its last complete row (O_APPEND writes follow the new end)."""
+        try:
+            os.ftruncate(self._fd, self.active_bytes)  # type: ignore[arg-type]
+        except OSError as exc:  # the next seal() moves the torn tail out of the way instead
+            log.error("%s: cannot cut a torn write back to %d bytes: %s", self, self.active_bytes, exc)
+            if not quiet:
+                raise
+            return
+        self._torn = False
 
     def sync(self) -> None:
         """fsync the active segment: what was appended survives the machine, not only the process."""
         if self._fd is not None:
-            os.fsync(self._fd)
+            self._make_durable(self._fd)
+
+    def _make_durable(self, fd: int) -> None:
+        """fsync `fd` (the active segment), and the folder the first time: its name survives too."""
+        os.fsync(fd)
+        if not self._name_synced:
+            sync_dir(self.folder)
+            self._name_synced = True
 
     def seal(self) -> Path | None:
-        """Close the active segment if it holds rows and open the next; the sealed one is returned."""
-        if self._fd is None or self.active_rows == 0:
+        """Close the active segment if it holds rows (or a torn tail) and open the next; returns it."""
+        if self._fd is None or (self.active_rows == 0 and not self._torn):
             return None
         if self.fsync:
-            os.fsync(self._fd)
+            self._make_durable(self._fd)
         os.close(self._fd)
         sealed = self._active
         self._open_next()
@@ -160,6 +201,8 @@ class SegmentLog:
                     target = self.folder / f"adopted-{folder.name}-{seg.name}"
                     os.replace(seg, target)
                     adopted.append(target)
+                if adopted:  # their new names survive a crash before the old folder goes
+                    sync_dir(self.folder)
                 (folder / _LOCK).unlink(missing_ok=True)
                 folder.rmdir()
                 if adopted:
@@ -190,7 +233,7 @@ class SegmentLog:
         """Close the active segment (deleted when empty) and release the folder's lock."""
         if self._fd is not None:
             if self.fsync:
-                os.fsync(self._fd)
+                self._make_durable(self._fd)
             os.close(self._fd)
             self._fd = None
             if self._active is not None and self.active_rows == 0:

@@ -109,7 +109,7 @@ class ModelChanges:
                 raise  # the registry could not answer: an error, not a verdict on the version
             except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
                 return Validation(version, [f"the artifact does not load: {type(exc).__name__}: {exc}"])
-            return validate(version, loaded.model, loaded.folder, self.registry.version(version).tags)
+            return validate(version, loaded.model, loaded.files(), self.registry.version(version).tags)
 
     # -- recording -------------------------------------------------------------------------------
     def _apply(self, action: str, version: str, champion_before: str | None, actor: str, reason: str, *,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,15 @@ class LoadedModel:
     name: str
     version: str
     run_id: str
-    folder: Path  # the artifact's files (booster, feature spec, threshold, canary scores)
+    # The artifact's files (booster, feature spec, threshold, canary scores) when the caller asked
+    # to keep them (`load(dst=...)`); None when they were read into memory and removed.
+    folder: Path | None
+
+    def files(self) -> Path:
+        """The artifact's folder (raises when the model was loaded without keeping its files)."""
+        if self.folder is None:
+            raise RegistryError(f"version {self.version} was loaded without its files (pass dst=)")
+        return self.folder
 
 
 _ABSENT = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
@@ -107,18 +115,27 @@ class Registry:
                           version)
 
     def load(self, ref: str = Alias.CHAMPION, dst: Path | None = None) -> LoadedModel:
-        """Load a version (number) or alias straight from its artifact folder (no pyfunc wrapper)."""
+        """Load a version (number) or alias straight from its artifact folder (no pyfunc wrapper).
+
+        The files stay in `dst` when one is given (the caller removes them); without it they are
+        downloaded to a temporary folder that is gone once the model is in memory.
+        """
         mv = self.version(ref) if ref.isdigit() else self.version_for(ref)
         if mv is None:
             raise RegistryError(f"model {self.model_name!r} has no version with alias {ref!r}; "
                                 "run `creditrisk bootstrap` first")
-        dst = dst or Path(tempfile.mkdtemp(prefix="creditrisk-model-"))
+        if dst is None:  # a weekly report's load would otherwise leave ~2.5 MB behind each run
+            with tempfile.TemporaryDirectory(prefix="creditrisk-model-") as tmp:
+                return replace(self._download(mv, Path(tmp)), folder=None)
+        return self._download(mv, dst)
+
+    def _download(self, mv: ModelVersion, dst: Path) -> LoadedModel:
         source = self._call(f"locating version {mv.version}", self.client.get_model_version_download_uri,
                             self.model_name, mv.version)
         local = self._call(f"downloading version {mv.version}", mlflow.artifacts.download_artifacts,
                            source, None, None, str(dst), self.tracking_uri)
         folder = Path(local) / "artifacts" / ARTIFACT_KEY
-        model = CreditModel.load(folder)
+        model = CreditModel.load(folder)  # reads every file: the model needs none of them afterwards
         return LoadedModel(model, self.model_name, str(mv.version), mv.run_id or "", folder)
 
     # -- aliases, states and tags (the moves themselves are creditrisk.registry.changes') ------------------

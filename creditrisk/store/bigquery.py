@@ -2,6 +2,14 @@
 
 Writes: small batches (one `/predict` at a time) go through streaming inserts, because load jobs
 are limited to 1,500 per table per day; large batches (backfills) go through a free load job.
+Outcome batches are all-or-nothing: a streaming insert cannot be rolled back, so a batch larger
+than one insertAll request (500 rows; `/outcomes/batch` takes up to 5,000) is stored by one
+`INSERT ... SELECT FROM UNNEST(@rows)` statement, which BigQuery applies whole or not at all, and
+which skips rows already stored (same request id, reported time and status), so a caller retrying
+after an error whose write did go through stores each outcome once. A batch of one request is
+atomic as it is (insertAll refuses the whole request when any row is invalid), and a backfill's
+load job too. Why not a load job for every batch: its per-table daily quota, and a retry after a
+lost answer would store the batch twice; why not a staging table: a second write to clean up.
 Reads: one parameterized query per call; values never enter the SQL text, only identifiers that
 the constructor validated. Tested against bqemulator (tests/store), which speaks the same REST API.
 """
@@ -168,8 +176,37 @@ class BigQueryRequestStore(RequestStore):
 
     def append_outcomes(self, rows: pd.DataFrame | Iterable[Mapping]) -> int:
         df = outcome_frame(rows)
+        if _STREAM_CHUNK < len(df) < self.bulk_rows:  # several insertAll requests would not be atomic
+            return self._insert_new_outcomes(df)
         row_id = df["request_id"] + "/" + df["reported_at"].astype(str) + "/" + df["loan_status"].astype(str)
         return self._append(df, self.outcomes_table, OUTCOME_COLUMNS, row_id)
+
+    def _insert_new_outcomes(self, df: pd.DataFrame) -> int:
+        """Store `df` with one DML statement (whole or not at all), skipping outcomes already stored."""
+        table = self.outcomes_table
+        # The range on the bare partitioning column lets BigQuery read only the batch's days.
+        sql = f"""
+            INSERT INTO `{table}` (request_id, loan_status, reported_at)
+            SELECT r.request_id, r.loan_status, r.reported_at FROM UNNEST(@rows) AS r
+            WHERE NOT EXISTS (
+              SELECT 1 FROM `{table}` AS o
+              WHERE o.reported_at >= @lo AND o.reported_at <= @hi AND o.request_id = r.request_id
+                AND o.reported_at = r.reported_at AND o.loan_status = r.loan_status)"""
+        stamps = [t.to_pydatetime() for t in df["reported_at"]]
+        rows = [bigquery.StructQueryParameter(None, bigquery.ScalarQueryParameter("request_id", "STRING", i),
+                                              bigquery.ScalarQueryParameter("loan_status", "INT64", int(s)),
+                                              bigquery.ScalarQueryParameter("reported_at", "TIMESTAMP", t))
+                for i, s, t in zip(df["request_id"].astype(str), df["loan_status"], stamps, strict=True)]
+        params = [bigquery.ArrayQueryParameter("rows", "STRUCT", rows),
+                  bigquery.ScalarQueryParameter("lo", "TIMESTAMP", min(stamps)),
+                  bigquery.ScalarQueryParameter("hi", "TIMESTAMP", max(stamps))]
+        config = bigquery.QueryJobConfig(query_parameters=params)
+        with self._errors("append to", table):
+            # No job_retry: a failed statement changed nothing, and the caller's retry is idempotent.
+            job = self.client.query(sql, job_config=config, location=self.location, retry=self._retry,
+                                    timeout=self._timeout)
+            job.result(timeout=self._timeout, retry=self._retry)
+        return len(df)
 
     def _query(self, sql: str, params: list[Any], *tables: str) -> pd.DataFrame:
         config = bigquery.QueryJobConfig(query_parameters=params)

@@ -7,6 +7,7 @@ the folder after it makes the new name itself survive a crash once the call has 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -36,14 +37,32 @@ def make_dirs(folder: Path) -> None:
 
 def publish_parquet(table: pa.Table, path: Path) -> None:
     """Write `table` to `path` so that readers and a machine crash see the whole file or none of it."""
-    tmp = path.with_name(f".{path.name}.tmp")  # not `part-*`: readers never list it
+    publish_parquets([(table, path)])
+
+
+def publish_parquets(files: Sequence[tuple[pa.Table, Path]]) -> None:
+    """Publish several files as one: all or none of them appear, unless the machine dies mid-way.
+
+    Every file is written and synced under a temp name before the first rename, and a failure at
+    any step removes what this call already published, so the caller's error means nothing is
+    stored. Only a machine crash between the renames (microseconds) can leave part of them.
+    """
+    staged: list[Path] = []
+    published: list[Path] = []
     try:
-        with open(tmp, "wb") as sink:
-            pq.write_table(table, sink)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(tmp, path)
+        for table, path in files:
+            tmp = path.with_name(f".{path.name}.tmp")  # not `part-*`: readers never list it
+            staged.append(tmp)
+            with open(tmp, "wb") as sink:
+                pq.write_table(table, sink)
+                sink.flush()
+                os.fsync(sink.fileno())
+        for tmp, (_, path) in zip(staged, files, strict=True):
+            os.replace(tmp, path)
+            published.append(path)
+        for folder in dict.fromkeys(path.parent for _, path in files):
+            sync_dir(folder)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for path in staged + published:
+            path.unlink(missing_ok=True)
         raise
-    sync_dir(path.parent)

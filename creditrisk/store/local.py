@@ -5,7 +5,8 @@ SQLite serialises writers (busy errors under several serving replicas) and reads
 slower than DuckDB over Parquet. Here every append writes a *new* file (temp name, fsync, atomic
 `os.replace`, fsync of the folder: `durable.py`), so any number of processes append while others
 read, with no lock at all; a reader sees whole files or nothing, and a crash after an append
-returned loses nothing. Layout::
+returned loses nothing. An append spanning several days publishes its day files together: a
+failure removes those already renamed, so an error means none of the rows is stored. Layout::
 
     <root>/requests/date=YYYY-MM-DD/part-<utc>-<pid>-<uuid>.parquet
     <root>/outcomes/date=YYYY-MM-DD/part-...parquet     (date = reported day)
@@ -32,7 +33,7 @@ import pyarrow as pa
 
 from creditrisk.store.base import RequestStore
 from creditrisk.store.compaction import merge_day
-from creditrisk.store.durable import make_dirs, publish_parquet
+from creditrisk.store.durable import make_dirs, publish_parquets
 from creditrisk.store.quarantine import Quarantine
 from creditrisk.store.request_ids import lookup_days
 from creditrisk.store.rows import (
@@ -77,10 +78,13 @@ class LocalRequestStore(RequestStore):
 
     # -- writing -------------------------------------------------------------------------------
     def _write(self, kind: str, df: pd.DataFrame, ts_col: str) -> int:
+        """One file per day the rows touch, published together: a failure stores none of them."""
+        files = []
         for day, part in df.groupby(df[ts_col].dt.strftime("%Y-%m-%d"), sort=True):
             folder = self.root / kind / f"date={day}"
             make_dirs(folder)
-            publish_parquet(pa.Table.from_pandas(part, preserve_index=False), folder / _part_name())
+            files.append((pa.Table.from_pandas(part, preserve_index=False), folder / _part_name()))
+        publish_parquets(files)
         return len(df)
 
     def append_requests(self, rows: pd.DataFrame | Iterable[Mapping]) -> int:
