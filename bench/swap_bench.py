@@ -24,7 +24,7 @@ import numpy as np
 from creditrisk.applicants.data import load_base_data
 from creditrisk.applicants.schema import FEATURES, LABEL
 from creditrisk.model.credit_model import train
-from creditrisk.monitoring.swaps import analyse, rescore
+from creditrisk.training.swaps import analyse, rescore
 
 FLOOR_S = 5.0
 SAMPLE = 2_000

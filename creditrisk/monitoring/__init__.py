@@ -4,6 +4,5 @@ Modules: `report` (one week's report), `windows` (week arithmetic), `drift` (Evi
 (the model-aware drift rule), `drift_twin` (its scipy twin, for simulations), `concept` (concept
 drift), `performance` (the label-free estimate), `episodes` (drift episodes, when to retrain, the
 reference after a change), `realized` (the realized-performance alert), `quality` (a week's data
-quality: nulls and rule breaches), `swaps` (whose decisions a model change changes, on the logged
-applicants), `swap_groups` (approval by group before and after; fair-lending regressions).
+quality: nulls and rule breaches).
 """

@@ -18,20 +18,14 @@ import numpy as np
 import pandas as pd
 
 from creditrisk.applicants.schema import FEATURES, LABEL
+from creditrisk.model.calibration import MIN_CALIBRATION_ROWS, Calibration, fit_calibration
 from creditrisk.model.credit_model import CreditModel
 from creditrisk.monitoring.concept import POPULATION, ConceptRule, Service, judge, split_service
 from creditrisk.monitoring.drift import EVIDENTLY_PVALUE_ROWS, STATUS_INSUFFICIENT, DriftResult, compute_drift
 from creditrisk.monitoring.drift_rule import DriftRule, importance_shares
 from creditrisk.monitoring.drift_twin import twin_drift
 from creditrisk.monitoring.episodes import MIN_CHANGE_TRAIN_ROWS, episode, readiness
-from creditrisk.monitoring.performance import (
-    MIN_CALIBRATION_ROWS,
-    Calibration,
-    calibration_error,
-    estimate,
-    fit_calibration,
-    realized,
-)
+from creditrisk.monitoring.performance import calibration_error, estimate, realized
 from creditrisk.monitoring.windows import WeekWindows
 from creditrisk.training.promotion import EvidenceRule
 

@@ -17,9 +17,9 @@ from world import resources_for
 
 from creditrisk.applicants.data import load_dataset
 from creditrisk.applicants.labels import LabelDelay
+from creditrisk.model.calibration import MIN_CALIBRATION_ROWS
 from creditrisk.model.credit_model import TrainConfig
 from creditrisk.monitoring.episodes import CHANGE_TAG
-from creditrisk.monitoring.performance import MIN_CALIBRATION_ROWS
 from creditrisk.monitoring.windows import week_windows
 from creditrisk.store.local import LocalRequestStore
 from creditrisk.training.run import train_and_register

@@ -8,15 +8,9 @@ import pytest
 
 from creditrisk.applicants.schema import LABEL
 from creditrisk.applicants.synth import generate
+from creditrisk.model.calibration import Calibration, fit_calibration
 from creditrisk.model.credit_model import TrainConfig, train
-from creditrisk.monitoring.performance import (
-    Calibration,
-    calibration_error,
-    estimate,
-    expected_auc,
-    fit_calibration,
-    realized,
-)
+from creditrisk.monitoring.performance import calibration_error, estimate, expected_auc, realized
 
 
 def brute_force_auc(p: np.ndarray, q: np.ndarray) -> float:

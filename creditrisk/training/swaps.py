@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from creditrisk.model.calibration import Calibration, fit_calibration
 from creditrisk.model.credit_model import CreditModel
-from creditrisk.monitoring.performance import Calibration, fit_calibration
-from creditrisk.monitoring.swap_groups import GroupChange, SwapRule, group_changes
+from creditrisk.training.swap_groups import GroupChange, SwapRule, group_changes
 
 SETS = ("stay_approved", "stay_denied", "swap_in", "swap_out")
 ASSUMPTION = ("swap-in risk is a reject-inference assumption: the range between the two models' "

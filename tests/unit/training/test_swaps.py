@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from creditrisk.applicants.synth import generate
-from creditrisk.monitoring.performance import Calibration
-from creditrisk.monitoring.swap_groups import SwapRule
-from creditrisk.monitoring.swaps import SwapError, analyse, check_rescore
+from creditrisk.model.calibration import Calibration
+from creditrisk.training.swap_groups import SwapRule
+from creditrisk.training.swaps import SwapError, analyse, check_rescore
 
 IDENTITY = (Calibration(), Calibration())
 
