@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from creditrisk.settings import redact
+
 
 class LockUnavailable(RuntimeError):
     """The registry lock could not be taken; the message says why."""
@@ -81,7 +83,8 @@ def postgres_lock(dsn: str, key: int, timeout_s: float = 60.0) -> Iterator[Guard
     try:
         conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
-        raise LockUnavailable(f"the registry lock's database cannot be reached: {exc}".strip()) from exc
+        why = redact(str(exc).strip())  # libpq's message may quote the connection string
+        raise LockUnavailable(f"the registry lock's database cannot be reached: {why}") from exc
     with conn:
         where = f"{key} on {conn.info.host}:{conn.info.port}"
         deadline = time.monotonic() + timeout_s
