@@ -125,7 +125,8 @@ class Bench:
         return n
 
     def ready(self) -> dict:
-        return httpx.get(f"{self.url}/readyz", timeout=5).json()
+        """The whole /readyz (its details need the outcomes token)."""
+        return httpx.get(f"{self.url}/readyz", timeout=5, headers={"Authorization": f"Bearer {TOKEN}"}).json()
 
     def stop(self) -> None:
         if self.serve is not None and self.serve.poll() is None:

@@ -7,9 +7,20 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+# A URI's password (scheme://user:PASSWORD@host) and a `password=` pair (libpq keyword strings, query
+# strings): what `redact` hides in every message that names a tracking, lock or store address.
+_URI_PASSWORD = re.compile(r"(?P<user>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*):[^\s@/]*@")
+_PASSWORD_PAIR = re.compile(r"(?P<key>\b(?:password|passwd|pwd)=)[^&\s]+", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """`text` with every URI password and `password=` value replaced by `***`."""
+    return _PASSWORD_PAIR.sub(r"\g<key>***", _URI_PASSWORD.sub(r"\g<user>:***@", text))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from creditrisk.model_card.card import issue_quietly
 from creditrisk.registry.changes import ModelChanges
 from creditrisk.registry.client import Registry
 from creditrisk.registry.locks import file_lock, lock_key, postgres_lock
-from creditrisk.settings import Settings
+from creditrisk.settings import Settings, redact
 from creditrisk.store.base import RequestStore
 
 if TYPE_CHECKING:
@@ -88,7 +88,8 @@ def make_changes(settings: Settings) -> ModelChanges:
     registry = make_registry(settings)
     if settings.lock_uri:
         if urlparse(settings.lock_uri).scheme not in ("postgresql", "postgres"):
-            raise ValueError(f"CREDITRISK_LOCK_URI must be a postgresql:// URI, got {settings.lock_uri!r}")
+            raise ValueError("CREDITRISK_LOCK_URI must be a postgresql:// URI, got "
+                             f"{redact(settings.lock_uri)!r}")
         dsn, key = settings.lock_uri, lock_key(registry.model_name)
         return ModelChanges(registry, lambda: postgres_lock(dsn, key), on_decided=issue_quietly)
     if settings.is_production:

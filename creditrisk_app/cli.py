@@ -17,7 +17,7 @@ from creditrisk.applicants.data import DataFileError
 from creditrisk.registry.client import RegistryError
 from creditrisk.registry.locks import LockUnavailable
 from creditrisk.registry.states import Alias
-from creditrisk.settings import Settings, get_settings
+from creditrisk.settings import Settings, get_settings, redact
 from creditrisk_app.demo.traffic import DEMO_LABEL_DELAY
 from creditrisk_app.model_cli import add_parsers, progress_printer
 from creditrisk_app.review_cli import add_parsers as add_review_parsers
@@ -32,7 +32,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from serving.runtime import LocalService
 
     if wiring.make_registry(settings).version_for(Alias.CHAMPION) is None:  # an outage raises
-        raise RegistryError(f"no '{Alias.CHAMPION}' model in {settings.mlflow_uri}; "
+        raise RegistryError(f"no '{Alias.CHAMPION}' model in {redact(settings.mlflow_uri)}; "
                             "run `creditrisk bootstrap` first")
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", args.port)) == 0:
@@ -53,7 +53,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         progress("starting Ray and the service (about 20 s)")
         service.start()  # puts our SIGTERM handler back after ray.init() replaced it
-        progress(f"serving {settings.mlflow_uri} @{Alias.CHAMPION} on {service.base_url}/ "
+        progress(f"serving {redact(settings.mlflow_uri)} @{Alias.CHAMPION} on {service.base_url}/ "
                  f"(portal /, API /docs, /readyz); Ctrl-C stops")
         while True:
             time.sleep(3600)
@@ -151,11 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._commands[args.command](args, get_settings()))
     except (DataFileError, RegistryError, LockUnavailable, ValueError) as exc:
-        print(f"creditrisk {args.command}: error: {exc}", file=sys.stderr)
+        print(f"creditrisk {args.command}: error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except (MlflowException, OSError) as exc:  # an outage mid-command: one line, not a stack trace
-        print(f"creditrisk {args.command}: error: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
-              file=sys.stderr)
+        print(f"creditrisk {args.command}: error: {type(exc).__name__}: "
+              f"{redact(str(exc)).splitlines()[0][:300]}", file=sys.stderr)
         return 2
 
 

@@ -16,7 +16,7 @@ from creditrisk import wiring
 from creditrisk.registry.audit import AuditTrail
 from creditrisk.registry.client import RegistryError
 from creditrisk.registry.states import Alias
-from creditrisk.settings import Settings
+from creditrisk.settings import Settings, redact
 from creditrisk.training.lineage import DataReference
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -58,7 +58,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     registry = wiring.make_registry(settings)  # reads only: no lock needed
-    out: dict[str, Any] = {"model": registry.model_name, "tracking_uri": settings.mlflow_uri}
+    out: dict[str, Any] = {"model": registry.model_name, "tracking_uri": redact(settings.mlflow_uri)}
     for alias in (Alias.CHAMPION, Alias.CHALLENGER, Alias.AWAITING, Alias.PREVIOUS):
         mv = registry.version_for(alias)
         out[alias] = None if mv is None else {"version": str(mv.version), "run_id": mv.run_id,
@@ -125,7 +125,7 @@ def cmd_card(args: argparse.Namespace, settings: Settings) -> int:
         if local is not None:
             print(f"  {label:9} {local}")
     if settings.mlflow_uri.startswith(("http://", "https://")):
-        ui = settings.mlflow_uri.rstrip("/")
+        ui = redact(settings.mlflow_uri).rstrip("/")
         print(f"  in MLflow {ui}/#/models/{registry.model_name}/versions/{args.version} (the description "
               "links it)")
     print(f"  issues    {len(model_card.issues(registry, card.run_id))} in runs:/{card.run_id}/model_card/ "

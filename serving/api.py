@@ -31,6 +31,7 @@ from serving.api_models import (
 )
 from serving.config import ServiceArgs
 from serving.errors import BodyLimit, install_error_handlers
+from serving.health import public
 from serving.logger import LogRefused
 from serving.replica import Replica
 
@@ -147,10 +148,14 @@ def build_api(svc: Replica) -> FastAPI:
 
     @api.get("/readyz", tags=["operations"], response_model=ReadyOut,
              responses={503: {"model": ReadyOut, "description": "unready: no model to answer with"}})
-    async def readyz() -> JSONResponse:
+    async def readyz(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+                     ) -> JSONResponse:
         """The answering replica's status and one section per part (model, registry, request_log, store):
-        `ready`; `degraded` while a part fails but /predict still answers; `unready` (503) without a model."""
+        `ready`; `degraded` while a part fails but /predict still answers; `unready` (503) without a model.
+        Each part's errors and details only with the outcomes token; without it, its state and since."""
         body = svc.readiness()
+        if credentials is None or not svc.token_matches(credentials.credentials.strip()):
+            body = public(body)
         return JSONResponse(body, status_code=503 if body["status"] == "unready" else 200)
 
     @api.get("/", include_in_schema=False)

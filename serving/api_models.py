@@ -78,49 +78,52 @@ class OutcomeOut(BaseModel):
 
 
 class PartOut(BaseModel):
-    """One part's section of /readyz (its own details follow these four fields)."""
+    """One part's section of /readyz: `state` and `since` for anyone; the rest with the outcomes token."""
     model_config = ConfigDict(extra="allow")
 
     state: Literal["ok", "degraded", "down"]
     since: str = Field(description="when the part entered this state (UTC, ISO 8601)")
-    last_error: str | None = Field(description="the part's last error, kept after it recovered")
-    last_error_at: str | None
+    last_error: str | None = Field(None, description="the part's last error, kept after it recovered")
+    last_error_at: str | None = None
 
 
 class ModelPart(PartOut):
-    name: str | None
-    version: str | None = Field(description="the version this replica scores with")
-    run_id: str | None
-    loaded_at: str | None
-    threshold: float | None
-    alias: str = Field(description="the registry alias the replica follows")
-    pinned_version: str | None
-    reload_interval_s: float
+    name: str | None = None
+    version: str | None = Field(None, description="the version this replica scores with")
+    run_id: str | None = None
+    loaded_at: str | None = None
+    threshold: float | None = None
+    alias: str | None = Field(None, description="the registry alias the replica follows")
+    pinned_version: str | None = None
+    reload_interval_s: float | None = None
 
 
 class RegistryPart(PartOut):
-    checked_at: str | None = Field(description="when the replica last asked where the alias points")
-    alias_version: str | None
+    checked_at: str | None = Field(None, description="when the replica last asked where the alias points")
+    alias_version: str | None = None
 
 
 class RequestLogPart(PartOut):
-    backlog_rows: int = Field(description="answered requests in this replica's write-ahead log, not yet in "
-                              "the store")
-    backlog_bytes: int = Field(description="disk the backlog uses")
-    budget_bytes: int = Field(description="disk the backlog may use while the store is down")
-    when_full: Literal["queue", "refuse"] = Field(description="beyond the budget: keep answering and alert, "
-                                                  "or answer 503")
-    fsync: bool = Field(description="each answer waits for an fsync of its log line (group-committed)")
-    written: int = Field(description="rows this replica shipped to the store")
-    quarantined_rows: int = Field(description="rows the store's schema refused, kept apart with their error")
-    torn_lines: int = Field(description="unreadable log lines found (a write cut by a crash)")
-    last_flush_at: str | None
-    flush_interval_s: float
+    backlog_rows: int | None = Field(None, description="answered requests in this replica's write-ahead "
+                                     "log, not yet in the store")
+    backlog_bytes: int | None = Field(None, description="disk the backlog uses")
+    budget_bytes: int | None = Field(None, description="disk the backlog may use while the store is down")
+    when_full: Literal["queue", "refuse"] | None = Field(
+        None, description="beyond the budget: keep answering and alert, or answer 503")
+    fsync: bool | None = Field(None, description="each answer waits for an fsync of its log line "
+                               "(group-committed)")
+    written: int | None = Field(None, description="rows this replica shipped to the store")
+    quarantined_rows: int | None = Field(None, description="rows the store's schema refused, kept apart "
+                                         "with their error")
+    torn_lines: int | None = Field(None, description="unreadable log lines found (a write cut by a crash)")
+    last_flush_at: str | None = None
+    flush_interval_s: float | None = None
 
 
 class StorePart(PartOut):
-    backend: str = Field(description="local-parquet or bigquery")
-    quarantined_files: int = Field(description="unreadable store files moved aside (reads skip them)")
+    backend: str | None = Field(None, description="local-parquet or bigquery")
+    quarantined_files: int | None = Field(None, description="unreadable store files moved aside (reads "
+                                          "skip them)")
 
 
 class ReadyOut(BaseModel):

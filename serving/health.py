@@ -6,6 +6,10 @@ last error with its time) plus the part's own details. The rule for the overall 
 only here: `unready` (HTTP 503) when a part the service cannot answer without is `down` (the
 model, or a request log that refuses to record), `degraded` when any part is not `ok` (the
 service still answers), else `ready`.
+
+Anyone who reaches the port may read `/readyz`, so its public form (`public`) has only each part's
+`state` and `since` and the version served (which every /predict answer names anyway); the errors,
+paths, run ids and counters need the outcomes token, since an error can quote an internal address.
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ PARTS = ("model", "registry", "request_log", "store")
 # Without these the replica cannot answer /predict: no model, or a request log that cannot record
 # the decision (a decision that is not logged is not made).
 REQUIRED_PARTS = ("model", "request_log")
+# What `/readyz` tells a caller without the token, per part ("" for every other part).
+PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {"": ("state", "since"), "model": ("state", "since", "version")}
 
 
 def now_iso() -> str:
@@ -47,6 +53,15 @@ class PartHealth:
         """This part's `/readyz` section: its state fields, then the part's own details."""
         return {"state": self.state, "since": self.since, "last_error": self.last_error,
                 "last_error_at": self.last_error_at, **details}
+
+
+def public(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The `/readyz` body without details: the status, and each part's state and since."""
+    out: dict[str, Any] = {k: body[k] for k in ("status", "replica", "started_at") if k in body}
+    for part in (p for p in PARTS if p in body):
+        shown = PUBLIC_FIELDS.get(part, PUBLIC_FIELDS[""])
+        out[part] = {k: v for k, v in body[part].items() if k in shown}
+    return out
 
 
 def overall(sections: Mapping[str, Mapping[str, Any]]) -> Status:

@@ -15,12 +15,20 @@ it, Postgres does). Longer text is never cut: the whole event goes to a JSON art
 version's run and the tag keeps its digest, its URI and a short head of the reason. Appends
 happen under the registry lock (`creditrisk.registry.locks`); an append refuses when the head and the
 stored events disagree (fail closed), so a damaged trail is never silently continued.
+
+MLflow has no compare-and-set: a tag write replaces. An append re-reads the tags just before it
+writes and refuses when its `audit.<seq>` exists (another writer got there: the lock was not
+exclusive). Two writers that both read before either wrote still both write, and MLflow keeps the
+last event; so each append also writes a witness, `audit-witness.<seq>.<hash>`, a key no other event
+shares, after its event. `verify()` reports a fork wherever a witness names a hash that is not the
+stored event's: the replaced event left its witness behind.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +39,7 @@ from creditrisk.registry.states import Alias
 MAX_TAG_CHARS = 5000
 
 PREFIX, HEAD = "audit.", "audit.head"
+WITNESS = "audit-witness."  # + "<seq>.<first 16 hex of the hash>": one per event written, never replaced
 GENESIS = "0" * 64
 _CORE = ("seq", "at", "action", "version", "champion", "actor", "aliases", "states")  # kept in the tag
 ALIASES = tuple(Alias)
@@ -68,6 +77,18 @@ def _parse(text: str) -> dict[str, Any] | None:
     return event if isinstance(event, dict) and isinstance(event.get("seq"), int) else None
 
 
+def _forks(tags: dict[str, str]) -> list[str]:
+    """Events written twice: a witness whose hash is not the stored event's (the replaced one's)."""
+    problems = []
+    for key in sorted(t for t in tags if t.startswith(WITNESS)):
+        seq, written = key[len(WITNESS):].split(".")[0], tags[key]
+        stored = _parse(tags.get(f"{PREFIX}{seq}", ""))
+        if stored is not None and stored.get("hash") != written:
+            problems.append(f"{PREFIX}{seq}: written twice (a fork: event {written[:12]} was replaced by "
+                            f"{str(stored.get('hash'))[:12]}; the registry lock was not held)")
+    return problems
+
+
 class AuditTrail:
     """Reads, appends and verifies the hash-chained events of one registered model."""
 
@@ -98,8 +119,10 @@ class AuditTrail:
                                 "its digest")
         return dict(json.loads(text))
 
-    def append(self, action: str, version: str, *, actor: str, reason: str, **fields: Any) -> dict[str, Any]:
-        """Record one event after the last; returns it as stored (with seq, prev and hash)."""
+    def append(self, action: str, version: str, *, actor: str, reason: str,
+               guard: Callable[[], None] = lambda: None, **fields: Any) -> dict[str, Any]:
+        """Record one event after the last; returns it as stored (with seq, prev and hash). `guard` is
+        called before each write (the registry lock's check that it is still held)."""
         tags = self.registry.model_tags()
         stored = [e for e in map(_parse, _event_tags(tags).values()) if e is not None]
         head = _parse(tags[HEAD]) if HEAD in tags else None
@@ -115,6 +138,7 @@ class AuditTrail:
                                  **fields, "prev": prev}
         if len(canonical(event)) > MAX_TAG_CHARS - 600:  # room for the hash, the digest and the URI
             name = f"audit/event-{event['seq']:06d}.json"
+            guard()
             uri = self.registry.store_text(str(version), name, canonical(event))
             event = {**{k: event[k] for k in _CORE if k in event}, "reason_head": reason[:300],
                      "detail_uri": uri, "detail_sha256": digest(canonical(event)), "prev": prev}
@@ -122,7 +146,14 @@ class AuditTrail:
         text = canonical(event)
         if len(text) > MAX_TAG_CHARS:
             raise RegistryError(f"audit event {event['seq']} is {len(text)} characters, over the tag limit")
-        self.registry.set_model_tag(f"{PREFIX}{event['seq']:06d}", text)
+        key = f"{PREFIX}{event['seq']:06d}"
+        guard()
+        if key in self.registry.model_tags():  # written since our read: never replace an event
+            raise RegistryError(f"{key} already exists: another writer appended while this one held the "
+                                "registry lock (it was not exclusive); nothing was appended")
+        self.registry.set_model_tag(key, text)
+        guard()
+        self.registry.set_model_tag(f"{WITNESS}{event['seq']:06d}.{event['hash'][:16]}", event["hash"])
         self.registry.set_model_tag(HEAD, canonical({"seq": event["seq"], "hash": event["hash"]}))
         return event
 
@@ -150,6 +181,7 @@ class AuditTrail:
                 except (RegistryError, ValueError) as exc:
                     problems.append(f"{key}: its stored document is missing or altered ({exc})")
             prev, expected_seq = str(event.get("hash", "")), event["seq"] + 1
+        problems += _forks(tags)
         head = _parse(tags[HEAD]) if HEAD in tags else None
         if head is not None and (head["seq"] != expected_seq - 1 or head.get("hash") != prev):
             problems.append(f"{HEAD}: names event {head['seq']}, the trail ends at {expected_seq - 1} "

@@ -5,12 +5,14 @@ challenger -> awaiting_approval (under the approval policy) -> champion -> previ
 rejected / superseded.
 
 Every move takes the registry lock, re-reads the aliases it depends on and refuses (recording why)
-when they moved; it appends its audit event, naming the alias changes it makes, *before* making
-them, so no alias moves unrecorded (`AuditTrail.verify_aliases` replays the trail against the
-registry). No version becomes challenger or champion without passing the validation gate. Once
-the lock is released, the `on_decided` hook is told every version a move decided on: the
-composition root (`creditrisk.wiring`) hands in the model card's issuer, so each such card is issued
-anew (a refusal decides nothing, so it issues none).
+when they moved; before each of its writes it asks the lock whether it is still held (a Postgres
+session can end under it) and stops with `LockLost` otherwise; it appends its audit event, naming
+the alias changes it makes, *before* making them, so no alias moves unrecorded
+(`AuditTrail.verify_aliases` replays the trail against the registry). No version becomes
+challenger or champion without passing the validation gate. Once the lock is released, the
+`on_decided` hook is told every version a move decided on: the composition root
+(`creditrisk.wiring`) hands in the model card's issuer, so each such card is issued anew (a refusal
+decides nothing, so it issues none).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from typing import Any
 
 from creditrisk.registry.audit import AuditTrail
 from creditrisk.registry.client import Registry, RegistryError
+from creditrisk.registry.locks import Guard
 from creditrisk.registry.states import Alias, State
 from creditrisk.registry.validation import Validation, validate
 
@@ -55,10 +58,11 @@ DecisionHook = Callable[[Registry, list[str], Callable[[], list[dict[str, Any]]]
 class ModelChanges:
     """Moves versions between states for one registered model; each move is locked and audited."""
 
-    def __init__(self, registry: Registry, lock: Callable[[], AbstractContextManager[None]],
+    def __init__(self, registry: Registry, lock: Callable[[], AbstractContextManager[Guard]],
                  on_decided: DecisionHook | None = None) -> None:
         self.registry = registry
         self._lock = lock
+        self._guard: Guard | None = None  # the held lock's check, while it is held
         self._on_decided = on_decided
         self.trail = AuditTrail(registry)
         self._decided: list[str] = []  # versions whose card is due once the lock is released
@@ -67,10 +71,20 @@ class ModelChanges:
     def lock(self) -> Iterator[None]:
         """The registry lock; afterwards the cards of the versions decided under it are issued."""
         try:
-            with self._lock():
-                yield
+            with self._lock() as guard:
+                self._guard = guard
+                try:
+                    yield
+                finally:
+                    self._guard = None
         finally:
             self._issue_cards()
+
+    def _held(self) -> None:
+        """Raise LockLost unless the lock is still held (called before each write under it)."""
+        if self._guard is None:
+            raise RegistryError("a registry write outside the registry lock")
+        self._guard()
 
     def _issue_cards(self) -> None:
         """A new card for each decided version, outside the lock (rendering needs no lock)."""
@@ -119,21 +133,24 @@ class ModelChanges:
         actor = actor[:MAX_ACTOR_CHARS]
         aliases, states = aliases or {}, states or {}
         event = self.trail.append(action, version, actor=actor, reason=reason, champion=champion_before,
-                                  aliases=aliases, states=states, **fields)
+                                  aliases=aliases, states=states, guard=self._held, **fields)
         try:
             for alias, target in aliases.items():
+                self._held()
                 self.registry.set_alias(alias, target) if target else self.registry.delete_alias(alias)
             for v, state in states.items():
+                self._held()
                 self.registry.set_state(v, state)
             seq = str(event["seq"])
             short = reason if len(reason) <= 1000 else f"{reason[:1000]}... (whole in audit event {seq})"
+            self._held()
             self.registry.set_version_tags(version, {f"{action}.actor": actor, f"{action}.at": event["at"],
                                                      f"{action}.reason": short, f"{action}.event": seq})
             if action != "refuse":
                 self._decided.append(version)
         except RegistryError as exc:
             self.trail.append("move_failed", version, actor=actor, champion=champion_before,
-                              reason=f"{action} was recorded but not completed: {exc}")
+                              reason=f"{action} was recorded but not completed: {exc}", guard=self._held)
             raise
         return Move(action, version, champion_before, reason, actor, event)
 

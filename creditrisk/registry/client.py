@@ -23,6 +23,7 @@ from mlflow.exceptions import MlflowException
 from creditrisk.model.credit_model import CreditModel
 from creditrisk.model.pyfunc import ARTIFACT_KEY
 from creditrisk.registry.states import Alias
+from creditrisk.settings import redact
 
 MODEL_NAME = "credit-risk"  # the registered model
 EXPERIMENT_NAME = "credit-risk"
@@ -211,4 +212,5 @@ class Registry:
             raise self._error(what, exc) from exc
 
     def _error(self, what: str, exc: Exception) -> RegistryError:
-        return RegistryError(f"registry {self.tracking_uri}: {what} failed: {str(exc).splitlines()[0][:300]}")
+        first = redact(str(exc)).splitlines()[0][:300]  # before cutting: a cut URI would hide its "@"
+        return RegistryError(f"registry {redact(self.tracking_uri)}: {what} failed: {first}")

@@ -150,7 +150,8 @@ def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, rule
                           chal.model.score_frame(rows),
                           thresholds=(champ.model.threshold, chal.model.threshold),
                           min_rows=rule.min_rows, margin=rule.margin,
-                          max_brier_increase=rule.max_brier_increase, max_recall_drop=rule.max_recall_drop)
+                          max_brier_increase=rule.max_brier_increase, max_recall_drop=rule.max_recall_drop,
+                          min_defaults=rule.min_defaults, min_repaid=rule.min_repaid)
     record = {**decision.as_dict(), **context, "population": POPULATION, "policy": policy}
     record.pop("reason")
     if not decision.promote:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from model_changes import TINY, changes_for, crown, race_two_promoters
+from model_changes import TINY, aliases, candidate, changes_for, crown, race_two_promoters
 from pg import PgCluster
 
 from creditrisk import wiring
 from creditrisk.applicants.data import load_base_data
 from creditrisk.registry.changes import ModelChanges
-from creditrisk.registry.locks import LockTimeout, lock_key, postgres_lock
+from creditrisk.registry.locks import LockTimeout, LockUnavailable, lock_key, postgres_lock
 from creditrisk.settings import get_settings
 from creditrisk.training.run import train_and_register
 from creditrisk_assets.resources import build_resources
@@ -73,3 +73,34 @@ def test_the_dagster_registry_resource_takes_the_shared_lock(postgres: str, tmp_
     with changes.lock(), psycopg.connect(postgres, autocommit=True) as other:
         held = other.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(changes.registry.model_name),))
         assert held.fetchone() == (False,)
+
+
+def _holder_pid(conn: psycopg.Connection, key: int) -> int:
+    """The backend that holds advisory lock `key` (another session's)."""
+    (pid,) = conn.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                          "AND classid::bigint = %s AND objid::bigint = %s",
+                          ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF)).fetchone()  # type: ignore[misc]
+    return int(pid)
+
+
+def test_a_move_whose_lock_was_lost_refuses_and_writes_nothing(postgres: str, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock's session is killed after the promoter took it (a dropped connection, a failover).
+    Before: the promoter carried on and wrote the event and the aliases without holding any lock."""
+    changes = changes_for(f"sqlite:///{tmp_path / 'mlflow.db'}", postgres)
+    data = load_base_data(None, rows=2_000, seed=3)[:2]
+    crown(changes, train_and_register(changes.registry, *data, run_name="b", source="t", config=TINY).version)
+    v2 = candidate(changes, data)
+    key, champion = lock_key(changes.registry.model_name), changes.champion
+    before = (changes.registry.model_tags(), aliases(changes))
+
+    def champion_after_the_lock_was_lost() -> str | None:  # read first under the lock by the move
+        with psycopg.connect(postgres, autocommit=True) as other:
+            pid = _holder_pid(other, key)
+            other.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+        return champion()
+    with monkeypatch.context() as m, pytest.raises(LockUnavailable,
+                                                    match=f"the registry lock {key} .* is no longer held"):
+        m.setattr(changes, "champion", champion_after_the_lock_was_lost)
+        changes.promote(v2, expected_champion="1", actor="promoter", reason="lock lost")
+    assert (changes.registry.model_tags(), aliases(changes)) == before

@@ -236,3 +236,34 @@ def test_a_batch_of_unknown_ids_costs_one_store_query(tmp_path: Path) -> None:
     started = time.monotonic()
     assert asyncio.run(replica.unknown_ids(fresh)) == set(fresh) and store.lookups == 3
     assert time.monotonic() - started < 2 * 0.1 + 2.0 + 1.0  # one grace for the whole batch
+
+
+def test_readyz_shows_errors_and_details_only_with_the_outcomes_token(tmp_path: Path) -> None:
+    """Before: anyone got each part's last error (up to 300 characters: addresses, paths, run ids)."""
+    from fastapi.testclient import TestClient
+
+    from serving.api import build_api
+
+    store = FlakyStore(tmp_path / "store", failures=1)
+    replica = _replica(ChampionPredictor(lambda: Registry("sqlite://"), PredictorConfig()),
+                       _logger(tmp_path, store, backend="local-parquet"))
+
+    async def refused_write() -> None:
+        await replica.logger.record(_row(0))
+        assert await replica.logger.flush() == 0  # the store refuses: its error is recorded
+
+    asyncio.run(refused_write())
+    with TestClient(build_api(replica)) as c:
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            r = c.get("/readyz", headers=headers)
+            body = r.json()
+            assert r.status_code == 503 and body["status"] == "unready"  # no model: the status stays public
+            assert {p: set(body[p]) for p in ("registry", "request_log", "store")} == dict.fromkeys(
+                ("registry", "request_log", "store"), {"state", "since"})
+            assert set(body["model"]) == {"state", "since", "version"} and body["store"]["state"] == "down"
+            assert "store down" not in r.text and "wal" not in r.text
+        ReadyOut.model_validate(body)  # the documented shape, details absent
+        full = c.get("/readyz", headers={"Authorization": "Bearer t"}).json()
+        assert full["store"]["last_error"] == "OSError: store down"
+        assert full["request_log"]["backlog_rows"] == 1
+        ReadyOut.model_validate(full)

@@ -32,7 +32,7 @@ def test_an_unwritable_store_costs_no_answer_and_no_row(served) -> None:
     requests_dir.mkdir(parents=True, exist_ok=True)
     aside = served.store_dir / "requests.aside"
     day = _day()
-    with served.client() as c:
+    with served.client(headers={"Authorization": f"Bearer {served.token}"}) as c:  # /readyz details
         requests_dir.rename(aside)
         requests_dir.write_text("not a folder: every write fails")
         try:
@@ -56,7 +56,7 @@ def test_an_unwritable_store_costs_no_answer_and_no_row(served) -> None:
 def test_a_truncated_store_file_is_quarantined_and_outcomes_still_work(served) -> None:
     day = _day()
     auth = {"Authorization": f"Bearer {served.token}"}
-    with served.client() as c:
+    with served.client(headers=auth) as c:  # /readyz details
         rid = c.post("/predict", json=EXAMPLE_APPLICANT, headers={"X-Request-Time": day.isoformat()}
                      ).json()["request_id"]
         folder = served.store_dir / "requests" / f"date={day:%Y-%m-%d}"
@@ -78,7 +78,7 @@ def test_a_truncated_store_file_is_quarantined_and_outcomes_still_work(served) -
 
 def test_the_write_ahead_log_is_empty_once_shipped(served) -> None:
     """The served replicas keep their logs under the configured folder, and ship them."""
-    with served.client() as c:
+    with served.client(headers={"Authorization": f"Bearer {served.token}"}) as c:  # /readyz details
         c.post("/predict", json=EXAMPLE_APPLICANT)
         _wait(lambda: c.get("/readyz").json()["request_log"]["backlog_rows"] == 0)
     owners = [p for p in Path(served.wal_dir).iterdir() if p.name != "quarantine"]

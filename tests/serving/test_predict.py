@@ -155,7 +155,8 @@ def test_bad_request_time_header_is_400(client: httpx.Client) -> None:
 
 def test_health_ready_docs_and_portal(served, client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    ready = client.get("/readyz")
+    assert set(client.get("/readyz").json()["store"]) == {"state", "since"}  # details need the token
+    ready = client.get("/readyz", headers={"Authorization": f"Bearer {served.token}"})
     assert ready.status_code == 200
     body = ready.json()
     ReadyOut.model_validate(body)  # the documented shape

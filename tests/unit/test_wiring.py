@@ -72,3 +72,36 @@ def test_an_emulator_host_gets_its_endpoint_and_anonymous_credentials(tmp_path: 
     assert isinstance(client._credentials, AnonymousCredentials)
     assert client._connection.API_BASE_URL == "http://127.0.0.1:9"
     store.close()
+
+
+def test_a_password_in_the_lock_uri_never_reaches_the_message(tmp_path: Path) -> None:
+    """Before: 'CREDITRISK_LOCK_URI must be a postgresql:// URI, got 'mysql://admin:s3cret@db:3306/x''."""
+    env = {"CREDITRISK_HOME": str(tmp_path), "CREDITRISK_LOCK_URI": "mysql://admin:s3cret@db:3306/x"}
+    with pytest.raises(ValueError, match="must be a postgresql:// URI") as err:
+        wiring.make_changes(get_settings(env))
+    assert "s3cret" not in str(err.value) and "mysql://admin:***@db:3306/x" in str(err.value)
+
+
+def test_a_password_in_the_tracking_uri_never_reaches_an_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unreachable registry named by a URI with a password: the CLI's one line and the error say
+    where, without it."""
+    from creditrisk_app.cli import main
+
+    for name, value in {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "3",
+                        "CREDITRISK_HOME": str(tmp_path),
+                        "CREDITRISK_MLFLOW_URI": "http://alice:hunter2@127.0.0.1:9"}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["status"]) == 2
+    out = capsys.readouterr()
+    assert "http://alice:***@127.0.0.1:9" in out.out + out.err
+    assert "hunter2" not in out.out + out.err
+
+
+def test_redact_removes_every_password_form() -> None:
+    from creditrisk.settings import redact
+
+    text = ("postgresql://u:p%40ss:w@h:5432/db?sslmode=require and host=h password=pw2 user=u, "
+            "https://h/x?user=u&password=pw3 and https://nobody@h/ and sqlite:////tmp/m.db")
+    assert redact(text) == ("postgresql://u:***@h:5432/db?sslmode=require and host=h password=*** user=u, "
+                            "https://h/x?user=u&password=*** and https://nobody@h/ and sqlite:////tmp/m.db")

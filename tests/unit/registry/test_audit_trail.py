@@ -83,3 +83,44 @@ def test_a_non_event_tag_is_reported_not_a_stack_trace(changes: ModelChanges,
     changes.registry.set_model_tag("audit.000002", '"just a string"')
     assert any("not an audit event" in p for p in changes.trail.verify())
     assert main(["audit"]) == 1 and "audit trail BROKEN" in capsys.readouterr().out
+
+
+def stale_reads(changes: ModelChanges, monkeypatch: pytest.MonkeyPatch, snapshot: dict[str, str],
+                calls: int | None = None) -> None:
+    """The registry answers `snapshot` for the next `calls` tag reads (all, if None): a writer that read
+    before another one appended (two holders of a lost lock)."""
+    real, seen = changes.registry.model_tags, [0]
+
+    def read() -> dict[str, str]:
+        seen[0] += 1
+        return dict(snapshot) if calls is None or seen[0] <= calls else real()
+    monkeypatch.setattr(changes.registry, "model_tags", read)
+
+
+def test_an_append_never_overwrites_an_existing_event(changes: ModelChanges,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: the second writer wrote its event over the first one's audit.<seq>; MLflow kept the last."""
+    before = dict(changes.registry.model_tags())
+    first = changes.trail.append("note", "1", actor="writer a", reason="a's event")
+    with monkeypatch.context() as m, pytest.raises(RegistryError,
+                                                    match=f"audit.{first['seq']:06d} already exists"):
+        stale_reads(changes, m, before, calls=1)  # b read the tags before a wrote
+        changes.trail.append("note", "1", actor="writer b", reason="b's event")
+    assert json.loads(tags(changes)[f"audit.{first['seq']:06d}"])["actor"] == "writer a"
+    assert changes.trail.verify() == []
+
+
+def test_an_event_written_twice_is_reported_as_a_fork(changes: ModelChanges, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Both writers read before either wrote (the window the re-read cannot close): the second
+    overwrites the first. Before: the chain still verified, the first event gone without a trace."""
+    before = dict(changes.registry.model_tags())
+    first = changes.trail.append("note", "1", actor="writer a", reason="a's event")
+    with monkeypatch.context() as m:
+        stale_reads(changes, m, before)
+        second = changes.trail.append("note", "1", actor="writer b", reason="b's event")
+    assert second["seq"] == first["seq"]
+    key = f"audit.{first['seq']:06d}"
+    assert changes.trail.verify() == [f"{key}: written twice (a fork: event {first['hash'][:12]} was "
+                                      f"replaced by {second['hash'][:12]}; the registry lock was not held)"]
+    assert main(["audit"]) == 1 and "written twice" in capsys.readouterr().out
