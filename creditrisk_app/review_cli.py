@@ -22,6 +22,7 @@ from creditrisk.training.retraining import (
     evaluate,
     train_candidate,
 )
+from creditrisk.training.swap_groups import SwapRule
 from creditrisk_app.model_cli import Command, progress_printer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -75,11 +76,16 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     end = _as_of(args)
     start = end - timedelta(days=EVALUATION_DAYS)
     rows = store.read_window(start, end, labelled_only=True)
+    swap_rule = SwapRule()
+    applicants = store.read_window(*swap_rule.window(start, end), reported_before=end)
     ev = evaluate(changes, challenger, rows, rule=EvidenceRule(), policy=settings.promotion,
                   actor=args.actor or settings.actor,
-                  context={"evaluation_window": f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}", "started_by": "cli"})
+                  context={"evaluation_window": f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}", "started_by": "cli"},
+                  applicants=applicants, swap_rule=swap_rule)
     reason = ev.decision.reason if ev.decision else "no champion yet"
     print(f"{ev.outcome}: version {challenger} vs champion {ev.champion_before}: {reason}")
+    if ev.swaps is not None:
+        print(ev.swaps.line())
     if ev.outcome is Outcome.AWAITING_APPROVAL:
         print(f"waiting for a second person: `creditrisk approve {challenger} --reason ...` "
               f"or `creditrisk reject {challenger} --reason ...`")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from creditrisk.applicants.schema import FEATURES, LABEL
@@ -27,6 +28,8 @@ from creditrisk.training.holdout import HoldoutReport
 from creditrisk.training.lineage import DataReference
 from creditrisk.training.promotion import EvidenceRule, PromotionDecision, decide
 from creditrisk.training.run import TrainingResult, train_and_register
+from creditrisk.training.swap_groups import SwapRule
+from creditrisk.training.swaps import SwapReport, analyse, rescore
 
 # A labelled production row counts this many base rows, so recent traffic weighs more than the older
 # base data set without discarding it.
@@ -132,6 +135,7 @@ class Evaluation:
     champion_before: str | None
     decision: PromotionDecision | None
     record: dict[str, Any]
+    swaps: SwapReport | None = None  # whose decisions the challenger would change, when applicants were given
 
     @property
     def serving(self) -> str | None:
@@ -139,8 +143,13 @@ class Evaluation:
 
 
 def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, rule: EvidenceRule,
-             policy: str, actor: str, context: dict[str, Any]) -> Evaluation:
-    """Judge `challenger` (the version that was evaluated, by name) against the champion on `rows`."""
+             policy: str, actor: str, context: dict[str, Any], applicants: pd.DataFrame | None = None,
+             swap_rule: SwapRule | None = None) -> Evaluation:
+    """Judge `challenger` (the version that was evaluated, by name) against the champion on `rows`.
+
+    `applicants`, every logged request of the recent weeks (outcomes joined where they matured), are
+    rescored by both models for the swap-set analysis, recorded whole with the decision (`swaps`).
+    """
     champion = changes.champion()  # an unreachable registry raises: absence is only what it answers
     if champion is None:
         return _first_model(changes, challenger, policy=policy, actor=actor)
@@ -152,19 +161,31 @@ def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, rule
                           min_rows=rule.min_rows, margin=rule.margin,
                           max_brier_increase=rule.max_brier_increase, max_recall_drop=rule.max_recall_drop,
                           min_defaults=rule.min_defaults, min_repaid=rule.min_repaid)
+        swaps = None if applicants is None or applicants.empty else _swaps(applicants, champ, chal, champion,
+                                                                          swap_rule)
     record = {**decision.as_dict(), **context, "population": POPULATION, "policy": policy}
+    if swaps is not None:
+        record["swaps"] = swaps.as_dict()
     record.pop("reason")
     if not decision.promote:
         changes.keep(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
                      evidence=record)
-        return Evaluation(Outcome.KEPT, challenger, champion, decision, record)
+        return Evaluation(Outcome.KEPT, challenger, champion, decision, record, swaps)
     if policy == APPROVAL:
         changes.await_approval(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
                                evidence=record)
-        return Evaluation(Outcome.AWAITING_APPROVAL, challenger, champion, decision, record)
+        return Evaluation(Outcome.AWAITING_APPROVAL, challenger, champion, decision, record, swaps)
     changes.promote(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
                     evidence=record)
-    return Evaluation(Outcome.PROMOTED, challenger, champion, decision, record)
+    return Evaluation(Outcome.PROMOTED, challenger, champion, decision, record, swaps)
+
+
+def _swaps(applicants: pd.DataFrame, champ: LoadedModel, chal: LoadedModel, champion: str,
+           rule: SwapRule | None) -> SwapReport:
+    """Whose decisions the challenger would change; SwapError if the log disagrees with the champion."""
+    pc, ph = rescore(applicants, champ.model, chal.model, champion)
+    y = applicants[LABEL].to_numpy(dtype=float, na_value=np.nan)
+    return analyse(applicants, pc, ph, (champ.model.threshold, chal.model.threshold), y=y, rule=rule)
 
 
 def _load(changes: ModelChanges, version: str, folder: Path) -> LoadedModel:

@@ -112,6 +112,18 @@ class SwapReport:
                 f"{self.equal_rate_counts['swap_out']} out" + (f"; waits: {'; '.join(self.guards)}"
                                                                 if self.guards else ""))
 
+    def markdown(self) -> str:
+        """The swap table and the groups, for Dagster's metadata and the model card."""
+        head = "| set | applicants | share |\n|---|---|---|\n" + "".join(
+            f"| {k.replace('_', ' ')} | {v} | {v / self.rows:.1%} |\n" for k, v in self.counts.items())
+        groups = "\n| group | rows | approval before | after | points | four-fifths before | after | |\n" \
+            "|---|---|---|---|---|---|---|---|\n" + "".join(
+                f"| {g.attribute} {g.group} | {g.rows} | {g.approval_before:.1%} | {g.approval_after:.1%} | "
+                f"{g.change_points:+.1f} | {g.ratio_before:.2f} | {g.ratio_after:.2f} | "
+                f"{g.flag} |\n"
+                for g in self.groups)
+        return head + groups + f"\n{ASSUMPTION}.\n"
+
     def as_dict(self) -> dict[str, Any]:
         """Everything, JSON-ready (the matrix as nested counts), for an audit event or metadata."""
         out = {k: v for k, v in asdict(self).items() if k not in ("matrix", "groups")}

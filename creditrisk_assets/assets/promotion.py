@@ -10,6 +10,7 @@ from creditrisk.registry.client import RegistryError
 from creditrisk.registry.locks import LockUnavailable
 from creditrisk.registry.states import Outcome
 from creditrisk.training.retraining import evaluate
+from creditrisk.training.swap_groups import SwapRule
 from creditrisk_assets.assets.sources import request_log
 from creditrisk_assets.groups import RETRAINING_GROUP
 from creditrisk_assets.partitions import WEEKS
@@ -25,12 +26,16 @@ def champion_model(context: dg.AssetExecutionContext, candidate_model: dict[str,
     """The serving champion after comparing it with the challenger on held-out recent requests."""
     w = week_windows(context.partition_key, loop.reference_weeks, loop.evaluation_days)
     challenger = str(candidate_model["version"])  # the version evaluated, by name
-    rows = store.get_store().read_window(*w.evaluation, labelled_only=True)
+    log = store.get_store()
+    rows = log.read_window(*w.evaluation, labelled_only=True)
     window = f"{w.evaluation[0]:%Y-%m-%d} .. {w.evaluation[1]:%Y-%m-%d}"
+    rule = SwapRule()
+    applicants = log.read_window(*rule.window(w.evaluation[0], w.as_of), reported_before=w.as_of)
     try:
         ev = evaluate(registry.get_changes(), challenger, rows, rule=loop.evidence_rule(),
                       policy=loop.promotion, actor=f"dagster run {context.run_id}",
-                      context={"week": w.label, "evaluation_window": window})
+                      context={"week": w.label, "evaluation_window": window}, applicants=applicants,
+                      swap_rule=rule)
     except MoveRefused as refused:  # another move came first: nothing moved, and the trail says why
         context.log.warning(str(refused))
         meta = {"promoted": False, "refused": True, "reason": str(refused), "challenger_version": challenger}
@@ -45,6 +50,10 @@ def champion_model(context: dg.AssetExecutionContext, candidate_model: dict[str,
                 "challenger_version": challenger,
                 "awaiting_approval": ev.outcome is Outcome.AWAITING_APPROVAL,
                 **{k: ev.record[k] for k in _NUMBERS if k in ev.record}}
+    if ev.swaps is not None:
+        metadata |= {"swap_in": ev.swaps.counts["swap_in"], "swap_out": ev.swaps.counts["swap_out"],
+                     "swap_share": ev.swaps.swap_share, "swap_guards": "; ".join(ev.swaps.guards) or "none",
+                     "swap_line": ev.swaps.line(), "swaps": dg.MetadataValue.md(ev.swaps.markdown())}
     if "n_rows" in metadata:
         metadata["evaluation_rows"] = metadata.pop("n_rows")
     return dg.Output({**ev.record, **metadata}, metadata=metadata)

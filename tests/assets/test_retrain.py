@@ -14,6 +14,7 @@ from creditrisk.model.credit_model import TrainConfig
 from creditrisk.monitoring.windows import week_windows
 from creditrisk.registry.client import Registry
 from creditrisk.training.run import train_and_register
+from creditrisk.training.swap_groups import SwapRule
 from creditrisk_assets.definitions import ASSETS, CHECKS
 
 RETRAIN = dg.AssetSelection.assets("candidate_model", "champion_model")
@@ -21,9 +22,16 @@ RETRAIN = dg.AssetSelection.assets("candidate_model", "champion_model")
 
 @pytest.fixture
 def weak_world(world: dict, tmp_path: Path) -> dict:
-    """The shared traffic, but a fresh registry whose champion is deliberately weak (300 rows, 5 stumps)."""
+    """The shared traffic, but a fresh registry whose champion is deliberately weak (300 rows, 5 stumps).
+
+    The traffic was logged by the shared world's champion, version 1: the weak champion is version 2
+    here, so the swap analysis's check (the log's own version rescored must match) applies to none of
+    it, as for traffic an earlier champion answered.
+    """
     changes = changes_for(f"sqlite:///{tmp_path / 'mlflow.db'}")
     raw, clean, _ = load_dataset(world["base_csv"])
+    train_and_register(changes.registry, raw, clean.head(300), run_name="earlier", source="test",
+                       config=TrainConfig(num_rounds=1, max_depth=1))
     weak = train_and_register(changes.registry, raw, clean.head(300), run_name="weak", source="test",
                               config=TrainConfig(num_rounds=5, max_depth=1))
     crown(changes, weak.version)
@@ -54,6 +62,9 @@ def test_clearly_better_challenger_is_promoted_and_aliases_swap(weak_world: dict
     w = week_windows(DRIFT_WEEK)
     store = weak_world["store"]
     assert meta["promoted"] is True and meta["gain_ci_low"] > 0
+    applicants = store.read_window(*SwapRule().window(w.evaluation[0], w.as_of))
+    assert meta["swap_in"] + meta["swap_out"] == round(meta["swap_share"] * len(applicants)) > 0
+    assert "swap-in risk is a reject-inference assumption" in meta["swaps"]
     assert meta["evaluation_rows"] == len(store.read_window(*w.evaluation, labelled_only=True))
     assert aliases(weak_world["registry"]) == (new, None, weak_world["weak_version"])  # weak: rollback target
     tags = weak_world["registry"].version(new).tags
