@@ -1,10 +1,11 @@
-# Two entry points for a newcomer: `make run` (set up + main job) and `make test` (set up + tests).
+# Two entry points for a newcomer: `make run` (set up + main job) and `make test` (set up + tests);
+# `make rehearse` sets up and runs the production rehearsal.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: setup test-setup run lint test bench clean
+.PHONY: setup rehearse-setup test-setup run rehearse lint test bench clean
 
 setup: $(STAMP)
 
@@ -15,13 +16,20 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode -c constraints.txt -e '.[dev]'
 	rm -f $(VENV)/.installed-*; touch $@
 
-test-setup: setup
+# What `creditrisk rehearse` starts besides the project venv: the BigQuery emulator (its own venv)
+# and Debian's PostgreSQL (creditrisk_app/rehearsal/parts.py).
+rehearse-setup: setup
 	bash tests/bqemu/setup.sh
-	bash tests/serving/setup_browser.sh
 	bash tests/postgres/setup.sh
+
+test-setup: rehearse-setup
+	bash tests/serving/setup_browser.sh
 
 run: setup
 	$(BIN)/creditrisk demo $(if $(DATA),--data $(DATA),) $(ARGS)
+
+rehearse: rehearse-setup
+	$(BIN)/creditrisk rehearse $(if $(DATA),--data $(DATA),) $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

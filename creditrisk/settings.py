@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 # A URI's password (scheme://user:PASSWORD@host) and a `password=` pair (libpq keyword strings, query
@@ -21,6 +22,11 @@ _PASSWORD_PAIR = re.compile(r"(?P<key>\b(?:password|passwd|pwd)=)[^&\s]+", re.IG
 def redact(text: str) -> str:
     """`text` with every URI password and `password=` value replaced by `***`."""
     return _PASSWORD_PAIR.sub(r"\g<key>***", _URI_PASSWORD.sub(r"\g<user>:***@", text))
+
+# 12 CFR 1002.12(b): application records are kept 25 months after the applicant was notified.
+MIN_RETENTION_MONTHS = 25
+# One legal hold: its label, and the first and last day (inclusive, UTC) of the requests it holds.
+LegalHold = tuple[str, date, date]
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class Settings:
     # BIGQUERY_EMULATOR_HOST (google-cloud-bigquery's own variable): the BigQuery API at this
     # http:// address with anonymous credentials. Only for an emulator (the production rehearsal).
     bq_emulator: str | None = None
+    retention_months: int = MIN_RETENTION_MONTHS  # CREDITRISK_RETENTION_MONTHS: how long rows are kept
+    legal_holds: tuple[LegalHold, ...] = ()  # CREDITRISK_LEGAL_HOLDS: request days never deleted
 
     @property
     def mlflow_dir(self) -> Path:
@@ -86,6 +94,40 @@ class Settings:
             d.mkdir(parents=True, exist_ok=True)
 
 
+def _retention_months(value: str | None) -> int:
+    """CREDITRISK_RETENTION_MONTHS as a whole number of months, at least the law's 25."""
+    if not value:
+        return MIN_RETENTION_MONTHS
+    try:
+        months = int(value)
+    except ValueError:
+        raise ValueError(f"CREDITRISK_RETENTION_MONTHS must be a whole number of months, "
+                         f"got {value!r}") from None
+    if months < MIN_RETENTION_MONTHS:
+        raise ValueError(f"CREDITRISK_RETENTION_MONTHS must be at least {MIN_RETENTION_MONTHS} "
+                         f"(12 CFR 1002.12(b)), got {months}")
+    return months
+
+
+def _legal_holds(value: str | None) -> tuple[LegalHold, ...]:
+    """CREDITRISK_LEGAL_HOLDS: comma-separated `[label=]YYYY-MM-DD..YYYY-MM-DD`, both days held."""
+    holds = []
+    for item in (value or "").split(","):
+        if not (item := item.strip()):
+            continue
+        label, _, days = item.rpartition("=")
+        first, sep, last = days.partition("..")
+        try:
+            start, end = date.fromisoformat(first.strip()), date.fromisoformat(last.strip())
+        except ValueError:
+            start = end = None
+        if not sep or start is None or end is None or end < start:
+            raise ValueError(f"CREDITRISK_LEGAL_HOLDS: {item!r} is not [label=]FIRST..LAST "
+                             "(two dates YYYY-MM-DD, FIRST not after LAST)")
+        holds.append((label.strip() or days.strip(), start, end))
+    return tuple(holds)
+
+
 def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """The settings from `environ` (default: the process environment), validated."""
     env = os.environ if environ is None else environ
@@ -115,4 +157,6 @@ def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_training_data=data_policy,
         lock_uri=env.get("CREDITRISK_LOCK_URI") or None,
         bq_emulator=env.get("BIGQUERY_EMULATOR_HOST") or None,
+        retention_months=_retention_months(env.get("CREDITRISK_RETENTION_MONTHS")),
+        legal_holds=_legal_holds(env.get("CREDITRISK_LEGAL_HOLDS")),
     )

@@ -9,3 +9,8 @@ SOURCES_GROUP = "sources"
 # the previous day has closed and an hour before the weekly drift check (Monday 02:00) reads them.
 COMPACTION_JOB = "store_compaction_job"
 COMPACTION_CRON = "0 1 * * *"
+
+# Retention (12 CFR 1002.12(b)): rows older than CREDITRISK_RETENTION_MONTHS deleted, monthly at 03:00
+# UTC on the 1st: after that night's compaction (01:00), and after a Monday's drift check (02:00).
+RETENTION_JOB = "store_retention_job"
+RETENTION_CRON = "0 3 1 * *"

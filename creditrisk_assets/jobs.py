@@ -6,8 +6,8 @@ Both run their steps in one process: on two cores a process per step only adds s
 
 import dagster as dg
 
-from creditrisk_assets.groups import COMPACTION_JOB, MONITORING_GROUP, RETRAINING_GROUP
-from creditrisk_assets.maintenance import compact_request_store
+from creditrisk_assets.groups import COMPACTION_JOB, MONITORING_GROUP, RETENTION_JOB, RETRAINING_GROUP
+from creditrisk_assets.maintenance import apply_retention, compact_request_store
 from creditrisk_assets.partitions import WEEKS
 
 weekly_drift_job = dg.define_asset_job(
@@ -30,3 +30,10 @@ retrain_job = dg.define_asset_job(
         description="Compact the request store: one file per finished day. Started daily by its schedule.")
 def store_compaction_job() -> None:
     compact_request_store()
+
+
+@dg.job(name=RETENTION_JOB, executor_def=dg.in_process_executor,
+        description="Delete store rows past their retention (holds and served models' training rows kept). "
+                    "Started monthly by its schedule.")
+def store_retention_job() -> None:
+    apply_retention()

@@ -1,10 +1,13 @@
-"""Store upkeep: the request store's daily compaction, one thin op around `RequestStore.compact`."""
+"""Store upkeep: the daily compaction and the monthly retention, thin ops around the store's methods."""
 
 from datetime import UTC, datetime
 
 import dagster as dg
 
-from creditrisk_assets.resources import StoreResource
+from creditrisk.settings import get_settings
+from creditrisk.store.retention import hold_ranges, plan_retention
+from creditrisk.training.lineage import referenced_windows
+from creditrisk_assets.resources import RegistryResource, StoreResource
 
 
 class CompactionConfig(dg.Config):
@@ -35,3 +38,38 @@ def compact_request_store(context: dg.OpExecutionContext, config: CompactionConf
     return dg.Output(removed, metadata={
         "files_removed": removed, "days_compacted": len(merged), "before": before.isoformat(),
         "store": repr(target), "folders": dg.MetadataValue.json(merged)})
+
+
+class RetentionConfig(dg.Config):
+    """When the retention run counts back from: the schedule passes its tick's time; empty means now."""
+
+    now: str = ""  # ISO 8601; rows older than CREDITRISK_RETENTION_MONTHS before it may go
+
+
+@dg.op(description="Delete request rows and outcomes older than CREDITRISK_RETENTION_MONTHS (default 25, "
+                   "12 CFR 1002.12(b)), except under a legal hold (CREDITRISK_LEGAL_HOLDS) or in the "
+                   "training data of a version that may still serve.")
+def apply_retention(context: dg.OpExecutionContext, config: RetentionConfig, store: StoreResource,
+                    registry: RegistryResource) -> dg.Output[dict[str, int]]:
+    """Rows deleted, with the cut-off and each keep range (and the requests it kept) as metadata."""
+    settings = get_settings()  # read when the run starts: a changed hold applies to the next run
+    now = datetime.fromisoformat(config.now) if config.now else datetime.now(UTC)
+    plan = plan_retention(now, months=settings.retention_months, holds=hold_ranges(settings.legal_holds),
+                          referenced=referenced_windows(registry.get_registry()))
+    target = store.get_store()
+    try:
+        deleted = target.delete_before(plan.cutoff, plan.ranges())
+        kept = [{"why": k.why, "start": k.start.isoformat(), "end": k.end.isoformat(),
+                 "requests": target.count(k.start, k.end)} for k in plan.keep]
+        older_left = target.count(None, plan.cutoff)
+    finally:
+        target.close()
+    for k in kept:
+        context.log.info(f"kept {k['requests']} requests from {k['start']} to {k['end']}: {k['why']}")
+    context.log.info(f"{target!r}: deleted {deleted.requests} requests and {deleted.outcomes} outcomes "
+                     f"before {plan.cutoff:%Y-%m-%d}; {older_left} older requests kept")
+    return dg.Output({"requests": deleted.requests, "outcomes": deleted.outcomes}, metadata={
+        "cutoff": plan.cutoff.isoformat(), "retention_months": settings.retention_months,
+        "requests_deleted": deleted.requests, "outcomes_deleted": deleted.outcomes,
+        "requests_kept_before_cutoff": older_left, "store": repr(target),
+        "kept": dg.MetadataValue.json(kept)})

@@ -172,6 +172,15 @@ class Registry:
         seqs = [int(v) for mv in found for k, v in mv.tags.items() if k.endswith(".event") and v.isdigit()]
         return max(seqs, default=None)
 
+    def versions(self) -> list[ModelVersion]:
+        """Every registered version of the model, with its tags ([] before the first)."""
+        return list(self._call("listing versions", self.client.search_model_versions,
+                               f"name='{self.model_name}'"))
+
+    def run_params(self, run_id: str) -> dict[str, str]:
+        """The parameters a run logged (its training data's lineage among them)."""
+        return dict(self._call(f"reading run {run_id}", self.client.get_run, run_id).data.params)
+
     def model_tags(self) -> dict[str, str]:
         """The registered model's tags ({} before its first version)."""
         try:

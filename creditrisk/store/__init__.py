@@ -2,5 +2,6 @@
 
 Modules: `base` (the `RequestStore` interface), `rows` (the row contract: columns, dtypes, coercion),
 `request_ids` (UUIDv7 ids on the request's clock), `local` (Parquet read through DuckDB), `bigquery`
-(production), `durable` (fsync-then-publish), `quarantine` (unreadable files set aside), `compaction`.
+(production), `durable` (fsync-then-publish), `quarantine` (unreadable files set aside), `compaction`,
+`retention` (what a retention run may delete).
 """

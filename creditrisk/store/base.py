@@ -13,6 +13,8 @@ from datetime import datetime
 
 import pandas as pd
 
+from creditrisk.store.retention import Deleted
+
 
 class RequestStore(ABC):
     """Append-only log of requests and outcomes, read by time window."""
@@ -60,6 +62,17 @@ class RequestStore(ABC):
     @abstractmethod
     def count(self, start: datetime | None = None, end: datetime | None = None) -> int:
         """Number of distinct request ids with `start <= ts < end` (all when both are None)."""
+
+    @abstractmethod
+    def delete_before(self, cutoff: datetime, keep: Sequence[tuple[datetime, datetime]] = ()) -> Deleted:
+        """Delete requests with `ts < cutoff` outside every `[start, end)` of `keep`, and their outcomes.
+
+        An outcome goes once it was reported before `cutoff` and its request is no longer stored, so
+        a kept request keeps every outcome, and one that outlives its request goes on a later run.
+        Readers never see part of a deletion's unit (a local day file, a BigQuery statement); a
+        failure raises StoreError, and running again finishes the work. `creditrisk.store.retention`
+        decides the arguments.
+        """
 
     def compact(self, before: datetime, *, on_day: Callable[[str, int], None] | None = None) -> int:
         """Merge each day's files strictly before `before`'s UTC day into one; returns files removed.

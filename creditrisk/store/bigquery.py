@@ -30,6 +30,7 @@ from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
 from creditrisk.store.base import RequestStore
 from creditrisk.store.request_ids import lookup_days
+from creditrisk.store.retention import Deleted, merged_ranges
 from creditrisk.store.rows import (
     OUTCOME_COLUMNS,
     REQUEST_COLUMNS,
@@ -294,6 +295,36 @@ class BigQueryRequestStore(RequestStore):
                   bigquery.ScalarQueryParameter("end", "TIMESTAMP",
                                                 _MAX_TS if end is None else utc(end).to_pydatetime())]
         return int(self._query(sql, params, self.requests_table)["n"].iloc[0])
+
+    def delete_before(self, cutoff: datetime, keep: Sequence[tuple[datetime, datetime]] = ()) -> Deleted:
+        """One DELETE per table, requests first: BigQuery applies each whole or not at all."""
+        ranges = merged_ranges(keep)
+        cut = utc(cutoff).to_pydatetime()
+        params: list[Any] = [bigquery.ScalarQueryParameter("cutoff", "TIMESTAMP", cut)]
+        for n, (lo, hi) in enumerate(ranges):
+            params += [bigquery.ScalarQueryParameter(f"lo{n}", "TIMESTAMP", lo),
+                       bigquery.ScalarQueryParameter(f"hi{n}", "TIMESTAMP", hi)]
+        kept = "".join(f" AND NOT (ts >= @lo{n} AND ts < @hi{n})" for n in range(len(ranges)))
+        requests = self._dml(f"DELETE FROM `{self.requests_table}` WHERE ts < @cutoff{kept}", params,
+                             self.requests_table)
+        # An outcome stays while its request does; an orphan goes once it is older than the cut-off. A
+        # failure between the two statements leaves orphans, which the next run removes.
+        outcomes = self._dml(f"""
+            DELETE FROM `{self.outcomes_table}` AS o
+            WHERE o.reported_at < @cutoff AND NOT EXISTS (
+              SELECT 1 FROM `{self.requests_table}` AS r WHERE r.request_id = o.request_id)""",
+                             params[:1], self.outcomes_table, self.requests_table)
+        return Deleted(requests=requests, outcomes=outcomes)
+
+    def _dml(self, sql: str, params: list[Any], *tables: str) -> int:
+        """Run one DML statement; returns the rows it changed."""
+        config = bigquery.QueryJobConfig(query_parameters=params)
+        with self._errors("delete from", *tables):
+            # No job_retry: a failed statement changed nothing, and running it again is idempotent.
+            job = self.client.query(sql, job_config=config, location=self.location, retry=self._retry,
+                                    timeout=self._timeout)
+            job.result(timeout=self._timeout, retry=self._retry)
+        return int(job.num_dml_affected_rows or 0)
 
     def close(self) -> None:
         # Releases only what a factory gave this store; a client passed in is the caller's to close.

@@ -66,3 +66,32 @@ def publish_parquets(files: Sequence[tuple[pa.Table, Path]]) -> None:
         for path in staged + published:
             path.unlink(missing_ok=True)
         raise
+
+
+def replace_parquet(table: pa.Table, path: Path) -> None:
+    """Put `table` in place of the file at `path` in one rename: readers see the old file or the new one.
+
+    Unlike `publish_parquets`, a failure never removes `path`: it still holds the old rows.
+    """
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as sink:
+            pq.write_table(table, sink)
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    sync_dir(path.parent)
+
+
+def remove_file(path: Path, *, prune_folder: bool = False) -> None:
+    """Remove `path` durably; with `prune_folder`, its folder too once empty (a writer may refill it)."""
+    path.unlink()
+    sync_dir(path.parent)
+    if prune_folder:
+        try:
+            path.parent.rmdir()
+        except OSError:  # not empty: a writer published a file there meanwhile, which stays
+            return
+        sync_dir(path.parent.parent)

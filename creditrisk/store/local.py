@@ -28,14 +28,16 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from creditrisk.store.base import RequestStore
-from creditrisk.store.compaction import merge_day
+from creditrisk.store.compaction import drop_rows, merge_day
 from creditrisk.store.durable import make_dirs, publish_parquets
 from creditrisk.store.quarantine import Quarantine
 from creditrisk.store.request_ids import lookup_days
+from creditrisk.store.retention import Deleted, may_delete, merged_ranges
 from creditrisk.store.rows import (
     OUTCOME_COLUMNS,
     REQUEST_COLUMNS,
@@ -213,6 +215,48 @@ class LocalRequestStore(RequestStore):
                     removed += merged
                     if on_day is not None:
                         on_day(f"{kind}/{folder.name}", merged)
+        return removed
+
+    def delete_before(self, cutoff: datetime, keep: Sequence[tuple[datetime, datetime]] = ()) -> Deleted:
+        """Rewrite each day folder that holds rows to delete (one rename per day), requests first."""
+        cut, ranges = utc(cutoff), merged_ranges(keep)
+        last_day = cut.strftime("%Y-%m-%d")
+        requests = self._drop("requests", last_day, ranges, lambda t: may_delete(t.column("ts").to_pandas(),
+                                                                                  cut, ranges))
+        # Outcomes whose request is gone (now, or on an earlier run), reported before the cut-off.
+        old = [f for d in self._days("outcomes") if d.name[5:] <= last_day for f in sorted(d.glob("part-*"))]
+
+        def build() -> Query:
+            outcomes, requests_now = [f for f in old if f.exists()], self._files("requests")
+            if not outcomes:
+                return None
+            gone = (f"AND request_id NOT IN (SELECT request_id FROM "
+                    f"read_parquet({_sql_list(requests_now)}, union_by_name=true))" if requests_now else "")
+            return (f"SELECT DISTINCT request_id FROM read_parquet({_sql_list(outcomes)}) "
+                    f"WHERE reported_at < ? {gone}", [cut.to_pydatetime()], outcomes + requests_now)
+
+        found = self._query(build)
+        orphans = set() if found is None else set(found["request_id"].astype(str))
+        outcomes = self._drop("outcomes", last_day, [], lambda t: (
+            (t.column("reported_at").to_pandas() < cut).to_numpy()
+            & t.column("request_id").to_pandas().astype(str).isin(orphans).to_numpy())) if orphans else 0
+        return Deleted(requests=requests, outcomes=outcomes)
+
+    def _drop(self, kind: str, last_day: str, ranges: list[tuple[datetime, datetime]],
+              doomed: Callable[[pa.Table], np.ndarray]) -> int:
+        """Drop the `doomed` rows from `kind`'s day folders up to `last_day`, skipping days wholly kept."""
+        removed = 0
+        for folder in self._days(kind):
+            day = utc(folder.name[5:])
+            if folder.name[5:] > last_day or any(lo <= day and day + pd.Timedelta(days=1) <= hi
+                                                  for lo, hi in ranges):
+                continue
+            try:
+                removed += drop_rows(folder, _part_name("retention"), self._quarantine, doomed,
+                                     dedupe=kind == "requests")
+            except OSError as exc:
+                raise StoreError(f"{self}: retention could not rewrite {folder} ({removed} {kind} rows "
+                                 f"deleted before it; run again to finish): {exc}") from exc
         return removed
 
     def quarantined_files(self) -> int:

@@ -5,13 +5,16 @@ time window of the production rows, the outcome cut-off, row count) and a SHA-25
 training frame (MLflow's own pandas digest covers only the first 10,000 rows). Copies of the rows
 as Parquet artifacts are written only under the `copy` policy (CREDITRISK_LOG_TRAINING_DATA; the
 default locally, as the original design did); production runs `reference`, so no applicant row
-leaves the request store for MLflow.
+leaves the request store for MLflow. Retention reads the same record back (`referenced_windows`):
+the production rows of a version that may still serve are never deleted.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -19,6 +22,9 @@ import pandas as pd
 from mlflow.data.code_dataset_source import CodeDatasetSource
 
 from creditrisk.applicants.schema import LABEL
+from creditrisk.registry.client import Registry
+from creditrisk.registry.states import State
+from creditrisk.store.retention import EPOCH, KeepRange
 
 COPY, REFERENCE = "copy", "reference"
 
@@ -62,3 +68,46 @@ def log_training_data(ref: DataReference, training: pd.DataFrame, copies: dict[s
             frame.to_parquet(path, index=False)
             mlflow.log_artifact(str(path), "data")
     return digest
+
+
+# Versions whose training rows retention deletes: none of them serves again unless a person forces a
+# rollback to it. Every other state (and a version with no state tag) may serve, so its rows stay.
+SETTLED_STATES = frozenset({State.RETIRED, State.REJECTED, State.SUPERSEDED})
+_END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def training_window(params: Mapping[str, str]) -> tuple[datetime, datetime] | None:
+    """The request times `[start, end)` a run trained on, from its lineage; None for base data only.
+
+    `..END` read from the first request; a run that recorded no lineage may have read anything.
+    """
+    window = params.get("training_data.window")
+    if window is None:
+        return EPOCH, _END_OF_TIME
+    if window == "none":
+        return None
+    first, sep, last = window.partition("..")
+    try:
+        start = datetime.fromisoformat(first).replace(tzinfo=UTC) if first else EPOCH
+        end = datetime.fromisoformat(last).replace(tzinfo=UTC)
+    except ValueError:
+        sep = ""
+    if not sep:
+        raise ValueError(f"training_data.window {window!r} is not [START]..END")
+    return start, end
+
+
+def referenced_windows(registry: Registry) -> list[KeepRange]:
+    """The training windows of every version not in `SETTLED_STATES`, each with the version it keeps."""
+    kept = []
+    for mv in sorted(registry.versions(), key=lambda v: int(v.version)):
+        state = mv.tags.get("state", "no state")
+        if state in SETTLED_STATES:
+            continue
+        params = registry.run_params(mv.run_id)
+        window = training_window(params)
+        if window is not None:
+            recorded = params.get("training_data.window", "not recorded")
+            why = f"training data of version {mv.version} ({state}, window {recorded})"
+            kept.append(KeepRange(*window, why))
+    return kept

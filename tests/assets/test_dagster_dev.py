@@ -36,6 +36,7 @@ def test_dagster_dev_serves_the_code_location(tmp_path: Path) -> None:
     (repo,) = data["repositoriesOrError"]["nodes"]
     assert {(s["name"], s["sensorState"]["status"]) for s in repo["sensors"]} == {("drift_sensor", "RUNNING")}
     assert {(s["name"], s["scheduleState"]["status"]) for s in repo["schedules"]} == \
-        {("weekly_drift_schedule", "RUNNING"), ("store_compaction_schedule", "RUNNING")}
+        {("weekly_drift_schedule", "RUNNING"), ("store_compaction_schedule", "RUNNING"),
+         ("store_retention_schedule", "RUNNING")}
     assert (tmp_path / "dagster").is_dir() and any((tmp_path / "dagster").iterdir())
     assert service.proc.poll() is not None  # stopped, with everything it started
