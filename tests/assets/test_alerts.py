@@ -12,6 +12,7 @@ from world import QUIET_WEEK, resources_for
 
 from creditrisk.applicants.schema import FEATURES, LABEL
 from creditrisk.applicants.synth import generate
+from creditrisk.monitoring.realized import RealizedRule
 from creditrisk.store.local import LocalRequestStore
 from creditrisk_app.demo.alert_sink import AlertSink
 from creditrisk_assets.assets.requests import current_window
@@ -95,3 +96,8 @@ def test_an_undelivered_alert_shows_on_the_check_and_the_log_names_no_url(caplog
     assert "the alert was NOT delivered (webhook at 127.0.0.1: ConnectionRefusedError)" in gate.description
     assert "T0SECRET" not in caplog.text
     assert "alert webhook at 127.0.0.1 failed: ConnectionRefusedError" in caplog.text
+
+
+def test_the_feed_settings_reach_the_rule_from_dagster_config() -> None:
+    rule = LoopConfig(label_due_days=120, max_label_age_days=3).realized_rule()
+    assert (rule.label_due_days, rule.max_label_age_days, rule.min_rows) == (120, 3, RealizedRule.min_rows)

@@ -76,3 +76,4 @@ def test_too_few_labels_alert_when_more_outcomes_are_due_than_the_minimum() -> N
     assert short.reason == ("outcomes missing: 1200 labelled rows < 2500, though 3100 approved requests of "
                             "the window are past their outcome's due date (14 days)")
     assert not rule.judge(reported(1_200, as_of, 1.0), as_of=as_of, due=2_400).alert
+
