@@ -44,7 +44,7 @@ def week_checks(current_window: pd.DataFrame, loop: LoopConfig, week: str) -> li
                                  severity=dg.AssetCheckSeverity.ERROR,
                                  metadata={"rows": n, "min_rows": loop.min_weekly_requests,
                                            **(sent if thin else {})},
-                                 description=thin and thin + note)
+                                 description=thin + note if thin else None)
     return [volume, data_quality(quality, loop, sent, note)]
 
 
@@ -53,7 +53,8 @@ def data_quality(q: QualityResult, loop: LoopConfig, sent: dict[str, Any], note:
         return dg.AssetCheckResult(check_name="data_quality", passed=False, description=q.reason + note,
                                    metadata={"missing_columns": ", ".join(q.missing_columns), **sent})
     return dg.AssetCheckResult(check_name="data_quality", passed=q.passed,
-                               severity=dg.AssetCheckSeverity.WARN, description=q.reason and q.reason + note,
+                               severity=dg.AssetCheckSeverity.WARN,
+                               description=q.reason + note if q.reason else None,
                                metadata={
         "max_null_rate": q.max_null_rate, "null_rate_limit": loop.max_null_rate,
         "worst_null_column": q.worst_null_column, "out_of_range_rows": q.out_of_range_rows,
