@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from creditrisk.monitoring.quality import QualityResult
 from creditrisk.monitoring.windows import week_windows
 from creditrisk.training.retraining import Candidate
 from creditrisk_assets.resources import LoopConfig, StoreResource
@@ -30,25 +31,42 @@ VALIDATION = dg.AssetCheckSpec("candidate_validation", asset="candidate_model", 
                                            "(loads, schema, threshold, canary scores as recorded).")
 
 
-def volume_gate(current_window: pd.DataFrame, loop: LoopConfig) -> dg.AssetCheckResult:
-    n = len(current_window)
-    return dg.AssetCheckResult(check_name="volume_gate", passed=n >= loop.min_weekly_requests,
-                               severity=dg.AssetCheckSeverity.ERROR,
-                               metadata={"rows": n, "min_rows": loop.min_weekly_requests},
-                               description=None if n >= loop.min_weekly_requests else
-                               f"insufficient data: {n} requests < {loop.min_weekly_requests}")
+def week_checks(current_window: pd.DataFrame, loop: LoopConfig, week: str) -> list[dg.AssetCheckResult]:
+    """The volume gate and data quality of a week; one alert for the week names each that failed."""
+    n, quality = len(current_window), loop.quality_rule().judge(current_window)
+    thin = None if n >= loop.min_weekly_requests else \
+        f"insufficient data: {n} requests < {loop.min_weekly_requests}"
+    failed = [f"{name} ({why})" for name, why in (("volume_gate", thin), ("data_quality", quality.reason))
+              if why]
+    sent, note = send_alert(loop, f"creditrisk: week {week} failed {'; '.join(failed)}",
+                            {"week": week, "rows": n}) if failed else ({}, "")
+    volume = dg.AssetCheckResult(check_name="volume_gate", passed=thin is None,
+                                 severity=dg.AssetCheckSeverity.ERROR,
+                                 metadata={"rows": n, "min_rows": loop.min_weekly_requests,
+                                           **(sent if thin else {})},
+                                 description=thin + note if thin else None)
+    return [volume, data_quality(quality, loop, sent, note)]
 
 
-def data_quality(current_window: pd.DataFrame, loop: LoopConfig) -> dg.AssetCheckResult:
-    q = loop.quality_rule().judge(current_window)
+def data_quality(q: QualityResult, loop: LoopConfig, sent: dict[str, Any], note: str) -> dg.AssetCheckResult:
     if q.missing_columns:
-        return dg.AssetCheckResult(check_name="data_quality", passed=False,
-                                   metadata={"missing_columns": ", ".join(q.missing_columns)})
+        return dg.AssetCheckResult(check_name="data_quality", passed=False, description=q.reason + note,
+                                   metadata={"missing_columns": ", ".join(q.missing_columns), **sent})
     return dg.AssetCheckResult(check_name="data_quality", passed=q.passed,
-                               severity=dg.AssetCheckSeverity.WARN, metadata={
+                               severity=dg.AssetCheckSeverity.WARN,
+                               description=q.reason + note if q.reason else None,
+                               metadata={
         "max_null_rate": q.max_null_rate, "null_rate_limit": loop.max_null_rate,
         "worst_null_column": q.worst_null_column, "out_of_range_rows": q.out_of_range_rows,
-        "rules_broken": ", ".join(f"{k} ({v})" for k, v in q.rules_broken.items()) or "none"})
+        "rules_broken": ", ".join(f"{k} ({v})" for k, v in q.rules_broken.items()) or "none",
+        **({} if q.passed else sent)})
+
+
+def send_alert(loop: LoopConfig, title: str, details: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Send one alert; the metadata and the description's ending that say whether it was delivered."""
+    delivery = loop.alerter().send(title, details)
+    return ({"alert_delivered": delivery.delivered, "alert": str(delivery)},
+            "" if delivery.delivered else f"; the alert was NOT delivered ({delivery.problem})")
 
 
 def candidate_quality_floor(candidate: Candidate, loop: LoopConfig) -> dg.AssetCheckResult:
@@ -82,7 +100,8 @@ def candidate_validation(candidate: Candidate) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(asset="raw_requests",
-                description="Realized AUC of the served scores on labelled recent requests (concept drift).")
+                description="Realized AUC of the served scores on labelled recent requests (concept drift), "
+                            "and the outcome feed behind it (stale or missing outcomes alert).")
 def realized_performance(context: dg.AssetCheckExecutionContext, store: StoreResource,
                          loop: LoopConfig) -> dg.AssetCheckResult:
     # Checks on partitioned assets are not partitioned themselves (that API is in preview); the
@@ -91,17 +110,22 @@ def realized_performance(context: dg.AssetCheckExecutionContext, store: StoreRes
     if key is None:
         return dg.AssetCheckResult(passed=False, description="run has no week partition")
     w = week_windows(key, loop.reference_weeks, loop.evaluation_days)
-    rule = loop.realized_rule()
+    rule, requests = loop.realized_rule(), store.get_store()
     start, end = rule.window(w.as_of)
-    result = rule.judge(store.get_store().read_window(start, end, labelled_only=True))
-    meta: dict[str, Any] = {"labelled_rows": result.labelled_rows, **rule.as_metadata(),
+    # Outcomes known at the week's end, as the drift report reads them: a rerun judges the same feed.
+    labelled = requests.read_window(start, end, labelled_only=True, reported_before=w.as_of)
+    due = rule.due(requests.read_window(*rule.due_window(w.as_of), columns=["decision"]))
+    result = rule.judge(labelled, as_of=w.as_of, due=due)
+    meta: dict[str, Any] = {"labelled_rows": result.labelled_rows, "outcomes_due": due,
+                            "label_age_days": result.label_age_days, **rule.as_metadata(),
                             "window": f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}"}
-    if not result.judged:
-        return dg.AssetCheckResult(passed=True, metadata=meta, description=result.reason)
-    meta |= {"realized_auc": result.auc, "served_versions": ", ".join(result.served_versions)}
-    if result.alert:
-        loop.alerter().send(f"creditrisk: realized AUC {result.auc:.3f} below {rule.min_auc} ({w.label})",
-                            {"week": w.label, **meta})
-        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=meta,
-                                   description=f"ALERT: {result.reason}")
-    return dg.AssetCheckResult(passed=True, metadata=meta)
+    if result.judged:
+        meta |= {"realized_auc": result.auc, "served_versions": ", ".join(result.served_versions)}
+    if not result.alert:
+        return dg.AssetCheckResult(passed=True, metadata=meta,
+                                   description=None if result.judged else result.reason)
+    title = f"creditrisk: realized AUC {result.auc:.3f} below {rule.min_auc}" \
+        if result.judged and result.auc < rule.min_auc else f"creditrisk: {result.reason}"
+    sent, note = send_alert(loop, f"{title} ({w.label})", {"week": w.label, **meta})
+    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=meta | sent,
+                               description=f"ALERT: {result.reason}{note}")

@@ -86,6 +86,8 @@ class LoopConfig(dg.ConfigurableResource):
     min_candidate_auc: float = QualityFloor.min_auc
     max_candidate_brier: float = QualityFloor.max_brier
     performance_weeks: int = RealizedRule.weeks
+    label_due_days: int = RealizedRule.label_due_days  # a real book's outcomes take months: set it
+    max_label_age_days: float = RealizedRule.max_label_age_days
     min_importance_share: float = DriftRule.min_importance_share
     concept_confidence: float = ConceptRule.confidence
     concept_margin: float = ConceptRule.margin
@@ -114,7 +116,8 @@ class LoopConfig(dg.ConfigurableResource):
                             self.max_recall_drop)
 
     def realized_rule(self) -> RealizedRule:
-        return RealizedRule(self.min_realized_auc, self.min_realized_rows, self.performance_weeks)
+        return RealizedRule(self.min_realized_auc, self.min_realized_rows, self.performance_weeks,
+                            self.label_due_days, self.max_label_age_days)
 
     def quality_rule(self) -> QualityRule:
         return QualityRule(self.max_null_rate)

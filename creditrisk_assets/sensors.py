@@ -3,6 +3,7 @@
 import dagster as dg
 
 from creditrisk.monitoring.episodes import retrain_decision
+from creditrisk.registry.states import Outcome
 from creditrisk_assets.jobs import retrain_job
 
 CHANGE_TAG = "creditrisk/change_start"
@@ -11,11 +12,24 @@ UNFINISHED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 
 def retrained_in(instance: dg.DagsterInstance, change: str) -> str | None:
-    """The retrain run already started for the episode that began at `change`, if any."""
+    """The retrain run already started for the episode that began at `change`, if any; a run that
+    failed, was canceled or whose promotion move was refused judged nothing and does not count."""
     if not change:
         return None
     records = instance.get_run_records(dg.RunsFilter(job_name=retrain_job.name, tags={CHANGE_TAG: change}))
-    return next((r.dagster_run.run_id for r in records if r.dagster_run.status not in UNFINISHED), None)
+    return next((r.dagster_run.run_id for r in records
+                 if r.dagster_run.status not in UNFINISHED and judged(instance, r.dagster_run.run_id)), None)
+
+
+def judged(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """Whether the run's champion_model judged its challenger (True while it has not decided yet)."""
+    events = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+    for record in events:
+        mat = record.event_log_entry.asset_materialization
+        if mat is not None and mat.asset_key == dg.AssetKey("champion_model"):
+            outcome = mat.metadata.get("outcome")
+            return outcome is None or Outcome(str(outcome.value)).judged
+    return True
 
 
 @dg.asset_sensor(asset_key=dg.AssetKey("drift_report"), job=retrain_job, minimum_interval_seconds=5,

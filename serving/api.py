@@ -8,13 +8,11 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from fastapi.staticfiles import StaticFiles
 
 from creditrisk.applicants.schema import Applicant
 from creditrisk.store.request_ids import id_for
@@ -34,8 +32,8 @@ from serving.errors import BodyLimit, install_error_handlers
 from serving.health import public
 from serving.logger import LogRefused
 from serving.replica import Replica
+from serving.web import SecurityHeaders, add_browser_pages
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 # HTTPBearer documents the scheme in /openapi.json (the Authorize button of /docs); with auto_error
 # off the answers stay ours (503 unconfigured, 401 with WWW-Authenticate). At module level because
 # the routes' annotations are resolved in this module's namespace.
@@ -74,10 +72,11 @@ def build_api(svc: Replica) -> FastAPI:
     api = FastAPI(title="creditrisk loan pre-approval", version="1",
                   description="Probability of default for a loan application, the pre-approval decision "
                   "and, for denials, the main reasons. Money in currency units, lengths in years.",
-                  redoc_url=None)
+                  docs_url=None, redoc_url=None)  # /docs is served from this app (serving.web)
     install_error_handlers(api)
     api.add_middleware(BodyLimit, max_bytes=svc.args.max_body_bytes,
                        path_limits={"/outcomes/batch": svc.args.max_batch_body_bytes})
+    api.add_middleware(SecurityHeaders)  # added last, so outermost: the 413s of BodyLimit get them too
 
     @api.post("/predict", response_model=PredictResponse, responses=_PREDICT_ERRORS, tags=["scoring"])
     async def predict(request: Request,
@@ -158,12 +157,5 @@ def build_api(svc: Replica) -> FastAPI:
             body = public(body)
         return JSONResponse(body, status_code=503 if body["status"] == "unready" else 200)
 
-    @api.get("/", include_in_schema=False)
-    async def portal() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html")
-
-    # The portal's files under /static, not "/": a catch-all mount would answer every other method
-    # and path of the API (GET /predict 404, PUT /predict 405 "Allow: GET, HEAD") instead of the
-    # router's 405 naming the methods the route really has.
-    api.mount("/static", StaticFiles(directory=STATIC_DIR), name="portal")
+    add_browser_pages(api)
     return api

@@ -18,6 +18,7 @@ class QualityResult:
     worst_null_column: str = ""
     out_of_range_rows: int = 0
     rules_broken: dict[str, int] = field(default_factory=dict)  # the rule (as the API words it) -> rows
+    reason: str = ""  # what failed, in words; empty when it passes
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,16 @@ class QualityRule:
     def judge(self, week: pd.DataFrame) -> QualityResult:
         missing = [c for c in FEATURES if c not in week.columns]
         if missing:
-            return QualityResult(False, missing_columns=missing)
+            return QualityResult(False, missing_columns=missing,
+                                 reason=f"missing columns: {', '.join(missing)}")
         nulls = week[FEATURES].isna().mean()
         broken = invalid_rows(week[FEATURES])
         worst = float(nulls.max()) if len(week) else 0.0
+        worst_column = str(nulls.idxmax()) if len(week) else ""
         problems = {str(k): int(v) for k, v in broken.sum().items() if v}
-        return QualityResult(worst <= self.max_null_rate and not problems, [], worst,
-                             str(nulls.idxmax()) if len(week) else "", int(broken.any(axis=1).sum()),
-                             problems)
+        why = [f"null rate {worst:.3f} in {worst_column} > {self.max_null_rate:g}"] \
+            if worst > self.max_null_rate else []
+        if problems:
+            why.append(f"rules broken: {', '.join(f'{k} ({v} rows)' for k, v in problems.items())}")
+        return QualityResult(not why, [], worst, worst_column, int(broken.any(axis=1).sum()), problems,
+                             "; ".join(why))

@@ -1,4 +1,5 @@
-"""The realized-performance alert: the served scores' AUC on the outcomes reported for recent weeks."""
+"""The realized-performance alert: the served scores' AUC on the outcomes reported for recent weeks,
+and the outcome feed it depends on (a feed that stops must alert, not leave the rule unjudged)."""
 from __future__ import annotations
 
 import math
@@ -11,6 +12,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from creditrisk.applicants.schema import LABEL
+from creditrisk.model.credit_model import DECISION_APPROVED
 
 POPULATION = ("requests of the window whose outcome was reported: approved applicants only "
               "(a denied applicant never has one)")
@@ -33,6 +35,7 @@ class RealizedResult:
     alert: bool
     reason: str
     served_versions: tuple[str, ...] = ()
+    label_age_days: float = math.nan  # days from the newest outcome reported to the week's end
 
     @property
     def judged(self) -> bool:
@@ -54,24 +57,68 @@ class RealizedRule:
     min_auc: float = 0.72
     min_rows: int = 2_500
     weeks: int = 4
+    # An approved applicant's outcome is due this long after the request: the demo's bank reports
+    # within 2-12 days (`--label-delay uniform:2,12`). A real book reports months later (a default
+    # is declared at 90 days past due): a deployment sets its own, or the feed checks never arm.
+    label_due_days: int = 14
+    # The newest outcome may be at most this old at the week's end while outcomes are due. The
+    # demo's back office reports every day; a week with no report at all means the feed stopped.
+    max_label_age_days: float = 7.0
 
     def window(self, as_of: datetime) -> tuple[datetime, datetime]:
         """The requests whose outcomes the rule reads: the last `weeks` before `as_of`."""
         return as_of - timedelta(weeks=self.weeks), as_of
 
-    def judge(self, labelled: pd.DataFrame) -> RealizedResult:
-        """The verdict on the window's labelled rows (columns `loan_status`, `probability`)."""
+    def due_window(self, as_of: datetime) -> tuple[datetime, datetime]:
+        """The window's requests whose outcomes are due by `as_of`."""
+        return as_of - timedelta(weeks=self.weeks), as_of - timedelta(days=self.label_due_days)
+
+    def judge(self, labelled: pd.DataFrame, as_of: datetime | None = None, due: int = 0) -> RealizedResult:
+        """The verdict on the window's labelled rows (columns `loan_status`, `probability`, and
+        `reported_at` to judge the feed), given `due`, the approved requests of `due_window(as_of)`.
+
+        The feed alerts only once outcomes are due (a new service has none yet): when the newest
+        report is older than `max_label_age_days`, or fewer than `min_rows` are labelled though at
+        least `min_rows` approved requests are past their due date (so a whole feed would have them).
+        """
         n = len(labelled)
         versions = tuple(sorted(set(labelled["model_version"].astype(str)))) \
             if n and "model_version" in labelled else ()
+        age = self.label_age_days(labelled, as_of) if as_of is not None else math.nan
+        feed = []
+        if due and age > self.max_label_age_days:
+            feed.append("outcome feed stale: " + (
+                f"newest outcome reported {age:.1f} days before the week's end" if math.isfinite(age) else
+                f"no outcome reported for the window's requests, though {due} are due")
+                + f" (bound {self.max_label_age_days:g})")
+        if n < self.min_rows <= due:
+            feed.append(f"outcomes missing: {n} labelled rows < {self.min_rows}, though {due} approved "
+                        f"requests of the window are past their outcome's due date "
+                        f"({self.label_due_days} days)")
         auc = realized_auc(labelled) if n >= self.min_rows else math.nan
         if math.isnan(auc):
-            return RealizedResult(n, math.nan, False,
-                                  f"insufficient labels to judge: {n} labelled rows < {self.min_rows}")
-        if auc < self.min_auc:
-            return RealizedResult(n, auc, True, f"realized AUC {auc:.3f} < {self.min_auc}", versions)
-        return RealizedResult(n, auc, False, f"realized AUC {auc:.3f} >= {self.min_auc}", versions)
+            reason = "; ".join(feed) or f"insufficient labels to judge: {n} labelled rows < {self.min_rows}"
+            return RealizedResult(n, math.nan, bool(feed), reason, versions, age)
+        verdict = f"realized AUC {auc:.3f} {'<' if auc < self.min_auc else '>='} {self.min_auc}"
+        return RealizedResult(n, auc, auc < self.min_auc or bool(feed), "; ".join([verdict, *feed]),
+                              versions, age)
+
+    @staticmethod
+    def label_age_days(labelled: pd.DataFrame, as_of: datetime) -> float:
+        """Days from the newest outcome reported before `as_of` to `as_of`; inf when there is none."""
+        at = pd.to_datetime(labelled["reported_at"], utc=True) if "reported_at" in labelled \
+            else pd.Series(dtype="datetime64[ns, UTC]")
+        newest = at[at < pd.Timestamp(as_of)].max()
+        if pd.isna(newest):
+            return math.inf
+        return round((pd.Timestamp(as_of) - newest) / pd.Timedelta(days=1), 1)
+
+    @staticmethod
+    def due(requests: pd.DataFrame) -> int:
+        """The approved requests among `requests` (column `decision`): the ones owed an outcome."""
+        return int((requests["decision"] == DECISION_APPROVED).sum()) if len(requests) else 0
 
     def as_metadata(self) -> dict[str, Any]:
         return {"min_realized_auc": self.min_auc, "min_realized_rows": self.min_rows,
+                "label_due_days": self.label_due_days, "max_label_age_days": self.max_label_age_days,
                 "population": POPULATION}

@@ -37,8 +37,14 @@ class Outcome(StrEnum):
     KEPT = "kept"  # the champion keeps serving
     AWAITING_APPROVAL = "awaiting_approval"  # won, waits for a person under the approval policy
     FIRST_MODEL = "first_model"  # there was no champion: the challenger became the first
+    REFUSED = "refused"  # the move was refused under the lock (another move came first): nothing judged
 
     @property
     def serves_challenger(self) -> bool:
         """Whether the challenger serves after this outcome."""
         return self in (Outcome.PROMOTED, Outcome.FIRST_MODEL)
+
+    @property
+    def judged(self) -> bool:
+        """Whether the challenger was judged, so a retrain that ended so has had its chance."""
+        return self is not Outcome.REFUSED

@@ -38,7 +38,8 @@ def champion_model(context: dg.AssetExecutionContext, candidate_model: dict[str,
                       swap_rule=rule)
     except MoveRefused as refused:  # another move came first: nothing moved, and the trail says why
         context.log.warning(str(refused))
-        meta = {"promoted": False, "refused": True, "reason": str(refused), "challenger_version": challenger}
+        meta = {"promoted": False, "refused": True, "outcome": str(Outcome.REFUSED), "reason": str(refused),
+                "challenger_version": challenger}
         return dg.Output({**meta, "champion_version": "unchanged (the move was refused)"}, metadata=meta)
     except (RegistryError, LockUnavailable) as exc:  # never decide blind: try again later
         raise dg.RetryRequested(max_retries=2, seconds_to_wait=10) from exc

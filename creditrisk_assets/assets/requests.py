@@ -38,8 +38,8 @@ def current_window(context: dg.AssetExecutionContext, raw_requests: pd.DataFrame
     """The evaluated week's applicant features (what the drift report compares)."""
     df = raw_requests[FEATURES + [LABEL]].reset_index(drop=True)
     yield dg.Output(df, metadata={"row_count": len(df), "labelled_count": int(df[LABEL].notna().sum())})
-    yield checks.volume_gate(df, loop)
-    yield checks.data_quality(df, loop)
+    week = week_windows(context.partition_key, loop.reference_weeks, loop.evaluation_days).label
+    yield from checks.week_checks(df, loop, week)
 
 
 # It reads the request log for the configured `reference_weeks`, not 13 `raw_requests` partitions:

@@ -11,11 +11,16 @@ from world import DRIFT_WEEK, resources_for
 
 from creditrisk.applicants.data import load_dataset
 from creditrisk.model.credit_model import TrainConfig
+from creditrisk.monitoring.episodes import retrain_decision
 from creditrisk.monitoring.windows import week_windows
+from creditrisk.registry.changes import MoveRefused
 from creditrisk.registry.client import Registry
 from creditrisk.training.run import train_and_register
 from creditrisk.training.swap_groups import SwapRule
 from creditrisk_assets.definitions import ASSETS, CHECKS
+from creditrisk_assets.jobs import retrain_job
+from creditrisk_assets.sensors import CHANGE_TAG as RUN_CHANGE_TAG
+from creditrisk_assets.sensors import retrained_in
 
 RETRAIN = dg.AssetSelection.assets("candidate_model", "champion_model")
 
@@ -139,3 +144,24 @@ def test_blocking_age_rule_stops_a_model_that_scores_the_elderly_worse(
     assert aliases(weak_world["registry"]) == (weak_world["weak_version"], None, None)
     reject = weak_world["changes"].trail.events()[-1]
     assert reject["action"] == "reject" and "age_rule: Reg B age rule broken" in reject["reason"]
+
+
+def test_a_refused_promotion_does_not_spend_the_episodes_retrain(
+        weak_world: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another move came first (MoveRefused): nothing was judged, so the episode may retrain again."""
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise MoveRefused("promote refused: @champion moved (champion 1 -> 7) since the evaluation began")
+
+    monkeypatch.setattr("creditrisk_assets.assets.promotion.evaluate", refuse)
+    instance, change = dg.DagsterInstance.ephemeral(), "2026-08-03T00:00:00+00:00"
+    defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS, jobs=[retrain_job],
+                          resources=resources_for(weak_world))
+    run = defs.resolve_job_def("retrain_job").execute_in_process(
+        partition_key=DRIFT_WEEK, instance=instance, tags={RUN_CHANGE_TAG: change})
+    assert run.success
+    assert retrained_in(instance, change) is None
+    assert champion_meta(run)["outcome"] == "refused"
+    go, why = retrain_decision({"week": "2026-W32", "dataset_drift": True, "n_drifted": 2, "n_columns": 11,
+                                "change_start": change, "retrain_ready": True},
+                               retrained_in(instance, change))
+    assert go and why == f"data drift (2/11 columns) in week 2026-W32, change since {change}"

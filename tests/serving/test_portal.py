@@ -38,13 +38,31 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             context.close()
 
 
+def offline_page(browser_context: Any, served) -> tuple[Any, list[str], list[str]]:
+    """A page that may reach only the service (any other request is aborted, as offline), and the
+    lists of requests it tried elsewhere and of Content-Security-Policy violations it reported."""
+    page, elsewhere, violations = browser_context.new_page(), [], []
+    page.set_default_timeout(15_000)
+
+    def only_the_service(route: Any) -> None:
+        if route.request.url.startswith(served.base_url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    page.route("**/*", only_the_service)
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    return page, elsewhere, violations
+
+
 @pytest.fixture
 def page(browser_context: Any, served) -> Iterator[Any]:
-    page = browser_context.new_page()
-    page.set_default_timeout(15_000)
+    page, elsewhere, violations = offline_page(browser_context, served)
     page.goto(f"{served.base_url}/")
     page.wait_for_selector("body[data-ready='true']")
     yield page
+    assert (elsewhere, violations) == ([], [])  # the portal works offline, under the policy
     page.close()
 
 
@@ -90,3 +108,16 @@ def test_missing_fields_are_named_next_to_each_field(page: Any) -> None:
     page.click("#submit")
     page.wait_for_selector("#e-loan_grade:not(:empty)")
     assert page.inner_text("#e-loan_amnt") and page.get_attribute("#f-loan_grade", "aria-invalid") == "true"
+
+
+def test_docs_render_every_operation_offline_under_the_policy(browser_context: Any, served,
+                                                              client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    operations = sum(1 for item in spec["paths"].values() for method in item if method != "parameters")
+    page, elsewhere, violations = offline_page(browser_context, served)
+    page.goto(f"{served.base_url}/docs")
+    page.wait_for_selector(".opblock-summary", timeout=20_000)
+    assert page.locator(".opblock").count() == operations == 5
+    assert page.locator(".btn.authorize").count() == 1  # the bearer token's box, from this origin only
+    assert (elsewhere, violations) == ([], [])
+    page.close()

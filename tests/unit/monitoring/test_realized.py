@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -41,3 +41,39 @@ def test_one_class_has_no_auc() -> None:
 def test_the_window_is_the_last_weeks_before_the_week_end() -> None:
     as_of = datetime(2026, 3, 2, tzinfo=UTC)
     assert RealizedRule(weeks=4).window(as_of) == (datetime(2026, 2, 2, tzinfo=UTC), as_of)
+
+
+def reported(n: int, as_of: datetime, newest_age_days: float) -> pd.DataFrame:
+    """`n` well-ranked labelled rows whose newest outcome was reported `newest_age_days` before `as_of`."""
+    rows = labelled(n, separation=0.6)
+    newest = as_of - timedelta(days=newest_age_days)
+    return rows.assign(reported_at=[newest - timedelta(hours=i % 300) for i in range(n)])
+
+
+def test_a_stopped_outcome_feed_alerts_once_outcomes_are_due() -> None:
+    as_of = datetime(2026, 3, 2, tzinfo=UTC)
+    rule = RealizedRule(min_rows=2_500, max_label_age_days=7)
+    stale = rule.judge(reported(900, as_of, newest_age_days=9.5), as_of=as_of, due=600)
+    assert (stale.judged, stale.alert, stale.label_age_days) == (False, True, 9.5)
+    assert stale.reason == \
+        "outcome feed stale: newest outcome reported 9.5 days before the week's end (bound 7)"
+    # The same labels, judged on enough rows: the AUC is fine, the feed still is not.
+    assert rule.judge(reported(3_000, as_of, 9.5), as_of=as_of, due=600).alert
+    # Nothing due yet (a new service, or outcomes that take longer than the window): no alert.
+    assert not rule.judge(reported(900, as_of, 9.5), as_of=as_of, due=0).alert
+    none = labelled(0, 0.5).assign(reported_at=pd.NaT)
+    assert not rule.judge(none, as_of=as_of, due=0).alert
+    assert rule.judge(none, as_of=as_of, due=600).reason == \
+        "outcome feed stale: no outcome reported for the window's requests, though 600 are due (bound 7)"
+    assert not rule.judge(reported(900, as_of, 1.0), as_of=as_of, due=600).alert  # fresh, too few: wait
+
+
+def test_too_few_labels_alert_when_more_outcomes_are_due_than_the_minimum() -> None:
+    as_of = datetime(2026, 3, 2, tzinfo=UTC)
+    rule = RealizedRule(min_rows=2_500)
+    short = rule.judge(reported(1_200, as_of, 1.0), as_of=as_of, due=3_100)
+    assert (short.judged, short.alert) == (False, True)
+    assert short.reason == ("outcomes missing: 1200 labelled rows < 2500, though 3100 approved requests of "
+                            "the window are past their outcome's due date (14 days)")
+    assert not rule.judge(reported(1_200, as_of, 1.0), as_of=as_of, due=2_400).alert
+
