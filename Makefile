@@ -35,7 +35,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 test: test-setup lint
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra --durations=20
 
 bench: setup
 	$(BIN)/python bench/model_quality.py
