@@ -24,6 +24,7 @@ from pathlib import Path
 from creditrisk.registry.client import LoadedModel, Registry
 from creditrisk.registry.validation import validate
 from serving.config import MAX_RELOAD_BACKOFF_S
+from serving.flocks import try_flock
 from serving.health import now_iso
 
 WORKDIR_PREFIX = "creditrisk-serving-"
@@ -35,15 +36,12 @@ def remove_dead_workdirs(root: Path | None = None) -> list[Path]:
     removed: list[Path] = []
     for folder in sorted(Path(root or tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*")):
         try:
-            fd = os.open(folder / _OWNER, os.O_RDWR)
-        except OSError:  # no lock (yet, or made before locks existed): never guess it is dead
+            fd = try_flock(folder / _OWNER)
+        except OSError:  # an unreadable lock: never guess its owner is dead
             continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue  # its replica is alive
-        finally:
-            os.close(fd)  # closing drops the lock we may have taken: the folder goes next anyway
+        if fd is None:  # its replica is alive, or no lock (yet, or made before locks existed)
+            continue
+        os.close(fd)  # closing drops the lock: the folder goes next anyway
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed

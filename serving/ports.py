@@ -1,10 +1,10 @@
 """Which local service owns a loopback port: a claim held for the service's whole life."""
 from __future__ import annotations
 
-import fcntl
-import os
 import tempfile
 from pathlib import Path
+
+from serving.flocks import try_flock
 
 
 class PortTaken(ValueError):
@@ -20,11 +20,8 @@ def claim_port(port: int) -> int:
     traceback (or, where its start succeeds, would share the port's traffic).
     """
     path = Path(tempfile.gettempdir()) / f"creditrisk-serve-127.0.0.1-{port}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+    fd = try_flock(path, create=True, mode=0o644)
+    if fd is None:
         raise PortTaken(f"port {port} on 127.0.0.1 is taken by another creditrisk service on this machine, "
-                        f"starting or serving (lock {path}); choose another with --port") from None
+                        f"starting or serving (lock {path}); choose another with --port")
     return fd

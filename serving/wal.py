@@ -22,7 +22,6 @@ ships a segment twice: the store de-duplicates by request id, so each row is cou
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from creditrisk.store.durable import make_dirs, sync_dir
+from serving.flocks import try_flock
 
 log = logging.getLogger("serving.wal")
 _LOCK = "owner.lock"
@@ -84,13 +84,9 @@ class SegmentLog:
     def open(self) -> None:
         """Create and lock this owner's folder and open a fresh active segment."""
         make_dirs(self.folder)  # each folder it creates is synced into its parent
-        self._lock_fd = os.open(self.folder / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self._lock_fd)
-            self._lock_fd = None
-            raise RuntimeError(f"{self}: another live process owns this write-ahead log") from None
+        self._lock_fd = try_flock(self.folder / _LOCK, create=True)
+        if self._lock_fd is None:
+            raise RuntimeError(f"{self}: another live process owns this write-ahead log")
         existing = [int(p.stem.split("-")[1]) for p in self.folder.glob("seg-*.jsonl")
                     if p.stem.split("-")[1].isdigit()]
         self._seq = max(existing, default=0)
@@ -186,14 +182,12 @@ class SegmentLog:
         adopted: list[Path] = []
         for folder in self.orphans():
             try:
-                fd = os.open(folder / _LOCK, os.O_RDWR)
+                fd = try_flock(folder / _LOCK)
             except OSError:  # adopted by another replica a moment ago
                 continue
+            if fd is None:
+                continue  # its owner is alive (or another replica just adopted it)
             try:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # its owner is alive
                 for seg in sorted(folder.glob("*.jsonl")):
                     if _size(seg) == 0:
                         seg.unlink(missing_ok=True)
