@@ -201,12 +201,7 @@ class BigQueryRequestStore(RequestStore):
         params = [bigquery.ArrayQueryParameter("rows", "STRUCT", rows),
                   bigquery.ScalarQueryParameter("lo", "TIMESTAMP", min(stamps)),
                   bigquery.ScalarQueryParameter("hi", "TIMESTAMP", max(stamps))]
-        config = bigquery.QueryJobConfig(query_parameters=params)
-        with self._errors("append to", table):
-            # No job_retry: a failed statement changed nothing, and the caller's retry is idempotent.
-            job = self.client.query(sql, job_config=config, location=self.location, retry=self._retry,
-                                    timeout=self._timeout)
-            job.result(timeout=self._timeout, retry=self._retry)
+        self._dml("append to", sql, params, table)
         return len(df)
 
     def _query(self, sql: str, params: list[Any], *tables: str) -> pd.DataFrame:
@@ -305,22 +300,22 @@ class BigQueryRequestStore(RequestStore):
             params += [bigquery.ScalarQueryParameter(f"lo{n}", "TIMESTAMP", lo),
                        bigquery.ScalarQueryParameter(f"hi{n}", "TIMESTAMP", hi)]
         kept = "".join(f" AND NOT (ts >= @lo{n} AND ts < @hi{n})" for n in range(len(ranges)))
-        requests = self._dml(f"DELETE FROM `{self.requests_table}` WHERE ts < @cutoff{kept}", params,
-                             self.requests_table)
+        requests = self._dml("delete from", f"DELETE FROM `{self.requests_table}` WHERE ts < @cutoff{kept}",
+                             params, self.requests_table)
         # An outcome stays while its request does; an orphan goes once it is older than the cut-off. A
         # failure between the two statements leaves orphans, which the next run removes.
-        outcomes = self._dml(f"""
+        outcomes = self._dml("delete from", f"""
             DELETE FROM `{self.outcomes_table}` AS o
             WHERE o.reported_at < @cutoff AND NOT EXISTS (
               SELECT 1 FROM `{self.requests_table}` AS r WHERE r.request_id = o.request_id)""",
                              params[:1], self.outcomes_table, self.requests_table)
         return Deleted(requests=requests, outcomes=outcomes)
 
-    def _dml(self, sql: str, params: list[Any], *tables: str) -> int:
-        """Run one DML statement; returns the rows it changed."""
+    def _dml(self, verb: str, sql: str, params: list[Any], *tables: str) -> int:
+        """Run one DML statement, whole or not at all; returns the rows it changed."""
         config = bigquery.QueryJobConfig(query_parameters=params)
-        with self._errors("delete from", *tables):
-            # No job_retry: a failed statement changed nothing, and running it again is idempotent.
+        with self._errors(verb, *tables):
+            # No job_retry: a failed statement changed nothing, and each of ours is idempotent.
             job = self.client.query(sql, job_config=config, location=self.location, retry=self._retry,
                                     timeout=self._timeout)
             job.result(timeout=self._timeout, retry=self._retry)
