@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 
 # A URI's password (scheme://user:PASSWORD@host) and a `password=` pair (libpq keyword strings, query
@@ -22,6 +23,26 @@ _PASSWORD_PAIR = re.compile(r"(?P<key>\b(?:password|passwd|pwd)=)[^&\s]+", re.IG
 def redact(text: str) -> str:
     """`text` with every URI password and `password=` value replaced by `***`."""
     return _PASSWORD_PAIR.sub(r"\g<key>***", _URI_PASSWORD.sub(r"\g<user>:***@", text))
+
+
+
+class Promotion(StrEnum):
+    """CREDITRISK_PROMOTION: a winning challenger serves at once (`auto`) or waits for a person."""
+
+    AUTO = "auto"
+    APPROVAL = "approval"
+
+
+# The change policy's numbers (`creditrisk.registry.policy` says what each sets): deployment
+# settings, read only from the environment, never from a run's launch configuration.
+POLICY_VARIABLES = ("CREDITRISK_MIN_EVALUATION_ROWS", "CREDITRISK_MIN_DEFAULTS", "CREDITRISK_MIN_REPAID",
+                    "CREDITRISK_MIN_AUC_GAIN", "CREDITRISK_MAX_BRIER_INCREASE", "CREDITRISK_MAX_RECALL_DROP",
+                    "CREDITRISK_MIN_CANDIDATE_AUC", "CREDITRISK_MAX_CANDIDATE_BRIER")
+
+# What a Dagster resource takes from the process's environment rather than from its own fields: the
+# change policy, and who acts (the identity the MLflow server authenticates).
+DEPLOYMENT_VARIABLES = ("CREDITRISK_PROMOTION", *POLICY_VARIABLES, "CREDITRISK_DATA",
+                        "MLFLOW_TRACKING_USERNAME")
 
 # 12 CFR 1002.12(b): application records are kept 25 months after the applicant was notified.
 MIN_RETENTION_MONTHS = 25
@@ -42,8 +63,9 @@ class Settings:
     alert_webhook: str | None = None
     reports_override: Path | None = None
     store_override: Path | None = None
-    actor: str = "unknown"  # who CLI moves are recorded as (CREDITRISK_ACTOR, else the OS user)
-    promotion: str = "auto"  # CREDITRISK_PROMOTION: `auto`, or `approval` (a winner waits for a person)
+    actor: str = "unknown"  # who CLI moves are recorded as (see `_actor`)
+    promotion: Promotion = Promotion.AUTO  # CREDITRISK_PROMOTION
+    policy: tuple[tuple[str, str], ...] = ()  # the POLICY_VARIABLES that are set, as (name, raw value)
     log_training_data: str = "copy"  # CREDITRISK_LOG_TRAINING_DATA: `copy` rows to MLflow, or `reference`
     lock_uri: str | None = None  # CREDITRISK_LOCK_URI: postgresql://... for the shared registry lock
     # BIGQUERY_EMULATOR_HOST (google-cloud-bigquery's own variable): the BigQuery API at this
@@ -128,6 +150,22 @@ def _legal_holds(value: str | None) -> tuple[LegalHold, ...]:
     return tuple(holds)
 
 
+UNAUTHENTICATED = "unauthenticated"  # production's actor without an MLflow identity: it may not move a model
+
+
+def _actor(env: Mapping[str, str], *, production: bool) -> str:
+    """Who moves are recorded as: in production the identity the MLflow server authenticates
+    (MLFLOW_TRACKING_USERNAME; a typed name is refused), locally CREDITRISK_ACTOR, else that user,
+    else the OS user."""
+    user = (env.get("MLFLOW_TRACKING_USERNAME") or "").strip()
+    if not production:
+        return env.get("CREDITRISK_ACTOR") or user or getpass.getuser()
+    if env.get("CREDITRISK_ACTOR"):
+        raise ValueError("CREDITRISK_ACTOR is refused in production: the actor is the identity the MLflow "
+                         "server authenticates (MLFLOW_TRACKING_USERNAME)")
+    return user or UNAUTHENTICATED
+
+
 def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """The settings from `environ` (default: the process environment), validated."""
     env = os.environ if environ is None else environ
@@ -136,7 +174,7 @@ def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if mode not in ("local", "production"):
         raise ValueError(f"CREDITRISK_ENV must be 'local' or 'production', got {mode!r}")
     policy = (env.get("CREDITRISK_PROMOTION") or "auto").strip().lower()
-    if policy not in ("auto", "approval"):
+    if policy not in tuple(Promotion):
         raise ValueError(f"CREDITRISK_PROMOTION must be 'auto' or 'approval', got {policy!r}")
     # Production copies no applicant row into MLflow unless told to; locally, as the original design did.
     data_policy = env.get("CREDITRISK_LOG_TRAINING_DATA") or ("reference" if mode == "production" else "copy")
@@ -152,8 +190,9 @@ def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
         base_data=env.get("CREDITRISK_DATA") or None,
         alert_webhook=env.get("CREDITRISK_ALERT_WEBHOOK") or None,
         reports_override=Path(env["CREDITRISK_REPORTS_DIR"]) if env.get("CREDITRISK_REPORTS_DIR") else None,
-        actor=env.get("CREDITRISK_ACTOR") or env.get("MLFLOW_TRACKING_USERNAME") or getpass.getuser(),
-        promotion=policy,
+        actor=_actor(env, production=mode == "production"),
+        promotion=Promotion(policy),
+        policy=tuple((k, env[k].strip()) for k in POLICY_VARIABLES if env.get(k, "").strip()),
         log_training_data=data_policy,
         lock_uri=env.get("CREDITRISK_LOCK_URI") or None,
         bq_emulator=env.get("BIGQUERY_EMULATOR_HOST") or None,

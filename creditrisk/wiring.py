@@ -18,6 +18,7 @@ from creditrisk.model_card.card import issue_quietly
 from creditrisk.registry.changes import ModelChanges
 from creditrisk.registry.client import Registry
 from creditrisk.registry.locks import file_lock, lock_key, postgres_lock
+from creditrisk.registry.policy import ChangePolicy
 from creditrisk.settings import Settings, redact
 from creditrisk.store.base import RequestStore
 
@@ -77,7 +78,8 @@ def make_registry(settings: Settings) -> Registry:
 
 
 def make_changes(settings: Settings) -> ModelChanges:
-    """Model change control on the registry, with the lock every move takes.
+    """Model change control on the registry, with the lock every move takes and the deployment's
+    change policy (`ChangePolicy.from_settings`: the environment's, never a caller's).
 
     With CREDITRISK_LOCK_URI (postgresql://...) a Postgres advisory lock, shared by every process
     that reaches that database: production's promoters are different pods. Without it, locally, a
@@ -85,19 +87,19 @@ def make_changes(settings: Settings) -> ModelChanges:
     serializes every process on this machine; in production without it, moves refuse (fail
     closed) rather than race.
     """
-    registry = make_registry(settings)
+    registry, policy = make_registry(settings), ChangePolicy.from_settings(settings)
     if settings.lock_uri:
         if urlparse(settings.lock_uri).scheme not in ("postgresql", "postgres"):
             raise ValueError("CREDITRISK_LOCK_URI must be a postgresql:// URI, got "
                              f"{redact(settings.lock_uri)!r}")
         dsn, key = settings.lock_uri, lock_key(registry.model_name)
-        return ModelChanges(registry, lambda: postgres_lock(dsn, key), on_decided=issue_quietly)
+        return ModelChanges(registry, lambda: postgres_lock(dsn, key), policy, on_decided=issue_quietly)
     if settings.is_production:
         raise ValueError("CREDITRISK_ENV=production needs CREDITRISK_LOCK_URI (a postgresql:// URI) for "
                          "the registry lock: without a lock shared by every pod, model moves refuse "
                          "rather than race")
     lock_file = (_sqlite_dir(settings) or settings.home) / "registry.lock"
-    return ModelChanges(registry, lambda: file_lock(lock_file), on_decided=issue_quietly)
+    return ModelChanges(registry, lambda: file_lock(lock_file), policy, on_decided=issue_quietly)
 
 
 def make_alerter(settings: Settings) -> Alerter:

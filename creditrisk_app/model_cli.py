@@ -1,8 +1,9 @@
-"""The model change-control commands: bootstrap, status, promote, rollback, audit, card.
+"""The model change-control commands: bootstrap, status, rollback, audit, card.
 
-Every move goes through `creditrisk.registry.changes` (the lock, the preconditions, the audit trail); the
-actor is `--actor`, else CREDITRISK_ACTOR, else the OS user. A registry that cannot answer is an
-error (one line naming the URI, non-zero exit), never read as "no model yet".
+Every move goes through `creditrisk.registry.changes` (the lock, the policy, the preconditions, the
+audit trail). A promotion is only ever `creditrisk evaluate`'s (the evidence decides), so there is no
+promote command. The actor is `actor_of`'s. A registry that cannot answer is an error (one line naming
+the URI, non-zero exit), never read as "no model yet".
 """
 from __future__ import annotations
 
@@ -16,10 +17,24 @@ from creditrisk import wiring
 from creditrisk.registry.audit import AuditTrail
 from creditrisk.registry.client import RegistryError
 from creditrisk.registry.states import Alias
-from creditrisk.settings import Settings, redact
+from creditrisk.settings import UNAUTHENTICATED, Settings, redact
 from creditrisk.training.lineage import DataReference
 
 Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def actor_of(args: argparse.Namespace, settings: Settings) -> str:
+    """Who acts: locally `--actor`, else the settings' actor; in production only the identity the MLflow
+    server authenticates (a typed name would make four eyes compare what people type)."""
+    if not settings.is_production:
+        return args.actor or settings.actor
+    if args.actor:
+        raise RegistryError("--actor is refused in production: the actor is the identity the MLflow server "
+                            "authenticates (MLFLOW_TRACKING_USERNAME)")
+    if settings.actor == UNAUTHENTICATED:
+        raise RegistryError("a move in production needs MLFLOW_TRACKING_USERNAME and its password: the "
+                            "actor is the identity the MLflow server authenticates")
+    return settings.actor
 
 
 def progress_printer() -> Callable[[str], None]:
@@ -33,6 +48,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     from creditrisk.training.run import train_and_register
 
     progress = progress_printer()
+    actor = actor_of(args, settings)
     changes = wiring.make_changes(settings)
     current = changes.champion()  # raises when the registry cannot answer: never retrain on an outage
     if current is not None and not args.force:
@@ -47,9 +63,13 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     result = train_and_register(changes.registry, raw, clean, run_name="bootstrap", progress=progress,
                                 source=DataReference(source, policy=settings.log_training_data))
     reason = f"bootstrap on {source}" + (f" (forced, replacing version {current})" if current else "")
-    changes.bootstrap(result.version, actor=args.actor or settings.actor, reason=reason, forced=args.force)
-    changes.registry.set_model_tag("base_data", source)
+    move = changes.bootstrap(result.version, actor=actor, reason=reason, forced=args.force)
     m = result.metrics
+    if move.action == "await_approval":
+        progress(f"version {result.version} waits for a second person (approval policy): `creditrisk approve "
+                 f"{result.version} --reason ...` by someone else crowns it")
+        return 0
+    changes.registry.set_model_tag("base_data", source)
     progress(f"champion = version {result.version}: ROC AUC {m['roc_auc']:.4f}, "
              f"accuracy {m['accuracy']:.4f}, default recall {m['recall_default']:.4f}, "
              f"Brier {m['brier']:.4f} (run {result.run_id})")
@@ -69,23 +89,14 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.promotion == "approval":
-        raise RegistryError("CREDITRISK_PROMOTION=approval: a promotion needs `creditrisk evaluate`, then "
-                            "`creditrisk approve N` by a second person")
-    changes = wiring.make_changes(settings)
-    version, champion = changes.challenger(), changes.champion()
-    if version is None:
-        raise RegistryError(f"there is no @{Alias.CHALLENGER} to promote")
-    changes.promote(version, expected_champion=champion, actor=args.actor or settings.actor,
-                    reason=f"manual promotion: {args.reason}")
-    print(f"version {version} is {Alias.CHAMPION}; {champion} is {Alias.PREVIOUS} (the rollback target)")
-    return 0
-
-
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
-    move = wiring.make_changes(settings).rollback(actor=args.actor or settings.actor, reason=args.reason,
-                                                  to=args.to, force=args.force)
+    actor = actor_of(args, settings)  # before any connection: a refused identity touches nothing
+    changes = wiring.make_changes(settings)
+    move = changes.rollback(actor=actor, reason=args.reason, to=args.to, force=args.force)
+    if move.action == "await_approval":
+        print(f"requested: version {move.version} waits for a second person (approval policy): "
+              f"`creditrisk approve {move.version} --reason ...` by someone else puts it into service")
+        return 0
     print(f"rolled back: version {move.version} is {Alias.CHAMPION} again (version {move.champion_before} "
           "is retired)")
     return 0
@@ -139,21 +150,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Command]:  # type:
     b.add_argument("--data", help="CSV of the credit-risk schema (default: synthetic data)")
     b.add_argument("--rows", type=int, default=32_581, help="synthetic rows when --data is not given")
     b.add_argument("--seed", type=int, default=42)
-    b.add_argument("--force", action="store_true", help="train and crown a new champion even if one exists")
+    b.add_argument("--force", action="store_true", help="train and crown a new champion even if one exists "
+                   "(under the approval policy: a request that another person approves)")
     sub.add_parser("status", help="the champion, challenger, awaiting and previous versions, the last event")
-    for name, helptext in (("promote", "the challenger becomes champion (the champion becomes previous)"),
-                           ("rollback", "put the previous champion back")):
-        c = sub.add_parser(name, help=helptext)
-        c.add_argument("--reason", required=True, help="recorded in the audit trail")
-        if name == "rollback":
-            c.add_argument("--to", default=None, help="a version that served (default: @previous)")
-            c.add_argument("--force", action="store_true", help="allow --to a version that never served")
+    c = sub.add_parser("rollback", help="put the previous champion back")
+    c.add_argument("--reason", required=True, help="recorded in the audit trail")
+    c.add_argument("--to", default=None, help="a version that served (default: @previous)")
+    c.add_argument("--force", action="store_true", help="allow --to a version that never served (under the "
+                   "approval policy: a request that another person approves)")
     k = sub.add_parser("card", help="print where a version's latest model card is (opens nothing)")
     k.add_argument("version", help="the version number")
     a = sub.add_parser("audit", help="print the audit trail and verify that it is whole")
     a.add_argument("--width", type=int, default=80, help="characters of each reason shown")
-    for name in ("bootstrap", "promote", "rollback"):
-        sub.choices[name].add_argument("--actor", default=None,
-                                       help="who decided (default: $CREDITRISK_ACTOR or the OS user)")
-    return {"bootstrap": cmd_bootstrap, "status": cmd_status, "promote": cmd_promote,
-            "rollback": cmd_rollback, "audit": cmd_audit, "card": cmd_card}
+    for name in ("bootstrap", "rollback"):
+        sub.choices[name].add_argument("--actor", default=None, help="who decided, locally only (default: "
+                                       "$CREDITRISK_ACTOR or the OS user; production: the MLflow identity)")
+    return {"bootstrap": cmd_bootstrap, "status": cmd_status, "rollback": cmd_rollback, "audit": cmd_audit,
+            "card": cmd_card}

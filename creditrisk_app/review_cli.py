@@ -15,15 +15,9 @@ from creditrisk.registry.client import RegistryError
 from creditrisk.registry.states import Alias, Outcome
 from creditrisk.settings import Settings
 from creditrisk.training.lineage import DataReference
-from creditrisk.training.retraining import (
-    PRODUCTION_WEIGHT,
-    EvidenceRule,
-    QualityFloor,
-    evaluate,
-    train_candidate,
-)
+from creditrisk.training.retraining import PRODUCTION_WEIGHT, evaluate, train_candidate
 from creditrisk.training.swap_groups import SwapRule
-from creditrisk_app.model_cli import Command, progress_printer
+from creditrisk_app.model_cli import Command, actor_of, progress_printer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -41,19 +35,17 @@ def cmd_candidate(args: argparse.Namespace, settings: Settings) -> int:
     from creditrisk.applicants.data import load_base_data
 
     progress = progress_printer()
+    actor = actor_of(args, settings)
     changes, store = wiring.make_changes(settings), wiring.make_store(settings)
     as_of = _as_of(args)
     cutoff = as_of - timedelta(days=EVALUATION_DAYS)
     production = store.read_window(EPOCH, cutoff, labelled_only=True, reported_before=as_of)
     data = args.data or settings.base_data
     raw, clean, _ = load_base_data(data)
-    actor = args.actor or settings.actor
     progress(f"training on {len(clean):,} base rows and {len(production):,} labelled requests "
              f"before {cutoff:%Y-%m-%d}")
     candidate = train_candidate(
-        changes, (raw, clean), production, production_weight=PRODUCTION_WEIGHT,
-        floor=QualityFloor(QualityFloor.min_auc, QualityFloor.max_brier),
-        run_name="manual-candidate",
+        changes, (raw, clean), production, production_weight=PRODUCTION_WEIGHT, run_name="manual-candidate",
         data=DataReference(f"{data or 'synthetic'} + request log", window=f"..{cutoff:%Y-%m-%d}",
                            outcome_cutoff=as_of.isoformat(), policy=settings.log_training_data),
         actor=actor, reason=args.reason,
@@ -68,6 +60,7 @@ def cmd_candidate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    actor = actor_of(args, settings)
     changes, store = wiring.make_changes(settings), wiring.make_store(settings)
     challenger = changes.challenger()
     if challenger is None:
@@ -78,8 +71,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     rows = store.read_window(start, end, labelled_only=True)
     swap_rule = SwapRule()
     applicants = store.read_window(*swap_rule.window(start, end), reported_before=end)
-    ev = evaluate(changes, challenger, rows, rule=EvidenceRule(), policy=settings.promotion,
-                  actor=args.actor or settings.actor,
+    ev = evaluate(changes, challenger, rows, actor=actor,
                   context={"evaluation_window": f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}", "started_by": "cli"},
                   applicants=applicants, swap_rule=swap_rule)
     reason = ev.decision.reason if ev.decision else "no champion yet"
@@ -93,15 +85,16 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
-    move = wiring.make_changes(settings).approve(args.version, actor=args.actor or settings.actor,
-                                                 reason=args.reason)
+    actor = actor_of(args, settings)
+    move = wiring.make_changes(settings).approve(args.version, actor=actor, reason=args.reason)
     print(f"approved: version {move.version} is {Alias.CHAMPION} (version {move.champion_before} is "
           f"{Alias.PREVIOUS})")
     return 0
 
 
 def cmd_reject(args: argparse.Namespace, settings: Settings) -> int:
-    wiring.make_changes(settings).reject(args.version, actor=args.actor or settings.actor, reason=args.reason)
+    actor = actor_of(args, settings)
+    wiring.make_changes(settings).reject(args.version, actor=actor, reason=args.reason)
     print(f"rejected: version {args.version} will not serve; the champion is unchanged")
     return 0
 
@@ -113,13 +106,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Command]:  # type:
     c.add_argument("--reason", required=True, help="why a candidate is trained by hand (recorded)")
     e = sub.add_parser("evaluate", help="judge the challenger against the champion on the last labelled days")
     for name in ("approve", "reject"):
-        p = sub.add_parser(name, help=f"{name} the challenger waiting for approval (a second person)")
+        p = sub.add_parser(name, help=f"{name} a version waiting for approval: a winner, or a forced "
+                           "bootstrap or rollback (as a second person)")
         p.add_argument("version", help="the challenger's version number")
         p.add_argument("--reason", required=True, help="recorded in the audit trail")
     for p in (c, e):
         p.add_argument("--as-of", default=None, help="end of the windows, a UTC date (default: now)")
     for name in ("candidate", "evaluate", "approve", "reject"):
         sub.choices[name].add_argument("--actor", default=None,
-                                       help="who acts (default: $CREDITRISK_ACTOR or the OS user)")
+                                       help="who acts, locally only (default: $CREDITRISK_ACTOR or the OS "
+                                       "user; production: the MLflow identity)")
     return {"candidate": cmd_candidate, "evaluate": cmd_evaluate, "approve": cmd_approve,
             "reject": cmd_reject}

@@ -11,6 +11,7 @@ import pandas as pd
 
 from creditrisk.monitoring.quality import QualityResult
 from creditrisk.monitoring.windows import week_windows
+from creditrisk.registry.policy import QualityFloor
 from creditrisk.training.retraining import Candidate
 from creditrisk_assets.resources import LoopConfig, StoreResource
 
@@ -69,13 +70,13 @@ def send_alert(loop: LoopConfig, title: str, details: dict[str, Any]) -> tuple[d
             "" if delivery.delivered else f"; the alert was NOT delivered ({delivery.problem})")
 
 
-def candidate_quality_floor(candidate: Candidate, loop: LoopConfig) -> dg.AssetCheckResult:
+def candidate_quality_floor(candidate: Candidate, floor: QualityFloor) -> dg.AssetCheckResult:
     problems = candidate.gates["quality_floor"]
     m = candidate.floor_metrics or candidate.metrics
     meta = {"model_version": candidate.version, "population": FLOOR_POPULATION,
             "roc_auc_actual": float(m["roc_auc"]),
-            "roc_auc_threshold": loop.min_candidate_auc, "brier_actual": float(m["brier"]),
-            "brier_threshold": loop.max_candidate_brier}
+            "roc_auc_threshold": floor.min_auc, "brier_actual": float(m["brier"]),
+            "brier_threshold": floor.max_brier}
     return dg.AssetCheckResult(check_name="candidate_quality_floor", passed=not problems, metadata=meta,
                                description="; ".join(problems) or None)
 

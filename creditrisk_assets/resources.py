@@ -5,6 +5,7 @@ import). In production every endpoint is an `EnvVar` resolved only when a run st
 definitions load without credentials; the store's BigQuery client is dagster-gcp's.
 """
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,12 +22,12 @@ from creditrisk.monitoring.episodes import MIN_CHANGE_TRAIN_ROWS
 from creditrisk.monitoring.quality import QualityRule
 from creditrisk.monitoring.realized import RealizedRule
 from creditrisk.monitoring.windows import EVALUATION_DAYS, REFERENCE_WEEKS
-from creditrisk.registry.changes import ModelChanges
+from creditrisk.registry.changes import ModelChanges, MoveRefused
 from creditrisk.registry.client import Registry
-from creditrisk.settings import Settings, get_settings
+from creditrisk.registry.policy import ChangePolicy
+from creditrisk.settings import DEPLOYMENT_VARIABLES, Settings, get_settings
 from creditrisk.store.base import RequestStore
-from creditrisk.training.promotion import EvidenceRule
-from creditrisk.training.retraining import PRODUCTION_WEIGHT, QualityFloor
+from creditrisk.training.retraining import PRODUCTION_WEIGHT
 
 if TYPE_CHECKING:
     from creditrisk.monitoring.report import MonitorRule
@@ -70,21 +71,27 @@ class RegistryResource(dg.ConfigurableResource):
                          CREDITRISK_ENV=self.env, CREDITRISK_LOCK_URI=self.lock_uri)
 
 
+# Change control's settings (`creditrisk.registry.policy`) and the base training data: the
+# deployment's environment sets them. They are fields here only so that a launch which sets one is
+# refused and audited (`LoopConfig.refuse_launch_overrides`) rather than taken or silently ignored.
+DEPLOYMENT_ONLY = ("promotion", "min_evaluation_rows", "min_auc_gain", "max_brier_increase",
+                   "max_recall_drop", "min_candidate_auc", "max_candidate_brier", "base_data_path")
+
+
+def deployment() -> Settings:
+    """The deployment's settings, from this process's environment (never from a run's configuration)."""
+    return get_settings()
+
+
 class LoopConfig(dg.ConfigurableResource):
-    """The loop's knobs (defaults from the core's rule objects), editable per deployment."""
+    """The loop's monitoring knobs (defaults from the core's rule objects), editable per deployment."""
     reference_weeks: int = REFERENCE_WEEKS
     min_weekly_requests: int = DriftRule.min_rows
     drift_share: float = DriftRule.drift_share
     max_null_rate: float = QualityRule.max_null_rate
     evaluation_days: int = EVALUATION_DAYS
-    min_evaluation_rows: int = EvidenceRule.min_rows
-    min_auc_gain: float = EvidenceRule.margin
-    max_brier_increase: float = EvidenceRule.max_brier_increase
-    max_recall_drop: float = EvidenceRule.max_recall_drop
     min_realized_auc: float = RealizedRule.min_auc
     min_realized_rows: int = RealizedRule.min_rows  # labelled rows the realized-AUC alert needs
-    min_candidate_auc: float = QualityFloor.min_auc
-    max_candidate_brier: float = QualityFloor.max_brier
     performance_weeks: int = RealizedRule.weeks
     label_due_days: int = RealizedRule.label_due_days  # a real book's outcomes take months: set it
     max_label_age_days: float = RealizedRule.max_label_age_days
@@ -95,25 +102,48 @@ class LoopConfig(dg.ConfigurableResource):
     concept_baseline_weeks: int = ConceptRule.baseline_weeks
     concept_recent_weeks: int = ConceptRule.recent_weeks
     min_change_train_rows: int = MIN_CHANGE_TRAIN_ROWS
-    base_data_path: str | None = None  # CSV of the base training data; None = synthetic
     production_weight: float = PRODUCTION_WEIGHT
     reports_dir: str = ".creditrisk/reports"
     alert_webhook_url: str | None = None
-    promotion: str = "auto"  # CREDITRISK_PROMOTION: `approval` makes a winning challenger wait for a person
     training_data: str = "copy"  # CREDITRISK_LOG_TRAINING_DATA: `reference` copies no applicant row to MLflow
+    # Deployment-only (DEPLOYMENT_ONLY): None unless a launch sets them, and then the run is refused.
+    promotion: str | None = None
+    min_evaluation_rows: int | None = None
+    min_auc_gain: float | None = None
+    max_brier_increase: float | None = None
+    max_recall_drop: float | None = None
+    min_candidate_auc: float | None = None
+    max_candidate_brier: float | None = None
+    base_data_path: str | None = None
+
+    def _overrides(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in DEPLOYMENT_ONLY if getattr(self, k) is not None}
+
+    def refuse_launch_overrides(self, changes: ModelChanges, actor: str) -> None:
+        """Fail the run, with an audit event naming them, when its launch set a deployment-only field."""
+        if overrides := self._overrides():
+            try:
+                changes.refuse_overrides(overrides, actor=actor)
+            except MoveRefused as exc:
+                raise dg.Failure(description=str(exc)) from None
+
+    def _deployment(self) -> Settings:
+        """The deployment's settings; a run whose launch set a deployment-only field fails, naming it
+        (runs that move no model have nothing to record it against)."""
+        if overrides := self._overrides():
+            raise dg.Failure(description=f"a run's launch configuration may not set {', '.join(overrides)}: "
+                             "deployment settings (README \"Configuration\")")
+        return deployment()
+
+    def base_data_source(self) -> str | None:
+        """CREDITRISK_DATA: the CSV of the base training data (None: the synthetic generator)."""
+        return self._deployment().base_data
 
     def base_data(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         from creditrisk.applicants.data import load_base_data
 
-        raw, clean, _ = load_base_data(self.base_data_path)
+        raw, clean, _ = load_base_data(self.base_data_source())
         return raw, clean
-
-    def quality_floor(self) -> QualityFloor:
-        return QualityFloor(self.min_candidate_auc, self.max_candidate_brier)
-
-    def evidence_rule(self) -> EvidenceRule:
-        return EvidenceRule(self.min_evaluation_rows, self.min_auc_gain, self.max_brier_increase,
-                            self.max_recall_drop)
 
     def realized_rule(self) -> RealizedRule:
         return RealizedRule(self.min_realized_auc, self.min_realized_rows, self.performance_weeks,
@@ -131,7 +161,7 @@ class LoopConfig(dg.ConfigurableResource):
             concept=ConceptRule(self.concept_confidence, self.concept_margin, self.concept_min_rows,
                                 self.concept_baseline_weeks, self.concept_recent_weeks),
             min_rows=self.min_weekly_requests, min_change_train_rows=self.min_change_train_rows,
-            min_evaluation_rows=self.min_evaluation_rows)
+            min_evaluation_rows=ChangePolicy.from_settings(self._deployment()).evidence.min_rows)
 
     def alerter(self) -> Alerter:
         return wiring.make_alerter(_settings(CREDITRISK_ALERT_WEBHOOK=self.alert_webhook_url))
@@ -145,6 +175,7 @@ class LoopConfig(dg.ConfigurableResource):
 def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Resources for CREDITRISK_ENV; production endpoints stay `EnvVar`s until a run starts."""
     settings = get_settings(environ)
+    ChangePolicy.from_settings(settings)  # a bad policy value stops the code location at load, named
     # Which parts is wiring's call; here only how Dagster resolves their endpoints.
     project = dg.EnvVar("CREDITRISK_BQ_PROJECT") if settings.is_production else settings.bq_project
     uri = dg.EnvVar("CREDITRISK_MLFLOW_URI") if settings.is_production else settings.mlflow_uri
@@ -156,12 +187,13 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
                                      lock_uri=dg.EnvVar("CREDITRISK_LOCK_URI") if settings.is_production
                                      else settings.lock_uri),
         # Optional values: an unset EnvVar would fail every run, so they are taken when the code loads.
-        "loop": LoopConfig(base_data_path=settings.base_data, reports_dir=str(settings.reports_dir),
-                           alert_webhook_url=settings.alert_webhook, promotion=settings.promotion,
+        "loop": LoopConfig(reports_dir=str(settings.reports_dir), alert_webhook_url=settings.alert_webhook,
                            training_data=settings.log_training_data),
     }
 
 
 def _settings(**values: str | None) -> Settings:
-    """Settings from resource fields named as their environment variables (unset ones omitted)."""
-    return get_settings({k: v for k, v in values.items() if v})
+    """Settings from resource fields named as their environment variables (unset ones omitted), with
+    the deployment's change policy and identity from this process's environment."""
+    environ = {k: os.environ[k] for k in DEPLOYMENT_VARIABLES if k in os.environ}
+    return get_settings({**environ, **{k: v for k, v in values.items() if v}})

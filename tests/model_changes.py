@@ -3,6 +3,7 @@ its gates, crowning a version, and two promoters racing for the lock."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -10,17 +11,29 @@ from typing import Any
 from creditrisk import wiring
 from creditrisk.model.credit_model import TrainConfig
 from creditrisk.registry.changes import ModelChanges, MoveRefused
-from creditrisk.settings import get_settings
+from creditrisk.settings import DEPLOYMENT_VARIABLES, get_settings
 from creditrisk.training.run import train_and_register
 
 # Versions are tiny models (5 trees): each costs about a second to log and register.
 TINY = TrainConfig(num_rounds=5, max_depth=2)
+# They reach a holdout AUC of about 0.84, under the production floor: tests of the moves lower the
+# deployment's floor to let them through (the floor itself is judged on real candidates in
+# tests/assets/test_retrain.py). Set with `monkeypatch.setenv`, as a deployment sets it.
+TINY_FLOOR = {"CREDITRISK_MIN_CANDIDATE_AUC": "0.6", "CREDITRISK_MAX_CANDIDATE_BRIER": "0.25"}
 
 
-def changes_for(tracking_uri: str, lock_uri: str | None = None) -> ModelChanges:
+# The figures `evaluate` records for a challenger that clearly won (what the evidence rule judges):
+# for tests of the moves themselves; `evaluate` and its bootstrap are tested on real rows elsewhere.
+CLEAR_WIN = {"n_rows": 600, "n_defaults": 90, "single_class_resamples": 0, "gain_ci_low": 0.05,
+             "gain_ci_high": 0.09, "brier_increase_ci_high": -0.01, "recall_change_ci_low": 0.0}
+
+
+def changes_for(tracking_uri: str, lock_uri: str | None = None, **policy: str) -> ModelChanges:
     """Change control on a registry, from the settings as in production (lock beside a SQLite db, or
-    the Postgres advisory lock of `lock_uri`)."""
-    env = {"CREDITRISK_MLFLOW_URI": tracking_uri, **({"CREDITRISK_LOCK_URI": lock_uri} if lock_uri else {})}
+    the Postgres advisory lock of `lock_uri`); the change policy is the environment's, then `policy`'s."""
+    env = {**{k: os.environ[k] for k in DEPLOYMENT_VARIABLES if k in os.environ},
+           "CREDITRISK_MLFLOW_URI": tracking_uri, **({"CREDITRISK_LOCK_URI": lock_uri} if lock_uri else {}),
+           **policy}
     return wiring.make_changes(get_settings(env))
 
 
@@ -40,11 +53,11 @@ def new_version(changes: ModelChanges, data: tuple, name: str = "test") -> str:
 
 
 def candidate(changes: ModelChanges, data: tuple) -> str:
-    """A version through the candidate gates: registered, then admitted as challenger."""
-    v = new_version(changes, data, "candidate")
-    changes.register_candidate(v, actor="dagster", reason="retrained")
-    changes.admit_challenger(v, actor="dagster", gates={"quality_floor": "passed"})
-    return v
+    """A version through the candidate gates: registered, then admitted as challenger on its own metrics."""
+    result = train_and_register(changes.registry, *data, run_name="candidate", source="test", config=TINY)
+    changes.register_candidate(result.version, actor="dagster", reason="retrained")
+    changes.admit_challenger(result.version, actor="dagster", floor_metrics=result.metrics, age_rule=[])
+    return result.version
 
 
 def aliases(changes: ModelChanges) -> tuple[str | None, str | None, str | None]:
@@ -56,7 +69,8 @@ def _race(uri: str, version: str, start: Any, out: Any, lock_uri: str | None = N
     c = changes_for(uri, lock_uri)
     start.wait()
     try:
-        c.promote(version, expected_champion="1", actor=f"promoter of {version}", reason="race")
+        c.promote(version, expected_champion="1", actor=f"promoter of {version}", reason="race",
+                  evidence=CLEAR_WIN)
         out.put(("promoted", version, time.time()))
     except MoveRefused as exc:
         out.put(("refused", str(exc), time.time()))

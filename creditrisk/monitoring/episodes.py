@@ -32,8 +32,8 @@ from creditrisk.applicants.schema import LABEL
 from creditrisk.monitoring.concept import as_utc
 from creditrisk.monitoring.windows import WeekWindows
 from creditrisk.registry.client import Registry
+from creditrisk.registry.policy import EvidenceRule
 from creditrisk.registry.states import Alias
-from creditrisk.training.promotion import EvidenceRule
 
 # Retraining waits until the changed world has labels to learn from: at least this many labelled
 # rows since the change and older than the evaluation window (and the evidence rule's minimum inside

@@ -27,7 +27,7 @@ from creditrisk.monitoring.drift_twin import twin_drift
 from creditrisk.monitoring.episodes import MIN_CHANGE_TRAIN_ROWS, episode, readiness
 from creditrisk.monitoring.performance import calibration_error, estimate, realized
 from creditrisk.monitoring.windows import WeekWindows
-from creditrisk.training.promotion import EvidenceRule
+from creditrisk.registry.policy import EvidenceRule
 
 ESTIMATE_POPULATION = "every applicant of the week, the denied included (no label needed)"
 

@@ -26,8 +26,10 @@ from typing import Any
 from creditrisk.registry.audit import AuditTrail
 from creditrisk.registry.client import Registry, RegistryError
 from creditrisk.registry.locks import Guard
+from creditrisk.registry.policy import ChangePolicy
 from creditrisk.registry.states import Alias, State
 from creditrisk.registry.validation import Validation, validate
+from creditrisk.settings import Promotion
 
 MAX_ACTOR_CHARS = 200
 
@@ -56,11 +58,13 @@ DecisionHook = Callable[[Registry, list[str], Callable[[], list[dict[str, Any]]]
 
 
 class ModelChanges:
-    """Moves versions between states for one registered model; each move is locked and audited."""
+    """Moves versions between states for one registered model; each move is locked and audited, and
+    judged against the deployment's `policy` (`creditrisk.registry.policy`), whatever the caller says."""
 
     def __init__(self, registry: Registry, lock: Callable[[], AbstractContextManager[Guard]],
-                 on_decided: DecisionHook | None = None) -> None:
+                 policy: ChangePolicy | None = None, on_decided: DecisionHook | None = None) -> None:
         self.registry = registry
+        self.policy = policy or ChangePolicy()
         self._lock = lock
         self._guard: Guard | None = None  # the held lock's check, while it is held
         self._on_decided = on_decided
@@ -144,8 +148,10 @@ class ModelChanges:
             seq = str(event["seq"])
             short = reason if len(reason) <= 1000 else f"{reason[:1000]}... (whole in audit event {seq})"
             self._held()
-            self.registry.set_version_tags(version, {f"{action}.actor": actor, f"{action}.at": event["at"],
-                                                     f"{action}.reason": short, f"{action}.event": seq})
+            if version:  # a refused launch names no version
+                self.registry.set_version_tags(version, {
+                    f"{action}.actor": actor, f"{action}.at": event["at"], f"{action}.reason": short,
+                    f"{action}.event": seq})
             if action != "refuse":
                 self._decided.append(version)
         except RegistryError as exc:
@@ -186,20 +192,35 @@ class ModelChanges:
                      if e.get("action") == action and e.get("version") == version), {})
 
     def _four_eyes(self, action: str, version: str, actor: str) -> None:
-        """Whoever trained a candidate by hand does not also decide on it."""
+        """Whoever trained a candidate by hand, or requested a forced move, does not also decide on it."""
         if self._last(version, "candidate").get("actor") == actor:
             self._refuse(action, version, actor, f"{actor} started candidate {version} and cannot also "
                          f"{action} it: another person must decide")
+        waiting = self._last(version, "await_approval")
+        if waiting.get("request") and waiting.get("actor") == actor:
+            self._refuse(action, version, actor, f"{actor} requested the {waiting['request']} of version "
+                         f"{version} and cannot also {action} it: another person must decide")
 
     # -- moves -----------------------------------------------------------------------------------
+    def refuse_overrides(self, overrides: dict[str, Any], *, actor: str) -> None:
+        """Refuse (and record) a run whose launch configuration set deployment settings of the policy."""
+        names = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+        with self.lock():
+            self._refuse("launch", "", actor, f"a run's launch configuration may not set the change policy "
+                         f"({names}): it is this deployment's setting (README \"Configuration\"); nothing "
+                         "was trained or moved", overrides={k: str(v) for k, v in overrides.items()})
+
     def bootstrap(self, version: str, *, actor: str, reason: str, forced: bool) -> Move:
-        """A freshly trained first (or forcibly replaced) champion."""
+        """A freshly trained first champion; replacing one (`forced`) under the approval policy only
+        requests it (`@awaiting`), and another person's `approve` crowns it."""
         self._require_valid("bootstrap", version, actor)
         with self.lock():
             old = self.champion()
             if old is not None and not forced:
                 self._refuse("bootstrap", version, actor,
                              f"{self.registry.model_name}@{Alias.CHAMPION} is already version {old}")
+            if old is not None and self.policy.promotion is Promotion.APPROVAL:
+                return self._request("bootstrap", version, old, actor, reason)
             aliases, states = self._crowning(version, old)
             return self._apply("bootstrap", version, old, actor, reason, aliases=aliases, states=states,
                                forced=forced)
@@ -209,10 +230,20 @@ class ModelChanges:
             return self._apply("candidate", version, self.champion(), actor, reason,
                                states={version: State.CANDIDATE}, **fields)
 
-    def admit_challenger(self, version: str, *, actor: str, gates: dict[str, Any]) -> Move:
-        """A candidate that passed every gate becomes the challenger (an unjudged older one is superseded);
-        the validation gate is checked here too, so no caller can skip it."""
+    def admit_challenger(self, version: str, *, actor: str, floor_metrics: dict[str, float],
+                         age_rule: list[str]) -> Move:
+        """A candidate becomes the challenger (an unjudged older one is superseded) only if its
+        `floor_metrics` clear the policy's quality floor, the age rule found nothing and it passes the
+        validation gate: all three are judged here, so no caller can skip or loosen them."""
+        problems = [f"quality floor: {p}" for p in self.policy.floor.problems(floor_metrics)]
+        problems += [f"age rule: {p}" for p in age_rule]
+        if problems:
+            with self.lock():
+                self._refuse("challenger", version, actor, f"version {version} may not become challenger: "
+                             + "; ".join(problems), floor=dict(floor_metrics), policy=self.policy.as_dict())
         self._require_valid("challenger", version, actor)
+        gates = {"quality_floor": "passed", "age_rule": "passed", "floor_metrics": dict(floor_metrics),
+                 "floor": self.policy.as_dict()["floor"]}
         with self.lock():
             older = self.challenger()
             states = {version: State.CHALLENGER}
@@ -237,15 +268,33 @@ class ModelChanges:
                          f"since it was evaluated (champion {expected_champion} -> {champion}, "
                          f"@{alias} {version} -> {named})")
 
+    def _judge(self, action: str, version: str, expected_champion: str | None, actor: str,
+               evidence: dict[str, Any] | None) -> None:
+        """Refuse unless the evaluation's figures clear the policy's evidence rule (a first model,
+        with no champion to compare with and none that ever served, needs none)."""
+        if expected_champion is None and not self.served_versions():
+            return
+        problems = self.policy.evidence.problems(evidence or {})
+        if problems:
+            self._refuse(action, version, actor, f"{action} of version {version} refused: its evidence does "
+                         f"not clear this deployment's evidence rule ({'; '.join(problems)})",
+                         policy=self.policy.as_dict())
+
     def promote(self, version: str, *, expected_champion: str | None, actor: str, reason: str,
-                **evidence: Any) -> Move:
-        """The evaluated challenger replaces the champion it was compared with, or nothing moves."""
+                evidence: dict[str, Any] | None = None) -> Move:
+        """The evaluated challenger replaces the champion it was compared with, if its `evidence` clears
+        the policy's rule and the policy is `auto`; otherwise nothing moves."""
         self._require_valid("promote", version, actor)
         with self.lock():
+            if self.policy.promotion is Promotion.APPROVAL:
+                self._refuse("promote", version, actor, f"promotion of version {version} refused: this "
+                             "deployment's policy is approval (a winner waits for a second person)",
+                             policy=self.policy.as_dict())
             self._check("promote", version, expected_champion, actor)
+            self._judge("promote", version, expected_champion, actor, evidence)
             aliases, states = self._crowning(version, expected_champion)
             return self._apply("promote", version, expected_champion, actor, reason, aliases=aliases,
-                               states=states, **evidence)
+                               states=states, evidence=evidence, policy=self.policy.as_dict())
 
     def keep(self, version: str, *, expected_champion: str | None, actor: str, reason: str,
              **evidence: Any) -> Move:
@@ -256,17 +305,28 @@ class ModelChanges:
                                aliases={Alias.CHALLENGER: None}, states={version: State.REJECTED}, **evidence)
 
     def await_approval(self, version: str, *, expected_champion: str | None, actor: str, reason: str,
-                       **evidence: Any) -> Move:
-        """A challenger that won waits for a person (approval policy); it supersedes an older waiting one."""
+                       evidence: dict[str, Any] | None = None) -> Move:
+        """A challenger whose evidence clears the rule waits for a person (an older waiting one goes)."""
         with self.lock():
             self._check("await_approval", version, expected_champion, actor)
-            older = self.awaiting()
-            states = {version: State.AWAITING_APPROVAL}
-            if older is not None and older != version:
-                states[older] = State.SUPERSEDED
-            return self._apply("await_approval", version, expected_champion, actor, reason,
-                               aliases={Alias.CHALLENGER: None, Alias.AWAITING: version}, states=states,
-                               superseded=older, **evidence)
+            self._judge("await_approval", version, expected_champion, actor, evidence)
+            return self._wait(version, expected_champion, actor, reason, {Alias.CHALLENGER: None},
+                              evidence=evidence, policy=self.policy.as_dict())
+
+    def _wait(self, version: str, champion: str | None, actor: str, reason: str,
+              aliases: dict[str, str | None], **fields: Any) -> Move:
+        """`version` into @awaiting (an older waiting one is superseded); the caller holds the lock."""
+        older = self.awaiting()
+        states = {version: State.AWAITING_APPROVAL}
+        if older is not None and older != version:
+            states[older] = State.SUPERSEDED
+        return self._apply("await_approval", version, champion, actor, reason,
+                           aliases={**aliases, Alias.AWAITING: version}, states=states, superseded=older,
+                           **fields)
+
+    def _request(self, action: str, version: str, champion: str, actor: str, reason: str) -> Move:
+        """A forced move under the approval policy: recorded as a request that another person approves."""
+        return self._wait(version, champion, actor, f"{action} requested: {reason}", {}, request=action)
 
     def approve(self, version: str, *, actor: str, reason: str) -> Move:
         """A person approves the waiting winner: it replaces the champion it was evaluated against."""
@@ -275,10 +335,13 @@ class ModelChanges:
             if self.awaiting() != version:
                 self._refuse("approve", version, actor, f"version {version} is not awaiting approval")
             self._four_eyes("approve", version, actor)
-            expected = self._last(version, "await_approval").get("champion")
+            waiting = self._last(version, "await_approval")
+            expected = waiting.get("champion")
             self._check("approve", version, expected, actor, alias=Alias.AWAITING)
-            aliases, states = self._crowning(version, expected)
-            return self._apply("approve", version, expected, actor, reason, aliases=aliases, states=states)
+            aliases, states = (self._stepping_back(version, expected) if waiting.get("request") == "rollback"
+                               else self._crowning(version, expected))
+            return self._apply("approve", version, expected, actor, reason, aliases=aliases, states=states,
+                               request=waiting.get("request"))
 
     def reject(self, version: str, *, actor: str, reason: str) -> Move:
         """A person rejects the challenger or the waiting winner: it never serves."""
@@ -293,7 +356,8 @@ class ModelChanges:
                                states={version: State.REJECTED})
 
     def rollback(self, *, actor: str, reason: str, to: str | None = None, force: bool = False) -> Move:
-        """Back to the previous champion (or `to`, a version that served; any version with `force`)."""
+        """Back to the previous champion (or `to`, a version that served) at once; to a version that never
+        served with `force`, which under the approval policy is a request another person approves."""
         target = to or self.previous()
         if target is None:
             raise RegistryError("no previous champion to roll back to; "
@@ -308,13 +372,21 @@ class ModelChanges:
             if (to or self.previous()) != target:
                 self._refuse("rollback", target, actor, f"@{Alias.PREVIOUS} moved while version {target} "
                              "was being validated")
-            if target not in self.served_versions() and not force:
+            served = target in self.served_versions()
+            if not served and not force:
                 self._refuse("rollback", target, actor, f"version {target} never served; rolling back to it "
                              "needs --force (it would decide loans without having been champion)")
-            aliases: dict[str, str | None] = {Alias.CHAMPION: target}
-            # One step back, and no alias left with a second meaning on the target.
-            for alias in (Alias.PREVIOUS, Alias.CHALLENGER, Alias.AWAITING):
-                if self.registry.alias_version(alias) == target:
-                    aliases[alias] = None
-            return self._apply("rollback", target, current, actor, reason, aliases=aliases,
-                               states={target: State.CHAMPION, current: State.RETIRED}, forced=force)
+            if not served and self.policy.promotion is Promotion.APPROVAL:
+                return self._request("rollback", target, current, actor, reason)
+            aliases, states = self._stepping_back(target, current)
+            return self._apply("rollback", target, current, actor, reason, aliases=aliases, states=states,
+                               forced=force)
+
+    def _stepping_back(self, target: str, current: str) -> tuple[dict[str, str | None], dict[str, str]]:
+        """Alias and state changes that put `target` back in service and retire `current`: one step
+        back, and no alias left with a second meaning on the target."""
+        aliases: dict[str, str | None] = {Alias.CHAMPION: target}
+        for alias in (Alias.PREVIOUS, Alias.CHALLENGER, Alias.AWAITING):
+            if self.registry.alias_version(alias) == target:
+                aliases[alias] = None
+        return aliases, {target: State.CHAMPION, current: State.RETIRED}

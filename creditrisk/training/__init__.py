@@ -2,7 +2,7 @@
 
 Modules: `run` (one MLflow training run, registered), `holdout` (what a run records for its card),
 `plots` (ROC and calibration figures), `lineage` (training data by reference), `retraining` (train a
-candidate, evaluate a challenger), `promotion` (the evidence rule), `swaps` (whose decisions a
+candidate, evaluate a challenger), `promotion` (the evidence rule's bootstrap), `swaps` (whose decisions a
 challenger would change, on the logged applicants), `swap_groups` (approval by group before and
 after; fair-lending regressions).
 """

@@ -3,13 +3,14 @@
 Both models are scored on the same labelled production rows (the last days before the
 week's end, never used for training: the applicants of those days whose outcome was reported).
 Promotion needs (1) at least `min_rows` labelled rows holding at least `min_defaults` defaults and
-`min_repaid` repaid loans, (2) a paired-
-bootstrap lower bound of the AUC gain above `margin` (ranking), and on the same resamples
-(3) the upper bound of the Brier score's increase at most `max_brier_increase` (calibration: the
-probability is what the applicant is told) and (4) the lower bound of the change in default recall,
-each model at its own served threshold, at least `-max_recall_drop` (the defaults it lets through).
-A point estimate alone is not enough: on a few hundred rows a 0.01 AUC difference is noise. A
-resample holding one class, or a bound that is not a finite number, refuses: it measured nothing.
+`min_repaid` repaid loans, (2) a paired-bootstrap lower bound of the AUC gain above `margin`
+(ranking), and on the same resamples (3) the upper bound of the Brier score's increase at most
+`max_brier_increase` (calibration: the probability is what the applicant is told) and (4) the lower
+bound of the change in default recall, each model at its own served threshold, at least
+`-max_recall_drop` (the defaults it lets through). The numbers are the deployment's `EvidenceRule`
+(`creditrisk.registry.policy`, where change control checks the recorded figures again before any
+move). A point estimate alone is not enough: on a few hundred rows a 0.01 AUC difference is noise.
+A resample holding one class, or a bound that is not a finite number, refuses: it measured nothing.
 """
 from __future__ import annotations
 
@@ -19,33 +20,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.stats import rankdata
 
+from creditrisk.registry.policy import EvidenceRule
+
 NAN = float("nan")
-
-
-@dataclass(frozen=True)
-class EvidenceRule:
-    """The numbers a challenger must clear on the evaluation rows to replace the champion."""
-
-    min_rows: int = 200  # labelled rows of the evaluation window
-    margin: float = 0.0  # the bootstrap lower bound of the AUC gain must exceed this
-    # Non-inferiority on what decides loans, judged on the same rows and resamples as the AUC gain:
-    # the Brier score may not get worse by more than 0.005 (a tenth of the champion's ~0.05 on the
-    # real data) at the upper bound, and default recall at each model's served threshold may not
-    # drop by more than 3 points at the lower bound (the bootstrap spread of recall at 1,300 rows is
-    # about +-2 points, so a smaller margin would refuse equal models).
-    max_brier_increase: float = 0.005
-    max_recall_drop: float = 0.03
-    samples: int = 500  # paired bootstrap resamples
-    confidence: float = 0.95
-    # A bootstrap AUC or recall interval over a handful of events of one class is not a measurement:
-    # with k defaults e^-k of the resamples hold none (37% at k=1), recall moves in steps of 1/k (at
-    # 30 one default is 3.3 points, about the recall margin), and 200 rows with 1 default promoted
-    # with a 95% CI of [+0.69, +0.81]. Measured between two equally good models (same signal,
-    # independent noise, 200 rows, 200 trials each) the rule promoted 4.5% with 1 default, 1.5% with
-    # 5, 1% with 10 and 20, none with 30 or 50. Repaid loans are the majority class; the same floor
-    # keeps a window of mostly defaults from deciding.
-    min_defaults: int = 30
-    min_repaid: int = 30
 
 
 @dataclass(frozen=True)

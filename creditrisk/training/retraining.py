@@ -24,9 +24,10 @@ from creditrisk.model.credit_model import evaluate as evaluate_model
 from creditrisk.registry.changes import ModelChanges
 from creditrisk.registry.client import LoadedModel, RegistryError
 from creditrisk.registry.states import Outcome
+from creditrisk.settings import Promotion
 from creditrisk.training.holdout import HoldoutReport
 from creditrisk.training.lineage import DataReference
-from creditrisk.training.promotion import EvidenceRule, PromotionDecision, decide
+from creditrisk.training.promotion import PromotionDecision, decide
 from creditrisk.training.run import TrainingResult, train_and_register
 from creditrisk.training.swap_groups import SwapRule
 from creditrisk.training.swaps import SwapReport, analyse, rescore
@@ -35,27 +36,10 @@ from creditrisk.training.swaps import SwapReport, analyse, rescore
 # base data set without discarding it.
 PRODUCTION_WEIGHT = 3.0
 
-AUTO, APPROVAL = "auto", "approval"
 # Only approved applicants ever have an outcome: the champion denied the others (so on these rows its
 # own default recall at its threshold is 0 by construction, and its scores are range-restricted).
 POPULATION = ("approved applicants of the evaluation window whose outcome was reported (labelled rows only; "
               "denied applicants never have one)")
-
-
-@dataclass(frozen=True)
-class QualityFloor:
-    """What a candidate must reach on its holdout before it may be compared with the champion."""
-
-    min_auc: float = 0.90
-    max_brier: float = 0.10
-
-    def problems(self, metrics: dict[str, float]) -> list[str]:
-        out = []
-        if not metrics["roc_auc"] >= self.min_auc:
-            out.append(f"roc_auc {metrics['roc_auc']:.4f} vs floor {self.min_auc}")
-        if not metrics["brier"] <= self.max_brier:
-            out.append(f"brier {metrics['brier']:.4f} vs floor {self.max_brier}")
-        return out
 
 
 @dataclass(frozen=True)
@@ -103,23 +87,25 @@ def floor_metrics(result: TrainingResult, preprocessed: pd.DataFrame,
 
 
 def train_candidate(changes: ModelChanges, base: tuple[pd.DataFrame, pd.DataFrame],
-                    production: pd.DataFrame, *, production_weight: float, floor: QualityFloor,
-                    run_name: str, data: DataReference, actor: str, reason: str,
+                    production: pd.DataFrame, *, production_weight: float, run_name: str,
+                    data: DataReference, actor: str, reason: str,
                     tags: dict[str, str] | None = None,
                     progress: Callable[[str], None] = lambda _m: None) -> Candidate:
-    """Train, register and gate one candidate; it ends as the challenger or rejected."""
+    """Train, register and gate one candidate (on change control's own floor); it ends as the challenger
+    or rejected."""
     raw, preprocessed = training_frames(*base, production, production_weight)
     result = train_and_register(changes.registry, raw, preprocessed, run_name=run_name, source=data,
                                 tags=tags, progress=progress)
     changes.register_candidate(result.version, actor=actor, reason=reason, **(tags or {}))
     judged = floor_metrics(result, preprocessed, production_weight)
-    gates = {"quality_floor": floor.problems(judged),
+    gates = {"quality_floor": changes.policy.floor.problems(judged),
              "age_rule": result.report.age_rule_problems() if result.report else ["not checked"],
              "validation": changes.validate(result.version).problems}
     candidate = Candidate(result.version, result.run_id, result.metrics, result.rows["train"], gates,
                           result.report, judged)
     if candidate.passed:
-        changes.admit_challenger(result.version, actor=actor, gates={g: "passed" for g in gates})
+        changes.admit_challenger(result.version, actor=actor, floor_metrics=judged,
+                                 age_rule=gates["age_rule"])
     else:
         changes.reject_candidate(result.version, actor=actor,
                                  reason="; ".join(f"{g}: {'; '.join(p)}" for g, p in gates.items() if p))
@@ -142,14 +128,16 @@ class Evaluation:
         return self.challenger if self.outcome.serves_challenger else self.champion_before
 
 
-def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, rule: EvidenceRule,
-             policy: str, actor: str, context: dict[str, Any], applicants: pd.DataFrame | None = None,
+def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, actor: str,
+             context: dict[str, Any], applicants: pd.DataFrame | None = None,
              swap_rule: SwapRule | None = None) -> Evaluation:
-    """Judge `challenger` (the version that was evaluated, by name) against the champion on `rows`.
+    """Judge `challenger` (the version that was evaluated, by name) against the champion on `rows`,
+    under change control's policy (its evidence rule and promotion policy; no caller chooses them).
 
     `applicants`, every logged request of the recent weeks (outcomes joined where they matured), are
     rescored by both models for the swap-set analysis, recorded whole with the decision (`swaps`).
     """
+    rule, policy = changes.policy.evidence, changes.policy.promotion
     champion = changes.champion()  # an unreachable registry raises: absence is only what it answers
     if champion is None:
         return _first_model(changes, challenger, policy=policy, actor=actor)
@@ -163,7 +151,7 @@ def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, rule
                           min_defaults=rule.min_defaults, min_repaid=rule.min_repaid)
         swaps = None if applicants is None or applicants.empty else _swaps(applicants, champ, chal, champion,
                                                                           swap_rule)
-    record = {**decision.as_dict(), **context, "population": POPULATION, "policy": policy}
+    record = {**decision.as_dict(), **context, "population": POPULATION, "policy": str(policy)}
     if swaps is not None:
         record["swaps"] = swaps.as_dict()
     record.pop("reason")
@@ -171,7 +159,7 @@ def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, rule
         changes.keep(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
                      evidence=record)
         return Evaluation(Outcome.KEPT, challenger, champion, decision, record, swaps)
-    if policy == APPROVAL:
+    if policy is Promotion.APPROVAL:
         changes.await_approval(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
                                evidence=record)
         return Evaluation(Outcome.AWAITING_APPROVAL, challenger, champion, decision, record, swaps)
@@ -197,7 +185,7 @@ def _load(changes: ModelChanges, version: str, folder: Path) -> LoadedModel:
         raise RegistryError(f"version {version} could not be loaded for evaluation: {exc}") from exc
 
 
-def _first_model(changes: ModelChanges, challenger: str, *, policy: str, actor: str) -> Evaluation:
+def _first_model(changes: ModelChanges, challenger: str, *, policy: Promotion, actor: str) -> Evaluation:
     """No champion: the first gated model serves, unless versions served before (then the alias was
     lost and a person restores it) or a person must approve it."""
     served = changes.served_versions()
@@ -205,7 +193,7 @@ def _first_model(changes: ModelChanges, challenger: str, *, policy: str, actor: 
         raise RegistryError(f"@champion is missing although versions served before (last: {served[-1]}): "
                             f"restore it with `creditrisk rollback --to {served[-1]}`")
     reason = "no champion yet: the first model that passed the candidate gates"
-    if policy == APPROVAL:
+    if policy is Promotion.APPROVAL:
         changes.await_approval(challenger, expected_champion=None, actor=actor, reason=reason)
         return Evaluation(Outcome.AWAITING_APPROVAL, challenger, None, None, {})
     changes.promote(challenger, expected_champion=None, actor=actor, reason=reason)

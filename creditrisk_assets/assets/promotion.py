@@ -24,6 +24,8 @@ _NUMBERS = ("n_rows", "champion_auc", "challenger_auc", "auc_gain", "gain_ci_low
 def champion_model(context: dg.AssetExecutionContext, candidate_model: dict[str, Any], store: StoreResource,
                    registry: RegistryResource, loop: LoopConfig) -> dg.Output[dict[str, Any]]:
     """The serving champion after comparing it with the challenger on held-out recent requests."""
+    changes, actor = registry.get_changes(), f"dagster run {context.run_id}"
+    loop.refuse_launch_overrides(changes, actor)
     w = week_windows(context.partition_key, loop.reference_weeks, loop.evaluation_days)
     challenger = str(candidate_model["version"])  # the version evaluated, by name
     log = store.get_store()
@@ -32,8 +34,7 @@ def champion_model(context: dg.AssetExecutionContext, candidate_model: dict[str,
     rule = SwapRule()
     applicants = log.read_window(*rule.window(w.evaluation[0], w.as_of), reported_before=w.as_of)
     try:
-        ev = evaluate(registry.get_changes(), challenger, rows, rule=loop.evidence_rule(),
-                      policy=loop.promotion, actor=f"dagster run {context.run_id}",
+        ev = evaluate(changes, challenger, rows, actor=actor,
                       context={"week": w.label, "evaluation_window": window}, applicants=applicants,
                       swap_rule=rule)
     except MoveRefused as refused:  # another move came first: nothing moved, and the trail says why

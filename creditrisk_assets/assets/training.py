@@ -44,6 +44,8 @@ def drift_trigger(context: dg.AssetExecutionContext) -> dict[str, str]:
 def candidate_model(context: dg.AssetExecutionContext, store: StoreResource, registry: RegistryResource,
                     loop: LoopConfig) -> Iterator[dg.Output[dict[str, Any]] | dg.AssetCheckResult]:
     """A retrained model: a new version, made `challenger` only once it passed every candidate gate."""
+    changes, actor = registry.get_changes(), f"dagster run {context.run_id}"
+    loop.refuse_launch_overrides(changes, actor)
     w = week_windows(context.partition_key, loop.reference_weeks, loop.evaluation_days)
     # Only rows older than the evaluation window: the last days are kept to judge this model.
     # Outcomes reported after the week's end are not read: a rerun of this week reads the same labels.
@@ -52,11 +54,11 @@ def candidate_model(context: dg.AssetExecutionContext, store: StoreResource, reg
     base = loop.base_data()
     trigger = drift_trigger(context)
     candidate = train_candidate(
-        registry.get_changes(), base, production, production_weight=loop.production_weight,
-        floor=loop.quality_floor(), run_name=f"retrain-{w.label}",
-        data=DataReference(f"{loop.base_data_path or 'synthetic'} + request log", policy=loop.training_data,
+        changes, base, production, production_weight=loop.production_weight, run_name=f"retrain-{w.label}",
+        data=DataReference(f"{loop.base_data_source() or 'synthetic'} + request log",
+                           policy=loop.training_data,
                            window=f"..{w.evaluation[0]:%Y-%m-%d}", outcome_cutoff=w.as_of.isoformat()),
-        actor=f"dagster run {context.run_id}",
+        actor=actor,
         reason=f"retrained for week {w.label}",
         tags={"week": w.label, "dagster_run_id": context.run_id,
               **{f"trigger.{k}": v for k, v in trigger.items()}},
@@ -70,6 +72,6 @@ def candidate_model(context: dg.AssetExecutionContext, store: StoreResource, reg
                 **{f"holdout_{k}": float(v) for k, v in candidate.metrics.items()
                    if k in ("roc_auc", "accuracy", "brier", "recall_default", "pr_auc")}}
     yield dg.Output(out, metadata=metadata)
-    yield checks.candidate_quality_floor(candidate, loop)
+    yield checks.candidate_quality_floor(candidate, changes.policy.floor)
     yield checks.candidate_age_rule(candidate)
     yield checks.candidate_validation(candidate)

@@ -50,8 +50,6 @@ def test_a_winner_waits_for_a_second_person(home: Path, capsys: pytest.CaptureFi
     assert main(["candidate", "--reason", "complaints from branch 12", "--actor", "alice",
                  "--as-of", AS_OF]) == 0
     assert "version 2 is the challenger" in capsys.readouterr().out
-    assert main(["promote", "--reason", "skip review", "--actor", "alice"]) == 2  # no bypass under approval
-    assert "CREDITRISK_PROMOTION=approval" in capsys.readouterr().err
     assert main(["evaluate", "--actor", "alice", "--as-of", AS_OF]) == 0
     out = capsys.readouterr().out
     assert out.startswith("awaiting_approval: version 2 vs champion 1: promote: challenger AUC")
@@ -66,9 +64,23 @@ def test_a_winner_waits_for_a_second_person(home: Path, capsys: pytest.CaptureFi
     assert [t for t in trail if t[0] != "refuse"][-4:] == [
         ("candidate", "2", "alice"), ("challenger", "2", "alice"), ("await_approval", "2", "alice"),
         ("approve", "2", "bob")]
-    (awaiting,) = [e for e in events(home) if e["action"] == "await_approval"]
+    (awaiting,) = [changes.trail.detail(e) for e in events(home) if e["action"] == "await_approval"]
+    assert awaiting["policy"]["evidence"]["min_defaults"] == 30  # the rule it was judged by, recorded
     assert awaiting["evidence"]["population"].startswith("approved applicants of the evaluation window")
     assert awaiting["evidence"]["n_rows"] > 200 and awaiting["evidence"]["policy"] == "approval"
+
+
+def test_evaluate_judges_with_the_deployments_rule(home: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: `creditrisk evaluate` judged with the rule's built-in defaults, whatever the deployment set."""
+    monkeypatch.setenv("CREDITRISK_MIN_AUC_GAIN", "0.5")
+    assert main(["candidate", "--reason", "r", "--actor", "alice", "--as-of", AS_OF]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--actor", "alice", "--as-of", AS_OF]) == 0
+    assert "does not clear margin +0.5000" in capsys.readouterr().out
+    kept = wiring.make_changes(get_settings()).trail.detail(events(home)[-1])
+    assert (kept["action"], kept["evidence"]["margin"]) == ("keep", 0.5)
+    assert wiring.make_changes(get_settings()).champion() == "1"
 
 
 def test_a_waiting_winner_can_be_rejected_or_superseded(home: Path,
@@ -79,7 +91,7 @@ def test_a_waiting_winner_can_be_rejected_or_superseded(home: Path,
     changes = wiring.make_changes(get_settings())
     assert (changes.awaiting(), changes.challenger()) == ("2", "3")  # a new candidate does not drop v2
     assert main(["evaluate", "--as-of", AS_OF]) == 0  # v3 wins too: it supersedes v2
-    waiting = events(home)[-1]
+    waiting = changes.trail.detail(events(home)[-1])
     assert (waiting["action"], waiting["version"], waiting["superseded"]) == ("await_approval", "3", "2")
     assert changes.registry.version("2").tags["state"] == "superseded"
     assert main(["approve", "2", "--reason", "too late", "--actor", "bob"]) == 2

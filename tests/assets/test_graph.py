@@ -14,7 +14,7 @@ from creditrisk_assets.sensors import drift_sensor
 WEEKLY = dg.AssetSelection.assets("raw_requests", "current_window", "reference_window", "drift_report")
 # The sensor's mechanics on the first drifted week: waiting for the changed world's labels is off here
 # (it is tested in test_monitoring.py, where labels arrive as a bank has them).
-READY = {"min_change_train_rows": 0, "min_evaluation_rows": 50}
+READY = {"min_change_train_rows": 0}
 
 
 def run_week(world: dict, instance: dg.DagsterInstance, key: str, **loop: int) -> dg.ExecuteInJobResult:
@@ -38,7 +38,9 @@ def tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
     return drift_sensor.evaluate_tick(ctx)
 
 
-def test_weekly_graph_reports_drift_and_the_sensor_retrains_once(world: dict) -> None:
+def test_weekly_graph_reports_drift_and_the_sensor_retrains_once(world: dict,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREDITRISK_MIN_EVALUATION_ROWS", "50")  # the deployment's evidence rule
     instance = dg.DagsterInstance.ephemeral()
     store = world["store"]
 

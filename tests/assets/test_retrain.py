@@ -44,9 +44,10 @@ def weak_world(world: dict, tmp_path: Path) -> dict:
             "weak_version": weak.version}
 
 
-def retrain(world: dict, **loop) -> dg.ExecuteInJobResult:
+def retrain(world: dict, run_config: dict | None = None) -> dg.ExecuteInJobResult:
     return dg.materialize(ASSETS + CHECKS, selection=RETRAIN, partition_key=DRIFT_WEEK, raise_on_error=False,
-                          instance=dg.DagsterInstance.ephemeral(), resources=resources_for(world, **loop))
+                          instance=dg.DagsterInstance.ephemeral(), resources=resources_for(world),
+                          run_config=run_config)
 
 
 def aliases(registry: Registry) -> tuple[str | None, str | None, str | None]:
@@ -85,12 +86,16 @@ def test_clearly_better_challenger_is_promoted_and_aliases_swap(weak_world: dict
     assert run.data.params["training_data.rows"] == str(cand.metadata["base_rows"].value + len(trained_on))
 
 
-@pytest.mark.parametrize("loop,why", [({"min_evaluation_rows": 100_000}, "insufficient evidence"),
-                                      ({"min_auc_gain": 0.5}, "does not clear margin"),
-                                      # a better ranker must not be worse calibrated than allowed
-                                      ({"max_brier_increase": -0.5}, "Brier increase up to")])
-def test_under_evidenced_or_not_better_challenger_is_kept(weak_world: dict, loop: dict, why: str) -> None:
-    result = retrain(weak_world, **loop)
+@pytest.mark.parametrize("policy,why", [
+    ({"CREDITRISK_MIN_EVALUATION_ROWS": "100000"}, "insufficient evidence"),
+    ({"CREDITRISK_MIN_AUC_GAIN": "0.5"}, "does not clear margin"),
+    ({"CREDITRISK_MAX_BRIER_INCREASE": "-0.5"}, "Brier increase up to"),  # a better ranker, worse calibrated
+])
+def test_under_evidenced_or_not_better_challenger_is_kept(weak_world: dict, policy: dict, why: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in policy.items():  # the deployment's evidence rule: its environment, not the run's config
+        monkeypatch.setenv(k, v)
+    result = retrain(weak_world)
     assert result.success
     meta = champion_meta(result)
     assert meta["promoted"] is False and why in meta["reason"]
@@ -100,18 +105,40 @@ def test_under_evidenced_or_not_better_challenger_is_kept(weak_world: dict, loop
     assert last["action"] == "keep" and why in last["reason"]
 
 
-def test_a_failing_candidate_run_leaves_the_champion_serving(weak_world: dict, tmp_path: Path) -> None:
+def test_a_launch_cannot_change_the_policy_it_runs_under(weak_world: dict,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: a launch with `promotion: auto, min_auc_gain: -1.0` promoted under an `approval` deployment.
+    Now the run is refused before it trains, naming the settings, and the refusal is an audit event."""
+    monkeypatch.setenv("CREDITRISK_PROMOTION", "approval")
+    launch = {"resources": {"loop": {"config": {"promotion": "auto", "min_auc_gain": -1.0}}}}
+    result = retrain(weak_world, run_config=launch)
+    assert not result.success
+    error = str(result.failure_data_for_node("candidate_model").error)
+    assert "may not set the change policy (promotion='auto', min_auc_gain=-1.0)" in error
+    assert aliases(weak_world["registry"]) == (weak_world["weak_version"], None, None)
+    refusal = weak_world["changes"].trail.events()[-1]
+    assert (refusal["action"], refusal["refused"], refusal["actor"]) == ("refuse", "launch", f"dagster run "
+                                                                         f"{result.run_id}")
+    assert refusal["overrides"] == {"promotion": "auto", "min_auc_gain": "-1.0"}
+    registry = weak_world["registry"]
+    assert len(registry.client.search_model_versions(f"name='{registry.model_name}'")) == 2  # nothing trained
+
+
+def test_a_failing_candidate_run_leaves_the_champion_serving(weak_world: dict, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     broken = tmp_path / "broken.csv"
     broken.write_text("person_age,oops\n1,2\n")
-    result = retrain({**weak_world, "base_csv": broken})
+    monkeypatch.setenv("CREDITRISK_DATA", str(broken))
+    result = retrain(weak_world)
     assert not result.success
     assert "broken.csv: missing columns" in str(result.failure_data_for_node("candidate_model").error)
     assert aliases(weak_world["registry"]) == (weak_world["weak_version"], None, None)
     assert not result.asset_materializations_for_node("champion_model")
 
 
-def test_blocking_quality_floor_stops_promotion(weak_world: dict) -> None:
-    result = retrain(weak_world, min_candidate_auc=0.999)
+def test_blocking_quality_floor_stops_promotion(weak_world: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREDITRISK_MIN_CANDIDATE_AUC", "0.999")
+    result = retrain(weak_world)
     evals = [e.asset_check_evaluation_data for e in result.all_events
              if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert [(e.check_name, e.passed) for e in evals] == [("candidate_quality_floor", False),

@@ -50,7 +50,6 @@ def build_world(root: Path) -> dict:
 
 def resources_for(world: dict, **loop_overrides) -> dict:
     reg: Registry = world["registry"]
-    loop = LoopConfig(base_data_path=str(world["base_csv"]), reports_dir=str(Path(world["root"]) / "reports"),
-                      **loop_overrides)
+    loop = LoopConfig(reports_dir=str(Path(world["root"]) / "reports"), **loop_overrides)
     return {"store": StoreResource(store_dir=str(world["store"].root), bigquery=BigQueryResource()),
             "loop": loop, "registry": RegistryResource(tracking_uri=reg.tracking_uri)}

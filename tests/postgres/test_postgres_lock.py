@@ -7,7 +7,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from model_changes import TINY, aliases, candidate, changes_for, crown, race_two_promoters
+from model_changes import (
+    CLEAR_WIN,
+    TINY,
+    TINY_FLOOR,
+    aliases,
+    candidate,
+    changes_for,
+    crown,
+    race_two_promoters,
+)
 from pg import PgCluster
 
 from creditrisk import wiring
@@ -47,7 +56,10 @@ def test_the_lock_excludes_other_holders_and_dies_with_its_connection(postgres: 
         assert other.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone() == (True,)
 
 
-def test_two_promoters_racing_under_the_postgres_lock(postgres: str, tmp_path: Path) -> None:
+def test_two_promoters_racing_under_the_postgres_lock(postgres: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in TINY_FLOOR.items():  # the racing processes inherit the deployment's floor
+        monkeypatch.setenv(k, v)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     changes: ModelChanges = changes_for(uri, postgres)
     data = load_base_data(None, rows=2_000, seed=3)[:2]
@@ -87,7 +99,7 @@ def test_a_move_whose_lock_was_lost_refuses_and_writes_nothing(postgres: str, tm
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The lock's session is killed after the promoter took it (a dropped connection, a failover).
     Before: the promoter carried on and wrote the event and the aliases without holding any lock."""
-    changes = changes_for(f"sqlite:///{tmp_path / 'mlflow.db'}", postgres)
+    changes = changes_for(f"sqlite:///{tmp_path / 'mlflow.db'}", postgres, **TINY_FLOOR)
     data = load_base_data(None, rows=2_000, seed=3)[:2]
     crown(changes, train_and_register(changes.registry, *data, run_name="b", source="t", config=TINY).version)
     v2 = candidate(changes, data)
@@ -102,5 +114,5 @@ def test_a_move_whose_lock_was_lost_refuses_and_writes_nothing(postgres: str, tm
     with monkeypatch.context() as m, pytest.raises(LockUnavailable,
                                                     match=f"the registry lock {key} .* is no longer held"):
         m.setattr(changes, "champion", champion_after_the_lock_was_lost)
-        changes.promote(v2, expected_champion="1", actor="promoter", reason="lock lost")
+        changes.promote(v2, expected_champion="1", actor="promoter", reason="lock lost", evidence=CLEAR_WIN)
     assert (changes.registry.model_tags(), aliases(changes)) == before

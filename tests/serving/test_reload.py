@@ -7,6 +7,7 @@ from collections import Counter
 
 import httpx
 import pytest
+from model_changes import CLEAR_WIN
 
 from creditrisk.applicants.schema import EXAMPLE_APPLICANT
 
@@ -53,14 +54,14 @@ def test_alias_move_is_served_without_failed_requests(served, changes, client: h
     new = train_and_register(changes.registry, raw, clean.sample(n=4000, random_state=11),
                              run_name="serving-test-challenger", source="test",
                              config=TrainConfig(num_rounds=120))
-    changes.admit_challenger(new.version, actor="tests/serving", gates={})
+    changes.admit_challenger(new.version, actor="tests/serving", floor_metrics=new.metrics, age_rule=[])
     assert client.get("/readyz").json()["model"]["version"] == served.champion_version
     traffic = Traffic(served.base_url)
     traffic.start()
     try:
         time.sleep(0.5)
         changes.promote(new.version, expected_champion=served.champion_version, actor="tests/serving",
-                        reason="serving hot-reload test")
+                        reason="serving hot-reload test", evidence=CLEAR_WIN)
         _wait_for_version(client, new.version, timeout_s=served.reload_interval_s + 15)
         seen_new = len(traffic.results)
         time.sleep(0.5)

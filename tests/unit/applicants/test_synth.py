@@ -21,7 +21,7 @@ from creditrisk.applicants.schema import (
     invalid_rows,
 )
 from creditrisk.applicants.synth import PARAMS_PATH, SCENARIOS, default_probability, generate, load_params
-from creditrisk.training.retraining import QualityFloor
+from creditrisk.registry.policy import QualityFloor
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 END = datetime(2024, 3, 1, tzinfo=UTC)

@@ -14,7 +14,7 @@ from creditrisk.model.credit_model import CreditModel, TrainConfig, train
 from creditrisk.model.fairness import age_rule, check_age_rule, group_outcomes
 from creditrisk.registry.changes import ValidationFailed
 from creditrisk.training.lineage import DataReference
-from creditrisk.training.retraining import QualityFloor, train_candidate
+from creditrisk.training.retraining import train_candidate
 
 UNCONSTRAINED = TrainConfig(num_rounds=40, max_depth=4, age_monotone=0, nthread=1)  # small: one thread
 
@@ -51,10 +51,11 @@ def test_a_profile_with_no_valid_age_under_62_cannot_break_the_rule(data, free) 
 def test_a_model_breaking_the_age_rule_never_becomes_challenger(data, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """The candidate gate rejects it with the rule named in the trail, and admission refuses it too."""
-    changes = changes_for(f"sqlite:///{tmp_path / 'mlflow.db'}")  # no champion needed: it never gets there
+    changes = changes_for(f"sqlite:///{tmp_path / 'mlflow.db'}", CREDITRISK_MIN_CANDIDATE_AUC="0.5",
+                          CREDITRISK_MAX_CANDIDATE_BRIER="0.5")  # no champion: it never gets there
     monkeypatch.setattr("creditrisk.training.run.TrainConfig", lambda: UNCONSTRAINED)
     empty = data[1].head(0)
-    cand = train_candidate(changes, data, empty, production_weight=3.0, floor=QualityFloor(0.5, 0.5),
+    cand = train_candidate(changes, data, empty, production_weight=3.0,
                            run_name="unruled", data=DataReference("test"), actor="dagster", reason="test")
     assert cand.gates["quality_floor"] == [] and not cand.passed
     assert "Reg B age rule broken" in cand.gates["age_rule"][0]
@@ -64,7 +65,9 @@ def test_a_model_breaking_the_age_rule_never_becomes_challenger(data, tmp_path: 
     assert (reject["action"], reject["version"]) == ("reject", cand.version)
     assert "age_rule: Reg B age rule broken" in reject["reason"]
     with pytest.raises(ValidationFailed, match="Reg B age rule broken"):
-        changes.admit_challenger(cand.version, actor="someone", gates={"quality_floor": "passed"})
+        changes.admit_challenger(cand.version, actor="someone",
+                                 floor_metrics={"roc_auc": 0.95, "brier": 0.05},
+                                 age_rule=[])
     refusal = changes.trail.events()[-1]
     assert refusal["action"] == "refuse" and "Reg B age rule broken" in refusal["reason"]
     assert changes.challenger() is None

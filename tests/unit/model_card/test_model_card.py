@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from model_changes import changes_for, crown
+from model_changes import CLEAR_WIN, changes_for, crown
 
 from creditrisk.applicants.data import load_base_data
 from creditrisk.model.credit_model import TrainConfig
@@ -86,9 +86,10 @@ def test_each_decision_issues_a_new_card_and_the_cli_says_where_it_is(
     first = model_card.latest(changes.registry, v2)
     first_file = model_card.local_path(changes.registry, first.run_id, first.html_path)
     before = hashlib.sha256(first_file.read_bytes()).hexdigest()
-    changes.admit_challenger(v2, actor="dagster run 1", gates={"quality_floor": "passed"})
+    changes.admit_challenger(v2, actor="dagster run 1", floor_metrics={"roc_auc": 0.95, "brier": 0.05},
+                             age_rule=[])
     changes.promote(v2, expected_champion="1", actor="alice", reason="better on evidence",
-                    evidence={"auc_gain": 0.0234, "population": "labelled requests"})
+                    evidence={**CLEAR_WIN, "auc_gain": 0.0234, "population": "labelled requests"})
     pages = model_card.issues(changes.registry, first.run_id)
     assert [p.rsplit("-", 1)[1] for p in pages] == ["candidate.html", "challenger.html", "promote.html"]
     assert hashlib.sha256(first_file.read_bytes()).hexdigest() == before  # never overwritten

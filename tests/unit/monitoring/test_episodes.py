@@ -16,7 +16,7 @@ from creditrisk.monitoring.episodes import (
     retrain_decision,
 )
 from creditrisk.monitoring.windows import week_windows
-from creditrisk.training.promotion import EvidenceRule
+from creditrisk.registry.policy import EvidenceRule
 
 W = week_windows("2026-03-01")  # Mon 2026-02-23 .. Mon 2026-03-02
 MONDAY = W.current[0]

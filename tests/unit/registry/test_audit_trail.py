@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from model_changes import TINY, candidate, changes_for, crown
+from model_changes import TINY, TINY_FLOOR, candidate, changes_for, crown
 
 from creditrisk.applicants.data import load_base_data
 from creditrisk.registry.changes import ModelChanges
@@ -23,7 +23,8 @@ def data() -> tuple:
 @pytest.fixture
 def changes(tmp_path: Path, data: tuple, monkeypatch: pytest.MonkeyPatch) -> ModelChanges:
     """Champion v1, then v2 kept with a long reason (stored whole as an artifact): 5 events."""
-    monkeypatch.setenv("CREDITRISK_HOME", str(tmp_path))
+    for k, v in {"CREDITRISK_HOME": str(tmp_path), **TINY_FLOOR}.items():
+        monkeypatch.setenv(k, v)
     monkeypatch.delenv("CREDITRISK_MLFLOW_URI", raising=False)
     c = changes_for(f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}")
     crown(c, train_and_register(c.registry, *data, run_name="b", source="t", config=TINY).version)

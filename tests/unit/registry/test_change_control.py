@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from model_changes import (
+    CLEAR_WIN,
+    TINY_FLOOR,
     aliases,
     artifact_folder,
     candidate,
@@ -35,7 +37,8 @@ def data() -> tuple:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("CREDITRISK_HOME", str(tmp_path))
+    for k, v in {"CREDITRISK_HOME": str(tmp_path), **TINY_FLOOR}.items():
+        monkeypatch.setenv(k, v)
     monkeypatch.delenv("CREDITRISK_MLFLOW_URI", raising=False)
     return tmp_path
 
@@ -62,7 +65,7 @@ def test_rollback_never_puts_a_rejected_candidate_into_service(changes: ModelCha
 
 def test_rollback_goes_to_the_previous_champion_once(changes: ModelChanges, data: tuple) -> None:
     v2 = candidate(changes, data)
-    changes.promote(v2, expected_champion="1", actor="dagster", reason="promote: better")
+    changes.promote(v2, expected_champion="1", actor="dagster", reason="promote: better", evidence=CLEAR_WIN)
     assert aliases(changes) == (v2, None, "1")
     assert main(["rollback", "--reason", "complaints", "--actor", "alice"]) == 0
     assert aliases(changes) == ("1", None, None)
@@ -90,11 +93,13 @@ def test_promotion_names_what_it_evaluated_and_refuses_when_it_moved(changes: Mo
     not promote v3 (or anything): it refuses, records why, and the champion keeps serving."""
     v2, v3 = candidate(changes, data), candidate(changes, data)
     with pytest.raises(MoveRefused, match=f"@challenger {v2} -> {v3}"):
-        changes.promote(v2, expected_champion="1", actor="dagster run A", reason="promote: better")
+        changes.promote(v2, expected_champion="1", actor="dagster run A", reason="promote: better",
+                        evidence=CLEAR_WIN)
     assert aliases(changes) == ("1", v3, None)
     assert changes.trail.events()[-1]["action"] == "refuse"
     with pytest.raises(MoveRefused, match="champion 7 -> 1"):  # compared against a champion that is gone
-        changes.promote(v3, expected_champion="7", actor="dagster run B", reason="promote: better")
+        changes.promote(v3, expected_champion="7", actor="dagster run B", reason="promote: better",
+                        evidence=CLEAR_WIN)
     assert changes.registry.version(v2).tags["state"] == "superseded"  # replaced before it was judged
 
 
@@ -167,14 +172,15 @@ def test_no_invalid_version_becomes_challenger_or_champion(changes: ModelChanges
         (folder / "booster.json").unlink()
     assert problem in changes.validate(v2).summary()
     with pytest.raises(ValidationFailed, match=problem):
-        changes.admit_challenger(v2, actor="dagster", gates={"quality_floor": "passed"})
+        changes.admit_challenger(v2, actor="dagster", floor_metrics={"roc_auc": 0.95, "brier": 0.05},
+                                 age_rule=[])
     with pytest.raises(ValidationFailed, match=problem):
         changes.rollback(actor="alice", reason="emergency", to=v2, force=True)
     with pytest.raises(ValidationFailed, match=problem):
         changes.bootstrap(v2, actor="alice", reason="new base data", forced=True)
     changes.registry.set_alias("challenger", v2)  # even if it were made challenger by hand
     with pytest.raises(ValidationFailed, match=problem):
-        changes.promote(v2, expected_champion="1", actor="alice", reason="by hand")
+        changes.promote(v2, expected_champion="1", actor="alice", reason="by hand", evidence=CLEAR_WIN)
     changes.registry.delete_alias("challenger")
     assert aliases(changes) == ("1", None, None)
     refusals = [e for e in changes.trail.events() if e["action"] == "refuse"]
@@ -197,10 +203,12 @@ def test_rollback_to_the_challenger_leaves_no_alias_with_two_meanings(changes: M
 def test_a_waiting_winner_stays_waiting_when_a_newer_candidate_loses(changes: ModelChanges,
                                                                      data: tuple) -> None:
     v2 = candidate(changes, data)
-    changes.await_approval(v2, expected_champion="1", actor="dagster", reason="promote: better")
+    changes.await_approval(v2, expected_champion="1", actor="dagster", reason="promote: better",
+                           evidence=CLEAR_WIN)
     assert (changes.awaiting(), changes.challenger()) == (v2, None)
     with pytest.raises(MoveRefused, match="@challenger"):  # waiting is not promotable: only approvable
-        changes.promote(v2, expected_champion="1", actor="alice", reason="skip the review")
+        changes.promote(v2, expected_champion="1", actor="alice", reason="skip the review",
+                        evidence=CLEAR_WIN)
     v3 = candidate(changes, data)
     changes.keep(v3, expected_champion="1", actor="dagster", reason="keep champion: not better")
     assert (changes.awaiting(), changes.challenger()) == (v2, None)  # still there for a person
