@@ -3,6 +3,7 @@ its gates, crowning a version, and two promoters racing for the lock."""
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from creditrisk import wiring
 from creditrisk.model.credit_model import TrainConfig
 from creditrisk.registry.changes import ModelChanges, MoveRefused
+from creditrisk.registry.locks import file_lock
 from creditrisk.settings import get_settings
 from creditrisk.training.run import train_and_register
 
@@ -22,6 +24,21 @@ def changes_for(tracking_uri: str, lock_uri: str | None = None) -> ModelChanges:
     the Postgres advisory lock of `lock_uri`)."""
     env = {"CREDITRISK_MLFLOW_URI": tracking_uri, **({"CREDITRISK_LOCK_URI": lock_uri} if lock_uri else {})}
     return wiring.make_changes(get_settings(env))
+
+
+def quiet_changes(db: Path) -> ModelChanges:
+    """Change control on the SQLite registry `db` without the model card issued after each decision
+    (about half a second each; tests of the moves themselves do not look at cards)."""
+    registry = changes_for(f"sqlite:///{db}").registry
+    return ModelChanges(registry, lambda: file_lock(db.parent / "registry.lock"))
+
+
+def copy_registry(db: Path, folder: Path) -> ModelChanges:
+    """Change control (no cards) on a copy of the registry database `db`: its versions' artifact
+    files stay where they are, shared with the original (a test that alters one puts it back)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(db, folder / "mlflow.db")
+    return quiet_changes(folder / "mlflow.db")
 
 
 def crown(changes: ModelChanges, version: str, reason: str = "test bootstrap") -> None:

@@ -159,13 +159,15 @@ class ModelChanges:
         self._apply("refuse", version, self.champion(), actor, why, refused=action, **fields)
         raise error(why)
 
-    def _require_valid(self, action: str, version: str, actor: str) -> None:
-        """Refuse (and record) `action` when `version` fails the gate; runs before the lock is taken."""
+    def _require_valid(self, action: str, version: str, actor: str) -> Validation:
+        """Refuse (and record) `action` when `version` fails the gate; runs before the lock is taken.
+        Returns the verdict, whose files' digest every move to @champion records (replicas check it)."""
         check = self.validate(version)
         if not check.passed:
             with self.lock():
                 self._refuse(action, version, actor, f"{action} of version {version} refused: it failed "
                              f"validation: {check.summary()}", ValidationFailed, validation=check.problems)
+        return check
 
     def _crowning(self, version: str, old: str | None) -> tuple[dict[str, str | None], dict[str, str]]:
         """Alias and state changes that make `version` champion; the old champion becomes @previous."""
@@ -194,7 +196,7 @@ class ModelChanges:
     # -- moves -----------------------------------------------------------------------------------
     def bootstrap(self, version: str, *, actor: str, reason: str, forced: bool) -> Move:
         """A freshly trained first (or forcibly replaced) champion."""
-        self._require_valid("bootstrap", version, actor)
+        check = self._require_valid("bootstrap", version, actor)
         with self.lock():
             old = self.champion()
             if old is not None and not forced:
@@ -202,7 +204,7 @@ class ModelChanges:
                              f"{self.registry.model_name}@{Alias.CHAMPION} is already version {old}")
             aliases, states = self._crowning(version, old)
             return self._apply("bootstrap", version, old, actor, reason, aliases=aliases, states=states,
-                               forced=forced)
+                               forced=forced, artifact_digest=check.digest)
 
     def register_candidate(self, version: str, *, actor: str, reason: str, **fields: Any) -> Move:
         with self.lock():
@@ -240,12 +242,12 @@ class ModelChanges:
     def promote(self, version: str, *, expected_champion: str | None, actor: str, reason: str,
                 **evidence: Any) -> Move:
         """The evaluated challenger replaces the champion it was compared with, or nothing moves."""
-        self._require_valid("promote", version, actor)
+        check = self._require_valid("promote", version, actor)
         with self.lock():
             self._check("promote", version, expected_champion, actor)
             aliases, states = self._crowning(version, expected_champion)
             return self._apply("promote", version, expected_champion, actor, reason, aliases=aliases,
-                               states=states, **evidence)
+                               states=states, artifact_digest=check.digest, **evidence)
 
     def keep(self, version: str, *, expected_champion: str | None, actor: str, reason: str,
              **evidence: Any) -> Move:
@@ -270,7 +272,7 @@ class ModelChanges:
 
     def approve(self, version: str, *, actor: str, reason: str) -> Move:
         """A person approves the waiting winner: it replaces the champion it was evaluated against."""
-        self._require_valid("approve", version, actor)
+        check = self._require_valid("approve", version, actor)
         with self.lock():
             if self.awaiting() != version:
                 self._refuse("approve", version, actor, f"version {version} is not awaiting approval")
@@ -278,7 +280,8 @@ class ModelChanges:
             expected = self._last(version, "await_approval").get("champion")
             self._check("approve", version, expected, actor, alias=Alias.AWAITING)
             aliases, states = self._crowning(version, expected)
-            return self._apply("approve", version, expected, actor, reason, aliases=aliases, states=states)
+            return self._apply("approve", version, expected, actor, reason, aliases=aliases, states=states,
+                               artifact_digest=check.digest)
 
     def reject(self, version: str, *, actor: str, reason: str) -> Move:
         """A person rejects the challenger or the waiting winner: it never serves."""
@@ -299,7 +302,7 @@ class ModelChanges:
             raise RegistryError("no previous champion to roll back to; "
                                 "name a version that served with --to N")
         self.registry.version(target)  # raises if it does not exist
-        self._require_valid("rollback", target, actor)
+        check = self._require_valid("rollback", target, actor)
         with self.lock():
             current = self.champion()
             if current is None or target == current:
@@ -317,4 +320,5 @@ class ModelChanges:
                 if self.registry.alias_version(alias) == target:
                     aliases[alias] = None
             return self._apply("rollback", target, current, actor, reason, aliases=aliases,
-                               states={target: State.CHAMPION, current: State.RETIRED}, forced=force)
+                               states={target: State.CHAMPION, current: State.RETIRED}, forced=force,
+                               artifact_digest=check.digest)
