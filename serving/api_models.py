@@ -96,6 +96,10 @@ class ModelPart(PartOut):
     alias: str | None = Field(None, description="the registry alias the replica follows")
     pinned_version: str | None = None
     reload_interval_s: float | None = None
+    audited_version: str | None = Field(None, description="the version the latest verified change-control "
+                                        "event made champion (not checked for a pin)")
+    stray_version: str | None = Field(None, description="the version @champion names without a "
+                                      "change-control event; not served")
 
 
 class RegistryPart(PartOut):

@@ -36,7 +36,8 @@ class CreditRiskService:
     async def __init__(self, args: ServiceArgs) -> None:  # type: ignore[misc]  # Serve awaits an async init
         # Settings are read in the replica, at start: the pod's or worker's environment.
         settings = get_settings().with_overrides(mlflow_uri=args.mlflow_uri, store_dir=args.store_dir)
-        predictor = ChampionPredictor(lambda: wiring.make_registry(settings), args.predictor)
+        alerter = wiring.make_alerter(settings)
+        predictor = ChampionPredictor(lambda: wiring.make_registry(settings), args.predictor, alerter)
         await asyncio.to_thread(predictor.load_initial)
         replica_id = serve.get_replica_context().replica_id.unique_id
         fsync = settings.is_production if args.wal_fsync is None else args.wal_fsync
@@ -45,7 +46,7 @@ class CreditRiskService:
                                  flush_interval_s=args.flush_interval_s, flush_max_rows=args.flush_max_rows,
                                  budget_bytes=args.log_budget_bytes, when_full=args.when_log_full,
                                  backend=wiring.store_backend(settings),
-                                 alerter=wiring.make_alerter(settings))
+                                 alerter=alerter)
         self.replica = Replica(args, predictor, logger, os.environ.get(args.outcomes_token_env) or None,
                                replica_id)
         predictor.start()

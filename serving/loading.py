@@ -1,7 +1,8 @@
 """Loading a model version into a replica: download, validate, warm up, or leave nothing behind.
 
 A version is served only after it passed the validation gate (`creditrisk.registry.validation`) on this
-replica, with the files it will score from. A version that fails to load or validate is not
+replica, with the files it will score from, and, when change control recorded one, only if those files
+have the digest it recorded (`serving.audited`). A version that fails to load or validate is not
 downloaded again at every reload check: it is retried after one reload interval, then two, four,
 ... at most `MAX_RELOAD_BACKOFF_S` apart, and its temp folder is removed at once.
 
@@ -67,6 +68,7 @@ class ModelState:
     loaded: LoadedModel
     loaded_at: str
     folder: Path
+    digest: str | None = None  # `artifact_digest` of the files it scores from
 
 
 class VersionLoader:
@@ -80,8 +82,9 @@ class VersionLoader:
         self._owner_fd: int | None = _claim(self.workdir)
         self._failures: dict[str, tuple[int, float]] = {}  # version -> (attempts, retry after, monotonic)
 
-    def load(self, version: str) -> ModelState:
-        """Download, validate and warm up `version`; on any failure remove its files and raise LoadFailed."""
+    def load(self, version: str, digest: str | None = None) -> ModelState:
+        """Download, validate (and compare with `digest`, if given) and warm up `version`; on any failure
+        remove its files and raise LoadFailed."""
         folder = Path(tempfile.mkdtemp(prefix=f"v{version}-", dir=self.workdir))
         try:
             registry = self._registry()
@@ -89,6 +92,9 @@ class VersionLoader:
             check = validate(version, loaded.model, loaded.files(), registry.version(version).tags)
             if not check.passed:
                 raise LoadFailed(f"version {version} failed validation: {check.summary()}")
+            if digest is not None and check.digest != digest:
+                raise LoadFailed(f"version {version}'s files are not the ones change control crowned "
+                                 f"(digest {str(check.digest)[:12]}, the audit event recorded {digest[:12]})")
             self._warm_up(loaded)  # the first predict allocates
         except Exception as exc:
             shutil.rmtree(folder, ignore_errors=True)
@@ -96,7 +102,7 @@ class VersionLoader:
                 raise
             raise LoadFailed(f"loading version {version} failed: {type(exc).__name__}: {exc}") from exc
         self._failures.pop(version, None)
-        return ModelState(loaded, now_iso(), folder)
+        return ModelState(loaded, now_iso(), folder, check.digest)
 
     def may_try(self, version: str) -> bool:
         """False while `version` is backing off after a failure."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from model_changes import changes_for, crown
+from model_changes import changes_for, crown, new_version, quiet_changes
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_CSV = Path(os.environ.get("CREDITRISK_TEST_DATA",
@@ -71,3 +71,19 @@ def champion(changes, base_data):  # -> creditrisk.training.run.TrainingResult
     result = train_and_register(changes.registry, raw, clean, run_name="test-bootstrap", source="test")
     crown(changes, result.version)
     return result
+
+
+@pytest.fixture(scope="session")
+def two_versions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """(database, v1, v2): a SQLite registry where change control crowned v1 and v2 (tiny, valid) is
+    registered only. Tests take copies (`model_changes.copy_registry`), so MLflow's first migration
+    and the trainings are paid once."""
+    from creditrisk.applicants.data import load_base_data
+
+    raw, clean, _ = load_base_data(None, rows=2_000, seed=3)
+    db = tmp_path_factory.mktemp("two-versions") / "mlflow.db"
+    changes = quiet_changes(db)
+    # Different rows: the same rows would train the same bytes, and the versions would share a digest.
+    v1, v2 = new_version(changes, (raw, clean), "v1"), new_version(changes, (raw, clean.iloc[::2]), "v2")
+    crown(changes, v1)
+    return db, v1, v2

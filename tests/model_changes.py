@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from creditrisk import wiring
 from creditrisk.model.credit_model import TrainConfig
 from creditrisk.registry.changes import ModelChanges, MoveRefused
+from creditrisk.registry.locks import file_lock
 from creditrisk.settings import DEPLOYMENT_VARIABLES, get_settings
 from creditrisk.training.run import train_and_register
 
@@ -35,6 +37,21 @@ def changes_for(tracking_uri: str, lock_uri: str | None = None, **policy: str) -
            "CREDITRISK_MLFLOW_URI": tracking_uri, **({"CREDITRISK_LOCK_URI": lock_uri} if lock_uri else {}),
            **policy}
     return wiring.make_changes(get_settings(env))
+
+
+def quiet_changes(db: Path) -> ModelChanges:
+    """Change control on the SQLite registry `db` without the model card issued after each decision
+    (about half a second each; tests of the moves themselves do not look at cards)."""
+    registry = changes_for(f"sqlite:///{db}").registry
+    return ModelChanges(registry, lambda: file_lock(db.parent / "registry.lock"))
+
+
+def copy_registry(db: Path, folder: Path) -> ModelChanges:
+    """Change control (no cards) on a copy of the registry database `db`: its versions' artifact
+    files stay where they are, shared with the original (a test that alters one puts it back)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(db, folder / "mlflow.db")
+    return quiet_changes(folder / "mlflow.db")
 
 
 def crown(changes: ModelChanges, version: str, reason: str = "test bootstrap") -> None:

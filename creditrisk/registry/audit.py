@@ -22,6 +22,12 @@ exclusive). Two writers that both read before either wrote still both write, and
 last event; so each append also writes a witness, `audit-witness.<seq>.<hash>`, a key no other event
 shares, after its event. `verify()` reports a fork wherever a witness names a hash that is not the
 stored event's: the replaced event left its witness behind.
+
+Every event that moves `@champion` (`MADE_CHAMPION`) records the SHA-256 of the artifact files the
+validation gate checked (`artifact_digest`, kept in the tag even when the event is long).
+`audited_champion()` returns the version and digest the latest of them names, from a verified trail
+only: the serving replicas serve nothing else, so `@champion` moved by a bare registry call is not
+served. The chain has no key: a writer who rewrites it consistently can name any version and digest.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,7 +48,8 @@ MAX_TAG_CHARS = 5000
 PREFIX, HEAD = "audit.", "audit.head"
 WITNESS = "audit-witness."  # + "<seq>.<first 16 hex of the hash>": one per event written, never replaced
 GENESIS = "0" * 64
-_CORE = ("seq", "at", "action", "version", "champion", "actor", "aliases", "states")  # kept in the tag
+# Kept in the tag when the rest goes to a document: what replicas and `verify_aliases` act on.
+_CORE = ("seq", "at", "action", "version", "champion", "actor", "aliases", "states", "artifact_digest")
 ALIASES = tuple(Alias)
 MADE_CHAMPION = ("bootstrap", "promote", "approve", "rollback")  # events after which `version` served
 
@@ -77,6 +85,24 @@ def _parse(text: str) -> dict[str, Any] | None:
     return event if isinstance(event, dict) and isinstance(event.get("seq"), int) else None
 
 
+class NoAuditedChampion(RegistryError):
+    """The audit trail names no champion: no event moved `@champion` yet (see `TrailBroken` too)."""
+
+
+class TrailBroken(NoAuditedChampion):
+    """The audit trail does not verify, so nothing it says is trusted."""
+
+
+@dataclass(frozen=True)
+class Crowned:
+    """A version as the latest verified event that made it champion names it."""
+
+    version: str
+    digest: str | None  # its files' `artifact_digest`; None in events recorded before digests were
+    seq: int
+    action: str
+
+
 def _forks(tags: dict[str, str]) -> list[str]:
     """Events written twice: a witness whose hash is not the stored event's (the replaced one's)."""
     problems = []
@@ -92,12 +118,44 @@ def _forks(tags: dict[str, str]) -> list[str]:
 class AuditTrail:
     """Reads, appends and verifies the hash-chained events of one registered model."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, remember_documents: bool = False) -> None:
         self.registry = registry
+        # A reader that verifies at every check (a replica) reads each long event's document once: it
+        # acts only on the fields kept in the tag; `creditrisk audit` re-reads them every time.
+        self._remember = remember_documents
+        self._documents_ok: set[str] = set()
 
     def events(self) -> list[dict[str, Any]]:
         """The events in order (a tag that is not an event is skipped here; `verify()` reports it)."""
         return [e for e in map(_parse, _event_tags(self.registry.model_tags()).values()) if e is not None]
+
+    def audited_champion(self) -> Crowned:
+        """The version and digest named by the latest event that moved `@champion`, from a verified
+        trail (raises `TrailBroken`, or `NoAuditedChampion` when no event crowned any version)."""
+        crowned = self._crowned()
+        if not crowned:
+            raise NoAuditedChampion(f"the audit trail of {self.registry.model_name} has no event that "
+                                    "made a version champion")
+        return crowned[-1]
+
+    def verified_served(self) -> list[Crowned]:
+        """Every version a verified trail shows served, as its latest crowning names it, the most
+        recently crowned last (raises `TrailBroken`)."""
+        latest: dict[str, Crowned] = {}
+        for c in self._crowned():
+            latest.pop(c.version, None)
+            latest[c.version] = c
+        return list(latest.values())
+
+    def _crowned(self) -> list[Crowned]:
+        """The crowning events, in order, read from the same tags that were verified."""
+        tags = self.registry.model_tags()
+        problems = self._problems(tags)
+        if problems:
+            raise TrailBroken(f"the audit trail is broken ({problems[0]}); `creditrisk audit` shows it")
+        events = [e for e in map(_parse, _event_tags(tags).values()) if e is not None]
+        return [Crowned(str(e["version"]), e.get("artifact_digest"), e["seq"], e["action"])
+                for e in events if e.get("action") in MADE_CHAMPION]
 
     def served_versions(self) -> list[str]:
         """Every version the events say was champion, the most recently crowned last (unverified: see
@@ -159,7 +217,10 @@ class AuditTrail:
 
     def verify(self) -> list[str]:
         """Problems found in the chain; an empty list means it is whole."""
-        tags = self.registry.model_tags()
+        return self._problems(self.registry.model_tags())
+
+    def _problems(self, tags: dict[str, str]) -> list[str]:
+        """`verify()` on a given read of the registered model's tags."""
         problems: list[str] = []
         prev, expected_seq = GENESIS, 0
         for key, text in _event_tags(tags).items():
@@ -175,11 +236,14 @@ class AuditTrail:
                 problems.append(f"{key}: its content does not match its hash (edited)")
             if event.get("prev") != prev:
                 problems.append(f"{key}: does not follow the event before it (deleted or reordered)")
-            if "detail_uri" in event:
+            if "detail_uri" in event and event.get("detail_sha256") not in self._documents_ok:
                 try:
                     self.detail(event)
                 except (RegistryError, ValueError) as exc:
                     problems.append(f"{key}: its stored document is missing or altered ({exc})")
+                else:
+                    if self._remember:
+                        self._documents_ok.add(str(event.get("detail_sha256")))
             prev, expected_seq = str(event.get("hash", "")), event["seq"] + 1
         problems += _forks(tags)
         head = _parse(tags[HEAD]) if HEAD in tags else None

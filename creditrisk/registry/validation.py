@@ -8,7 +8,9 @@ probabilities in [0, 1], with reasons for every denial, and never worse at an ag
 than at their most favoured age under 62 (Regulation B's age rule, `creditrisk.model.fairness`); and
 those scores equal the ones recorded in the artifact at training, a record whose digest the
 registered version carries as a tag (so the bytes that serve are the model that was evaluated,
-and the artifact cannot vouch for itself).
+and the artifact cannot vouch for itself). The verdict carries the digest of the files it checked
+(`artifact_digest`), which change control records in every event that moves `@champion` and every
+replica compares with its own download.
 """
 from __future__ import annotations
 
@@ -39,12 +41,25 @@ CANARY_FILE = "canary.json"
 CANARY_TAG = "canary_sha256"
 
 
+def artifact_digest(folder: Path) -> str:
+    """SHA-256 over the folder's files: each relative path (sorted) and its bytes, length-prefixed, so
+    a renamed, moved, added or altered file changes it and nothing else (no time stamps) does."""
+    h = hashlib.sha256()
+    root = Path(folder)
+    files = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file()}
+    for relative in sorted(files):
+        name, data = relative.encode(), files[relative].read_bytes()
+        h.update(len(name).to_bytes(8, "big") + name + len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()
+
+
 @dataclass(frozen=True)
 class Validation:
-    """The gate's verdict on one version: passed, or every problem found."""
+    """The gate's verdict on one version: passed, or every problem found; and its files' digest."""
 
     version: str
     problems: list[str] = field(default_factory=list)
+    digest: str | None = None  # `artifact_digest` of the files checked (None: they could not be read)
 
     @property
     def passed(self) -> bool:
@@ -78,18 +93,23 @@ def record_canary(model: CreditModel, folder: Path) -> str:
 def validate(version: str, model: CreditModel, folder: Path, tags: Mapping[str, str]) -> Validation:
     """Every check of the module docstring on a loaded artifact (`folder` holds its files; `tags`
     are the registered version's, holding the canary record's digest)."""
+    return Validation(version, _problems(model, folder, tags), artifact_digest(folder))
+
+
+def _problems(model: CreditModel, folder: Path, tags: Mapping[str, str]) -> list[str]:
+    """What `validate` finds wrong, in the order checked."""
     problems: list[str] = []
     if model.spec != FeatureSpec.default():
         problems.append("its feature spec differs from the serving schema's (columns, codes or types)")
     if not (math.isfinite(model.threshold) and 0.0 < model.threshold < 1.0):
         problems.append(f"threshold {model.threshold!r} is not a probability strictly between 0 and 1")
     if problems:  # scoring with a foreign encoding or threshold says nothing more
-        return Validation(version, problems)
+        return problems
     rows = canary_applicants()
     try:
         scores = model.score_rows(rows)
     except Exception as exc:  # noqa: BLE001 - any failure to score is the finding
-        return Validation(version, [f"the canary applicants could not be scored: {exc}"])
+        return [f"the canary applicants could not be scored: {exc}"]
     if not (np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()):
         problems.append("a canary score is not a finite probability in [0, 1]")
     denied = np.flatnonzero(model.predict(scores))
@@ -108,4 +128,4 @@ def validate(version: str, model: CreditModel, folder: Path, tags: Mapping[str, 
         recorded = np.asarray(json.loads(recorded_path.read_text())["scores"], dtype=float)
         if recorded.shape != scores.shape or not np.allclose(scores, recorded, rtol=0, atol=CANARY_TOLERANCE):
             problems.append("its canary scores differ from those recorded at training")
-    return Validation(version, problems)
+    return problems

@@ -5,6 +5,8 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -144,36 +146,47 @@ def test_readyz_shape_follows_the_parts(registry, champion, tmp_path: Path) -> N
 
 
 @pytest.fixture
-def versions(tmp_path: Path, base_data) -> tuple:
-    """A temp registry: v1 champion (valid), v2 whose artifact says threshold 1.5, v3 with no booster."""
-    from model_changes import artifact_folder, changes_for, crown
+def versions(two_versions: tuple, tmp_path: Path) -> tuple:
+    """A copy of the session's small registry: v1 champion, v2 registered (both valid)."""
+    from model_changes import copy_registry
 
-    from creditrisk.model.credit_model import TrainConfig
-    from creditrisk.training.run import train_and_register
-
-    changes = changes_for(f"sqlite:///{tmp_path / 'reg' / 'mlflow.db'}")
-    raw, clean = base_data
-    made = [train_and_register(changes.registry, raw, clean.head(2000), run_name=f"v{i}", source="test",
-                               config=TrainConfig(num_rounds=5, max_depth=2)).version for i in (1, 2, 3)]
-    crown(changes, made[0])
-    meta = artifact_folder(changes, made[1]) / "model_meta.json"
-    meta.write_text(json.dumps({"threshold": 1.5}))
-    (artifact_folder(changes, made[2]) / "booster.json").unlink()
-    return changes, made
+    db, v1, v2 = two_versions
+    return copy_registry(db, tmp_path / "reg"), (v1, v2)
 
 
-def _force_alias(changes, alias: str, version: str) -> None:
-    """Point an alias by hand, around change control (an operator's mistake, or a tampered registry)."""
-    changes.registry.set_alias(alias, version)
+@contextmanager
+def damaged(changes, version: str, name: str, text: str | None) -> Iterator[None]:
+    """Version `version`'s artifact file `name` replaced by `text` (removed if None), then put back:
+    the files are shared by every copy of the session's registry."""
+    from model_changes import artifact_folder
+
+    path = artifact_folder(changes, version) / name
+    kept = path.read_bytes()
+    path.unlink() if text is None else path.write_text(text)
+    try:
+        yield
+    finally:
+        path.write_bytes(kept)
+
+
+def _crowned(changes, version: str) -> None:
+    """`version` becomes champion through change control (it passes the gate: it is not damaged yet)."""
+    from model_changes import crown
+
+    crown(changes, version)
+
+
+INVALID_THRESHOLD = json.dumps({"threshold": 1.5})  # every applicant would be approved
 
 
 def test_a_version_failing_validation_is_never_swapped_in(versions: tuple) -> None:
-    changes, (v1, v2, _) = versions
+    changes, (v1, v2) = versions
     predictor = ChampionPredictor(lambda: Registry(changes.registry.tracking_uri), PredictorConfig())
     try:
         predictor.load_initial()
-        _force_alias(changes, "champion", v2)  # threshold 1.5: every applicant would be approved
-        assert asyncio.run(predictor.check_once()) is False
+        _crowned(changes, v2)
+        with damaged(changes, v2, "model_meta.json", INVALID_THRESHOLD):
+            assert asyncio.run(predictor.check_once()) is False
         model = predictor.sections()["model"]
         assert model["version"] == v1 and model["state"] == "degraded"
         assert f"version {v2} failed validation: threshold 1.5" in model["last_error"]
@@ -183,17 +196,18 @@ def test_a_version_failing_validation_is_never_swapped_in(versions: tuple) -> No
 
 
 def test_a_broken_version_is_retried_with_backoff_and_leaves_no_files(versions: tuple) -> None:
-    changes, (v1, _, v3) = versions
+    changes, (v1, v2) = versions
     predictor = ChampionPredictor(lambda: Registry(changes.registry.tracking_uri), PredictorConfig())
     loads: list[str] = []
     real_load = predictor.load_version
-    predictor.load_version = lambda v: (loads.append(v), real_load(v))[1]  # type: ignore[method-assign]
+    predictor.load_version = lambda v, d=None: (loads.append(v), real_load(v, d))[1]  # type: ignore[method-assign]
     try:
         predictor.load_initial()
-        _force_alias(changes, "champion", v3)  # no booster: the artifact does not load
-        for _ in range(3):  # three reload checks in a row: one download, then back-off
-            assert asyncio.run(predictor.check_once()) is False
-        assert loads == [v1, v3]
+        _crowned(changes, v2)
+        with damaged(changes, v2, "booster.json", None):  # the artifact does not load
+            for _ in range(3):  # three reload checks in a row: one download, then back-off
+                assert asyncio.run(predictor.check_once()) is False
+        assert loads == [v1, v2]
         versions_left = [p.name.split("-")[0] for p in predictor.loader.workdir.iterdir() if p.is_dir()]
         assert versions_left == [f"v{v1}"]  # beside the folder's owner.lock
         assert predictor.sections()["model"]["version"] == v1
@@ -202,12 +216,12 @@ def test_a_broken_version_is_retried_with_backoff_and_leaves_no_files(versions: 
 
 
 def test_a_new_replica_with_a_broken_champion_serves_the_previous_one(versions: tuple) -> None:
-    changes, (v1, v2, _) = versions
-    _force_alias(changes, "previous", v1)
-    _force_alias(changes, "champion", v2)
+    changes, (v1, v2) = versions
+    _crowned(changes, v2)  # v1 becomes @previous
     predictor = ChampionPredictor(lambda: Registry(changes.registry.tracking_uri), PredictorConfig())
     try:
-        predictor.load_initial()  # raised "no model" before: a replica with nothing to serve
+        with damaged(changes, v2, "model_meta.json", INVALID_THRESHOLD):
+            predictor.load_initial()  # raised "no model" before: a replica with nothing to serve
         model = predictor.sections()["model"]
         assert model["version"] == v1 and model["state"] == "degraded"
         assert f"champion version {v2} could not be served" in model["last_error"]

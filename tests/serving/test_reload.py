@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -79,3 +80,49 @@ def test_alias_move_is_served_without_failed_requests(served, changes, client: h
         "after the swap every answer comes from the new model"
     _wait_for_version(client, served.champion_version,
                       timeout_s=served.reload_interval_s + 15)  # rollback too
+
+
+def _wait_for_model(client: httpx.Client, token: str, ok: Callable[[dict], bool], timeout_s: float) -> dict:
+    """The `/readyz` model section (details: with the token) once `ok` holds of it."""
+    started, model = time.monotonic(), {}
+    while time.monotonic() - started < timeout_s:
+        model = client.get("/readyz", headers={"Authorization": f"Bearer {token}"}).json()["model"]
+        if ok(model):
+            return model
+        time.sleep(0.1)
+    raise AssertionError(f"/readyz model section not as expected after {timeout_s} s: {model}")
+
+
+def test_an_alias_moved_outside_change_control_is_not_served(served, changes, client: httpx.Client) -> None:
+    """Issue 18, finding 3: a bare registry call moves @champion to a valid version no event crowned
+    (before, every replica served it within a reload interval); every answer stays the audited one."""
+    from mlflow import MlflowClient
+
+    audited = changes.trail.audited_champion().version
+    mv = changes.registry.version(audited)  # the stray: the same files, registered by hand, valid
+    stray = changes.registry.register(mv.source, mv.run_id, tags={"canary_sha256": mv.tags["canary_sha256"]})
+    uri, name = served.registry.tracking_uri, changes.registry.model_name
+    bare = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    wait = 3 * served.reload_interval_s + 10
+    traffic = Traffic(served.base_url)
+    traffic.start()
+    try:
+        bare.set_registered_model_alias(name, "champion", stray)
+        # Either the replica saw the stray (after two checks) or, as before the fix, swapped to it.
+        seen = _wait_for_model(client, served.token,
+                               lambda m: stray in (m.get("stray_version"), m["version"]), wait)
+        assert seen["version"] == audited, f"version {stray} is served"
+        time.sleep(2 * served.reload_interval_s)  # more checks: the stray is still not swapped in
+        model = _wait_for_model(client, served.token, lambda m: True, wait)
+        assert (model["state"], model["version"], model["audited_version"]) == ("degraded", audited, audited)
+        assert f"names version {stray}" in model["last_error"]
+    finally:
+        bare.set_registered_model_alias(name, "champion", audited)  # put back: healthy again
+    try:
+        _wait_for_model(client, served.token, lambda m: m["state"] == "ok" and m["stray_version"] is None,
+                        wait)
+    finally:
+        traffic.stop_flag.set()
+        traffic.join(timeout=15)
+    assert not traffic.errors, traffic.errors[:3]
+    assert traffic.results and set(traffic.results) == {(200, audited)}
