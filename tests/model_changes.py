@@ -13,6 +13,7 @@ from creditrisk import wiring
 from creditrisk.model.credit_model import TrainConfig
 from creditrisk.registry.changes import ModelChanges, MoveRefused
 from creditrisk.registry.locks import file_lock
+from creditrisk.registry.policy import ChangePolicy
 from creditrisk.settings import DEPLOYMENT_VARIABLES, get_settings
 from creditrisk.training.run import train_and_register
 
@@ -43,7 +44,14 @@ def quiet_changes(db: Path) -> ModelChanges:
     """Change control on the SQLite registry `db` without the model card issued after each decision
     (about half a second each; tests of the moves themselves do not look at cards)."""
     registry = changes_for(f"sqlite:///{db}").registry
-    return ModelChanges(registry, lambda: file_lock(db.parent / "registry.lock"))
+    policy = ChangePolicy.from_settings(get_settings(TINY_FLOOR))
+    return ModelChanges(registry, lambda: file_lock(db.parent / "registry.lock"), policy)
+
+
+def admit(changes: ModelChanges, version: str, actor: str = "dagster") -> None:
+    """Make a registered `version` the challenger on the holdout metrics its training run logged."""
+    run = changes.registry.client.get_run(changes.registry.version(version).run_id)
+    changes.admit_challenger(version, actor=actor, floor_metrics=dict(run.data.metrics), age_rule=[])
 
 
 def copy_registry(db: Path, folder: Path) -> ModelChanges:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from mlflow import MlflowClient
-from model_changes import artifact_folder, copy_registry, crown
+from model_changes import CLEAR_WIN, admit, artifact_folder, copy_registry, crown
 
 from creditrisk.alerts import Alerter, Delivery, DeliveryStatus
 from creditrisk.applicants.schema import EXAMPLE_APPLICANT
@@ -59,8 +59,9 @@ def bare_move(changes: ModelChanges, version: str) -> None:
 
 def promote(changes: ModelChanges, version: str, over: str) -> None:
     """A decision of change control: the version becomes challenger, then champion."""
-    changes.admit_challenger(version, actor="dagster", gates={})
-    changes.promote(version, expected_champion=over, actor="dagster", reason="won its evaluation")
+    admit(changes, version)
+    changes.promote(version, expected_champion=over, actor="dagster", reason="won its evaluation",
+                    evidence=CLEAR_WIN)
 
 
 def checks(predictor: ChampionPredictor, n: int) -> list[bool]:

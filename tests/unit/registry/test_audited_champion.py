@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from model_changes import copy_registry
+from model_changes import CLEAR_WIN, admit, copy_registry
 
 from creditrisk.registry.audit import MADE_CHAMPION, AuditTrail, NoAuditedChampion, TrailBroken
 from creditrisk.registry.changes import ModelChanges
@@ -46,14 +46,15 @@ def _files_digest(changes: ModelChanges, version: str, tmp: Path) -> str:
 def test_every_move_to_champion_records_its_files_digest(changes: ModelChanges, two_versions: tuple,
                                                            tmp_path: Path) -> None:
     _, v1, v2 = two_versions
-    changes.admit_challenger(v2, actor="dagster", gates={})
-    changes.await_approval(v2, expected_champion=v1, actor="dagster", reason="won")
+    admit(changes, v2)
+    changes.await_approval(v2, expected_champion=v1, actor="dagster", reason="won", evidence=CLEAR_WIN)
     changes.approve(v2, actor="reviewer", reason="looked at it")
     assert changes.trail.audited_champion().version == v2
     changes.rollback(actor="on-call", reason="v2 misbehaves")
     assert changes.trail.audited_champion().version == v1
-    changes.admit_challenger(v2, actor="dagster", gates={})
-    changes.promote(v2, expected_champion=v1, actor="dagster", reason="fixed: " + "evidence. " * 700)
+    admit(changes, v2)
+    changes.promote(v2, expected_champion=v1, actor="dagster", reason="fixed: " + "evidence. " * 700,
+                    evidence=CLEAR_WIN)
     crowning = [e for e in changes.trail.events() if e["action"] in MADE_CHAMPION]
     assert [(e["action"], e["version"]) for e in crowning] == [
         ("bootstrap", v1), ("approve", v2), ("rollback", v1), ("promote", v2)]
