@@ -116,13 +116,12 @@ def provision(url: str, ids: Identities) -> str:
     """As the admin: create the users, the experiment and the registered model, and grant each
     user its permissions; returns a one-line summary."""
     from mlflow import MlflowClient
+    from mlflow.server import get_app_client
 
-    with warnings.catch_warnings():  # mlflow.server imports Starlette's deprecated WSGI middleware
+    with warnings.catch_warnings():  # the auth client imports Starlette's deprecated WSGI middleware
         warnings.simplefilter("ignore")
-        from mlflow.server import get_app_client
-
-    with acting_as(ids.admin):
         auth = get_app_client("basic-auth", tracking_uri=url)
+    with acting_as(ids.admin):
         for user in ids.users():
             auth.create_user(user.name, user.password)
         client = MlflowClient(tracking_uri=url, registry_uri=url)
