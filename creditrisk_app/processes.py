@@ -178,11 +178,17 @@ def spawn_mlflow_ui(settings: Settings, port: int = 5000) -> Service:
     return Service("mlflow", f"http://127.0.0.1:{port}", proc, log, "/health", signal.SIGTERM)
 
 
-def spawn_mlflow_server(backend_uri: str, artifacts: Path, port: int, log: Path) -> Service:
-    """`mlflow server` with proxied artifacts on 127.0.0.1:port: clients reach it only by `http://`."""
+def spawn_mlflow_server(backend_uri: str, artifacts: Path, port: int, log: Path,
+                        auth_env: dict[str, str] | None = None) -> Service:
+    """`mlflow server` with proxied artifacts on 127.0.0.1:port: clients reach it only by `http://`.
+
+    With `auth_env` (basic-auth's config path, admin and secret key) it runs `--app-name basic-auth`.
+    """
     cmd = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-           "--backend-store-uri", backend_uri, "--artifacts-destination", str(artifacts)]
-    proc = _spawn(cmd, {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}, log)
+           "--backend-store-uri", backend_uri, "--artifacts-destination", str(artifacts),
+           *(["--app-name", "basic-auth"] if auth_env else [])]
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(auth_env or {})}
+    proc = _spawn(cmd, env, log)
     return Service("mlflow-server", f"http://127.0.0.1:{port}", proc, log, "/health", signal.SIGTERM)
 
 

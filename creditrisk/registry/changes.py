@@ -121,6 +121,8 @@ class ModelChanges(Moves):
 
     def approve(self, version: str, *, actor: str, reason: str) -> Move:
         """A person approves the waiting winner: it replaces the champion it was evaluated against."""
+        with self.lock():  # four eyes first: a refused approver need not wait for the artifact's download
+            self._four_eyes("approve", version, actor)
         check = self._require_valid("approve", version, actor)
         with self.lock():
             if self.awaiting() != version:

@@ -1,13 +1,16 @@
 """`creditrisk rehearse`: the production topology on loopback, and one drifted week through it.
 
 Parts and what each stands in for: a Debian PostgreSQL cluster (Cloud SQL) holds Dagster's run,
-event and schedule storage (`deploy/dagster.yaml`) and MLflow's backend store; `mlflow server`
-with proxied artifacts is reached only by `http://`; a two-node Ray cluster (`ray start` on
-127.0.0.1 and 127.0.0.2; KubeRay's head and worker pods) receives `deploy/serve_config.yaml`
-through `serve deploy`; bqemulator (BigQuery) is the request store; `dagster-webserver` and
-`dagster-daemon` run the code location with `CREDITRISK_ENV=production`. The traffic is the
-demo's (recession from the second week), over HTTP with simulated time; the approval policy is
-on, so the rehearsal approves the winner as a second actor. Every part is stopped at the end.
+event and schedule storage (`deploy/dagster.yaml`), MLflow's backend store and its users;
+`mlflow server --app-name basic-auth` with proxied artifacts is reached only by `http://`; a
+two-node Ray cluster (`ray start` on 127.0.0.2 and 127.0.0.3; KubeRay's head and worker pods)
+receives `deploy/serve_config.yaml` through `serve deploy`; bqemulator (BigQuery) is the request
+store; `dagster-webserver` and `dagster-daemon` run the code location with
+`CREDITRISK_ENV=production`. Each part and command is its own MLflow user (`identities`): Dagster
+the trainer, the replicas the read-only serving user, every CLI step a reviewer. The traffic is
+the demo's (recession from the second week), over HTTP with simulated time; the approval policy
+is on, so a reviewer's hand-made candidate waits until the other reviewer approves it. Every
+part is stopped at the end.
 """
 from __future__ import annotations
 
@@ -15,11 +18,9 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,30 +32,20 @@ from creditrisk_app.demo.dagster_api import DagsterAPI
 from creditrisk_app.demo.loop import sensor_verdict
 from creditrisk_app.demo.traffic import Traffic
 from creditrisk_app.processes import BIN, REPO, Service, spawn_mlflow_server
+from creditrisk_app.rehearsal import identities
+from creditrisk_app.rehearsal.identities import Identities
 from creditrisk_app.rehearsal.parts import PgCluster, RayCluster, start_bigquery_emulator, start_dagster
+from creditrisk_app.rehearsal.steps import Out, Steps, cli, four_eyes
 from serving.runtime import fast_path_env, free_port
 
-Out = Callable[[str], None]
 # A normal week, then three recession weeks (seeded). Outcomes come as a bank gets them (approved
 # applicants, 2-12 days late), and the sensor retrains a drift episode once the changed world has
 # MIN_CHANGE_TRAIN_ROWS labelled rows older than the evaluation window (EVALUATION_DAYS): the
 # drifted weeks before that are skipped with the count, and the fourth week's retrain wins.
 WEEKS, DRIFT_WEEK, REQUESTS_PER_WEEK = 4, 2, 1500
 START = datetime(2026, 1, 5, tzinfo=UTC)
-APPROVER = "rehearsal-validator"
-
-
-class Steps:
-    """Prints one PASS/FAIL line per step, with its time; remembers whether all passed."""
-
-    def __init__(self, out: Out) -> None:
-        self.out, self.ok, self.t0 = out, True, time.monotonic()
-
-    def check(self, name: str, passed: bool, detail: str = "") -> bool:
-        self.ok = self.ok and passed
-        self.out(f"[{time.monotonic() - self.t0:6.1f}s] {'PASS' if passed else 'FAIL'} {name}"
-                 + (f": {detail}" if detail else ""))
-        return passed
+# Whoever runs the rehearsal must not lend it an identity: every part and command gets its own.
+NOT_INHERITED = (*identities.USER_VARS, "CREDITRISK_ACTOR")
 
 
 def serve_config(folder: Path, port: int) -> Path:
@@ -86,24 +77,18 @@ def served_versions(url: str, tries: int = 40) -> set[str]:
     return {str(httpx.get(f"{url}/readyz", timeout=10).json()["model"]["version"]) for _ in range(tries)}
 
 
-def cli(env: dict[str, str], *args: str) -> tuple[bool, str]:
-    """`creditrisk ARGS` as an operator runs it: whether it succeeded, and its last line."""
-    p = subprocess.run([str(BIN / "creditrisk"), *args], env=env, capture_output=True, text=True,
-                       timeout=600, cwd=REPO)
-    lines = (p.stdout if p.returncode == 0 else p.stderr).strip().splitlines()  # the result, or the error
-    return p.returncode == 0, lines[-1][:300] if lines else ""
-
-
 def _env(folder: Path, pg: PgCluster, bq: Service, mlflow: Service, token: str,
          data: str | None) -> dict[str, str]:
-    """The production environment every part and command of the rehearsal runs with."""
+    """The production environment every part and command of the rehearsal runs with, without an
+    identity: each adds its own MLflow user (`Identity.env`)."""
     home = folder / "dagster-home"
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    return {**os.environ, **fast_path_env(folder),
+    inherited = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    return {**inherited, **fast_path_env(folder),
             "CREDITRISK_ENV": "production", "CREDITRISK_HOME": str(folder / "home"),
             "CREDITRISK_MLFLOW_URI": mlflow.url, "CREDITRISK_LOCK_URI": pg.dsn(),
-            "CREDITRISK_PROMOTION": "approval", "CREDITRISK_ACTOR": "rehearsal-operator",
+            "CREDITRISK_PROMOTION": "approval",
             "CREDITRISK_BQ_PROJECT": "rehearsal", "CREDITRISK_BQ_DATASET": "creditrisk",
             "BIGQUERY_EMULATOR_HOST": bq.url, "NO_GCE_CHECK": "true",
             "CREDITRISK_OUTCOMES_TOKEN": token, **({"CREDITRISK_DATA": data} if data else {}),
@@ -155,21 +140,31 @@ def rehearse(out: Out = print, *, data: str | None = None, keep: bool = False) -
         pg = PgCluster().start()
         stops.append(pg.stop)
         mlflow_db = pg.create_database("mlflow").replace("postgresql://", "postgresql+psycopg://")
+        auth_db = pg.create_database("mlflow_auth").replace("postgresql://", "postgresql+psycopg://")
         pg.create_database("dagster")
         steps.check("postgres (stands for Cloud SQL)", True, pg.dsn())
         bq = start_bigquery_emulator(folder)
         stops.append(bq.stop)
         steps.check("bigquery emulator (stands for BigQuery)", True, bq.url)
-        mlflow = spawn_mlflow_server(mlflow_db, folder / "artifacts", free_port(), folder / "mlflow.log")
+        ids = Identities.generate()
+        auth_env = identities.server_env(ids, identities.write_auth_config(folder / "auth.ini", auth_db))
+        mlflow = spawn_mlflow_server(mlflow_db, folder / "artifacts", free_port(), folder / "mlflow.log",
+                                     auth_env)
         stops.append(mlflow.stop)
         mlflow.wait_ready(120)
-        steps.check("mlflow server, Postgres backend, proxied artifacts", True, mlflow.url)
+        steps.check("mlflow server, Postgres backend, proxied artifacts, basic-auth", True, mlflow.url)
+        steps.check("mlflow users, the model and its grants (by the admin)", True,
+                    identities.provision(mlflow.url, ids))
         env = _env(folder, pg, bq, mlflow, token, data)
-        ok, line = cli(env, "bootstrap", *(["--data", data] if data else []))
-        if not steps.check("bootstrap: champion v1 in the remote registry", ok, line):
+        ok, line = cli({**env, **ids.reviewers[0].env()}, "bootstrap", *(["--data", data] if data else []))
+        if not steps.check(f"bootstrap by {ids.reviewers[0].name}: champion v1 in the remote registry",
+                           ok, line):
             return False
         wiring.make_store(get_settings(env)).ensure_tables()  # type: ignore[attr-defined]
-        ray = RayCluster(folder, env)
+        # The replicas read the registry as the serving user, from their nodes' environment (the
+        # pods' env from a Secret in deploy/rayservice.yaml); the serve config, which anyone with
+        # the Ray token can read back, holds no password.
+        ray = RayCluster(folder, {**env, **ids.serving.env()})
         stops.append(ray.stop)  # before start: a node that started must stop even if the next fails
         ray.start()
         steps.check("ray cluster, token auth (stands for KubeRay)", len(ray.alive_nodes()) == 2,
@@ -187,20 +182,24 @@ def rehearse(out: Out = print, *, data: str | None = None, keep: bool = False) -
         wait_ready(url, max(10.0, deadline - time.monotonic()))
         steps.check("replicas on both nodes", len(set(replica_nodes(ray))) == 2,
                     f"{replica_nodes(ray)}; portal {url}/")
-        dagster = start_dagster(folder, env, free_port())
+        dagster = start_dagster(folder, {**env, **ids.trainer.env()}, free_port())
         stops.extend(s.stop for s in dagster)
-        steps.check("dagster-webserver + dagster-daemon (production, Postgres storage)", True, dagster[0].url)
+        steps.check(f"dagster-webserver + dagster-daemon (production, Postgres storage) as "
+                    f"{ids.trainer.name}", True, dagster[0].url)
         api, traffic = DagsterAPI(dagster[0].url), Traffic(url, token, seed=42)
         drift_start, decision = START + timedelta(weeks=DRIFT_WEEK - 1), {}
         for i in range(WEEKS):
             decision = _week(i, api, traffic, url, env, steps, drift_start) or decision
-        version = str(decision.get("challenger_version", ""))
         steps.check("promotion decision in the remote registry: awaiting approval",
                     bool(decision.get("awaiting_approval")), str(decision.get("reason"))[:160])
-        ok, line = cli({**env, "CREDITRISK_ACTOR": APPROVER}, "approve", version, "--reason",
-                       "rehearsal: second person approves the evidence")
-        steps.check(f"approved by {APPROVER} (a second actor)", ok, line)
-        deadline = time.monotonic() + (60 if ok else 0)  # nothing to wait for when nothing was approved
+        waiting = str(decision.get("challenger_version", ""))
+        steps.check("the serving user cannot move an alias (the server refuses)",
+                    *identities.serving_cannot_move_alias(mlflow.url, ids, waiting))
+        steps.check("an anonymous client cannot read the registry",
+                    *identities.anonymous_cannot_read(mlflow.url))
+        as_of = (START + timedelta(weeks=WEEKS)).date().isoformat()  # the end of the last week
+        version = four_eyes(env, ids, as_of, steps)
+        deadline = time.monotonic() + (60 if version else 0)  # nothing to wait for when nothing was approved
         while served_versions(url, 10) != {version} and time.monotonic() < deadline:
             time.sleep(1)
         steps.check("replicas on both nodes serve the new version", served_versions(url) == {version},

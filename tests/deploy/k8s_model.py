@@ -33,6 +33,7 @@ K8S_VERSION = "1.33.0"
 
 SERVING_NS = "creditrisk-serving"
 DAGSTER_NS = "creditrisk-dagster"
+MLFLOW_NS = "creditrisk-mlflow"
 APP_UID = 10001  # the images' user (deploy/docker/*) and every pod's runAsUser
 
 Doc = dict[str, Any]
@@ -180,9 +181,10 @@ def workloads(run_pod: Doc | None = None) -> list[Workload]:
     namespace = rayservice()["metadata"]["namespace"]
     out = [Workload(name, namespace, group["template"]["metadata"]["labels"], group["template"]["spec"])
            for name, group in ray_groups().items()]
-    for dep in docs_of("Deployment"):
+    for dep in docs_of("Deployment"):  # dagster-daemon, ..., mlflow-server
         labels = dep["spec"]["template"]["metadata"]["labels"]
-        out.append(Workload(f"dagster-{labels['app.kubernetes.io/component']}", dep["metadata"]["namespace"],
+        app = labels["app.kubernetes.io/name"].removeprefix("creditrisk-")
+        out.append(Workload(f"{app}-{labels['app.kubernetes.io/component']}", dep["metadata"]["namespace"],
                             labels, dep["spec"]["template"]["spec"]))
     if run_pod is not None:
         template = run_pod["spec"]["template"]
@@ -199,6 +201,7 @@ EXTERNAL = [
     Workload("ingress-nginx", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"}),
     Workload("stranger-serving", SERVING_NS, {"app": "debug-shell"}),
     Workload("stranger-dagster", DAGSTER_NS, {"app": "debug-shell"}),
+    Workload("stranger-mlflow", MLFLOW_NS, {"app": "debug-shell"}),
     Workload("stranger-elsewhere", "default", {"app": "debug-shell"}),
     Workload("impostor-operator", "default", {"app.kubernetes.io/name": "kuberay-operator"}),
     Workload("impostor-ingress", "default", {"app.kubernetes.io/name": "ingress-nginx"}),

@@ -20,6 +20,7 @@ from k8s_model import (
     DEPLOY,
     EXTERNAL,
     K8S_VERSION,
+    MLFLOW_NS,
     SENSITIVE,
     SERVING_IMAGE,
     SERVING_NS,
@@ -102,9 +103,14 @@ def test_dagster_network_policy_admits_exactly_the_listed_flows(pods: list[Workl
     }
 
 
+def test_mlflow_network_policy_admits_exactly_its_clients(pods: list[Workload]) -> None:
+    clients = ("dagster-code-location", "dagster-run", "ray-head", "ray-worker", "ingress-nginx")
+    assert _flows(pods, MLFLOW_NS) == {(src, "mlflow-server", 5000) for src in clients}
+
+
 def test_every_pod_is_isolated_and_policies_are_ingress_only(pods: list[Workload]) -> None:
     policies = docs_of("NetworkPolicy")
-    for pod in pods + [p for p in EXTERNAL if p.namespace in (SERVING_NS, DAGSTER_NS)]:
+    for pod in pods + [p for p in EXTERNAL if p.namespace in (SERVING_NS, DAGSTER_NS, MLFLOW_NS)]:
         assert isolated(policies, pod), f"{pod.name} accepts every connection: no policy selects it"
     for policy in policies:  # egress is not restricted here (README): no rule to misread
         assert policy["spec"]["policyTypes"] == ["Ingress"] and "egress" not in policy["spec"]

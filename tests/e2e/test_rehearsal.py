@@ -1,4 +1,5 @@
-"""`creditrisk rehearse`: the production topology on loopback runs a drifted week, then stops cleanly."""
+"""`creditrisk rehearse`: the production topology on loopback, with an MLflow user per role, runs the
+drifted weeks, then stops cleanly."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,9 +9,11 @@ import pytest
 from creditrisk_app.rehearsal.run import rehearse
 
 pytestmark = pytest.mark.slow
-STEPS = ("postgres", "bigquery emulator", "mlflow server", "bootstrap", "ray cluster", "serve deploy",
-         "replicas on both nodes", "dagster-webserver + dagster-daemon", "weekly_drift_job",
-         "the sensor's retrain_job", "awaiting approval", "approved by", "serve the new version",
+STEPS = ("postgres", "bigquery emulator", "mlflow server", "basic-auth", "grants", "bootstrap by rehearsal-",
+         "ray cluster", "serve deploy", "replicas on both nodes", "dagster-webserver + dagster-daemon",
+         "weekly_drift_job", "the sensor's retrain_job", "awaiting approval",
+         "the serving user cannot move an alias", "anonymous client cannot read",
+         "trains a candidate by hand", "cannot approve", "approved by", "serve the new version",
          "every answered request is in BigQuery")
 
 
@@ -35,4 +38,10 @@ def test_the_rehearsal_passes_every_step_and_leaves_nothing_running(real_csv: Pa
     for step in STEPS:
         assert any(" PASS " in line and step in line for line in lines), f"no PASS line for {step!r}"
     assert not any(" FAIL " in line for line in lines)
+    # The refusals are the server's (403 for a user without the grant, 401 without credentials),
+    # and the four-eyes refusal names the reviewer who started the candidate.
+    assert any("cannot move an alias" in line and "PERMISSION_DENIED" in line for line in lines)
+    assert any("cannot read" in line and "UNAUTHENTICATED" in line for line in lines)
+    assert any("rehearsal-reviewer-1 started candidate" in line for line in lines)
+    assert any("approved by rehearsal-reviewer-2" in line for line in lines)
     assert leftovers() == []
