@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from model_changes import CLEAR_WIN, TINY_FLOOR, aliases, candidate, changes_for, crown, new_version
+from model_changes import CLEAR_WIN, TINY_FLOOR, aliases, candidate, changes_for, copy_registry, new_version
 
 from creditrisk.applicants.data import load_base_data
 from creditrisk.registry.changes import ModelChanges, MoveRefused
@@ -39,10 +39,10 @@ def changes_in(home: Path) -> ModelChanges:
 
 
 @pytest.fixture
-def changes(home: Path, data: tuple) -> ModelChanges:
-    c = changes_in(home)
-    crown(c, new_version(c, data, "bootstrap"))
-    return c
+def changes(home: Path, two_versions: tuple[Path, str, str]) -> ModelChanges:
+    """Champion v1 (a copy of the session's registry), under the deployment's policy from the environment."""
+    copy_registry(two_versions[0], home / "mlflow")
+    return changes_in(home)
 
 
 def test_policy_settings_are_read_and_checked_by_name() -> None:
