@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from model_changes import (
     CLEAR_WIN,
-    TINY_FLOOR,
     aliases,
     artifact_folder,
     candidate,
@@ -23,24 +22,9 @@ from model_changes import (
     race_two_promoters,
 )
 
-from creditrisk.applicants.data import load_base_data
 from creditrisk.registry.changes import ModelChanges, MoveRefused, ValidationFailed
 from creditrisk.registry.client import RegistryError
 from creditrisk_app.cli import main
-
-
-@pytest.fixture(scope="module")
-def data() -> tuple:
-    raw, clean, _ = load_base_data(None, rows=2_000, seed=3)
-    return raw, clean
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for k, v in {"CREDITRISK_HOME": str(tmp_path), **TINY_FLOOR}.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("CREDITRISK_MLFLOW_URI", raising=False)
-    return tmp_path
 
 
 @pytest.fixture

@@ -9,28 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from model_changes import CLEAR_WIN, TINY_FLOOR, aliases, candidate, changes_for, copy_registry, new_version
+from model_changes import CLEAR_WIN, aliases, candidate, changes_for, copy_registry, new_version
 
-from creditrisk.applicants.data import load_base_data
 from creditrisk.registry.changes import ModelChanges, MoveRefused
 from creditrisk.registry.policy import SETTINGS, ChangePolicy, EvidenceRule, PolicyError
 from creditrisk.settings import POLICY_VARIABLES, Promotion, get_settings
 from creditrisk_app.cli import main
-
-
-@pytest.fixture(scope="module")
-def data() -> tuple:
-    raw, clean, _ = load_base_data(None, rows=2_000, seed=3)
-    return raw, clean
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for k, v in {"CREDITRISK_HOME": str(tmp_path), **TINY_FLOOR}.items():
-        monkeypatch.setenv(k, v)
-    for k in ("CREDITRISK_MLFLOW_URI", "CREDITRISK_PROMOTION", "CREDITRISK_ACTOR"):
-        monkeypatch.delenv(k, raising=False)
-    return tmp_path
 
 
 def changes_in(home: Path) -> ModelChanges:
