@@ -19,6 +19,7 @@ from creditrisk.applicants.schema import (
     FIELD_RULES,
     NUMERIC_RULES,
     ORIGINAL_EXAMPLE,
+    SOURCES,
 )
 from creditrisk.model.credit_model import DECISION_THRESHOLD
 from serving.api_models import ReadyOut
@@ -91,10 +92,12 @@ def _cases() -> list[tuple[str, dict[str, Any], str]]:
     for name in CATEGORIES:
         out.append((f"{name}-category", {**EXAMPLE_APPLICANT, name: "NOT-A-CATEGORY"}, name))
     cross = {"person_emp_length": EXAMPLE_APPLICANT["person_age"] - 13,
-             "cb_person_cred_hist_length": EXAMPLE_APPLICANT["person_age"] - 13, "loan_percent_income": 0.2}
+             "cb_person_cred_hist_length": EXAMPLE_APPLICANT["person_age"] - 13, "loan_percent_income": 0.2,
+             "loan_amnt": EXAMPLE_APPLICANT["person_income"] * 1.1}
     assert set(cross) == {r.field for r in CROSS_RULES}
     out += [(f"{f}-cross", {**EXAMPLE_APPLICANT, f: v}, f) for f, v in cross.items()]
-    out += [(f"{f}-missing", {k: v for k, v in EXAMPLE_APPLICANT.items() if k != f}, f) for f in FEATURES]
+    out += [(f"{f}-missing", {k: v for k, v in EXAMPLE_APPLICANT.items() if k != f}, f) for f in FEATURES
+            if SOURCES[f] != "server"]  # the server's own field may be left out
     out += [("wrong-type", {**EXAMPLE_APPLICANT, "person_age": "twenty"}, "person_age"),
             ("null", {**EXAMPLE_APPLICANT, "loan_int_rate": None}, "loan_int_rate"),
             ("unknown-field", {**EXAMPLE_APPLICANT, "zip_code": "12345"}, "zip_code")]
