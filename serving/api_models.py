@@ -31,22 +31,26 @@ class ModelRef(BaseModel):
     version: str
 
 
+STAFF_ONLY = "only with the staff bearer token ($CREDITRISK_OUTCOMES_TOKEN); absent from anonymous answers"
+
+
 class ReasonOut(BaseModel):
     code: str = Field(description="the applicant field behind the reason")
     text: str = Field(description="the reason in plain words")
-    contribution: float = Field(description="log-odds the factor added towards default")
+    contribution: float | None = Field(None, description="log-odds the factor added towards default: "
+                                       + STAFF_ONLY)
 
 
 class PredictResponse(BaseModel):
     request_id: str = Field(description="quote it when reporting the outcome to POST /outcomes")
     prediction: Literal[0, 1] = Field(description="1 = predicted default")
     decision: Literal["pre-approved", "denied"]
-    probability_of_default: float
-    threshold: float = Field(description="probability of default at or above which the decision is denied")
+    probability_of_default: float | None = Field(None, description=STAFF_ONLY)
+    threshold: float | None = Field(None, description="probability of default at or above which the decision "
+                                    f"is denied: {STAFF_ONLY}")
     model: ModelRef
     reasons: list[ReasonOut] = Field(description="top factors towards denial (adverse-action reasons); "
                                      "computed for denials only, empty when pre-approved")
-
 
 
 

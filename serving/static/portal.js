@@ -113,11 +113,7 @@ function showDecision(r) {
   h.id = "decision";
   h.dataset.decision = r.decision;
   h.textContent = denied ? "Denied" : "Pre-approved";
-  const p = document.createElement("p");
-  p.id = "probability";
-  p.textContent = `Estimated probability of default: ${(100 * r.probability_of_default).toFixed(1)}% ` +
-    `(applications at or above ${(100 * r.threshold).toFixed(0)}% are denied).`;
-  box.append(h, p);
+  box.append(h);  // no score: an anonymous answer carries the decision and its reasons only
   if (r.reasons.length) {
     const intro = document.createElement("p");
     intro.textContent = "The main reasons for this decision:";

@@ -46,9 +46,10 @@ def test_predict_answers_and_logs_exactly_n_rows(served, client: httpx.Client, b
     rows = [{k: (int(v) if k == "person_age" else v) for k, v in r.items()} for r in rows]
     day = _sim_day()
     answers: list[dict[str, Any]] = []
+    staff = {"Authorization": f"Bearer {served.token}"}  # the scores come with the staff token only
     for i, row in enumerate(rows):
         ts = day + timedelta(hours=9, seconds=i)
-        r = client.post("/predict", json=row, headers={"X-Request-Time": ts.isoformat()})
+        r = client.post("/predict", json=row, headers={"X-Request-Time": ts.isoformat(), **staff})
         assert r.status_code == 200, r.text
         answers.append(r.json())
     expected = champion.model.score_rows(rows)
