@@ -28,7 +28,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import socket
 
     from creditrisk_app.processes import StopSignals
-    from serving.config import PredictorConfig, ServiceArgs  # lazily: the other commands never import Ray
+    from serving.config import PredictorConfig, RateLimit, ServiceArgs  # lazily: no Ray for other commands
+    from serving.limits import describe
     from serving.runtime import LocalService
 
     if wiring.make_registry(settings).version_for(Alias.CHAMPION) is None:  # an outage raises
@@ -43,7 +44,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                                allow_client_time=args.allow_client_time,
                                min_replicas=args.min_replicas or (2 if settings.is_production else 1),
                                max_replicas=max(2, args.min_replicas or 0),
-                               predictor=PredictorConfig(reload_interval_s=args.reload_interval))
+                               predictor=PredictorConfig(reload_interval_s=args.reload_interval),
+                               rate_limit=RateLimit() if args.rate_limit is None
+                               else RateLimit(enabled=False) if args.rate_limit == 0
+                               else RateLimit(enabled=True, requests_per_minute=args.rate_limit))
+    print(describe(service_args.rate_limit, production=settings.is_production), file=sys.stderr)
     if not os.environ.get(service_args.outcomes_token_env):
         print(f"note: {service_args.outcomes_token_env} is not set: POST /outcomes answers 503",
               file=sys.stderr)
@@ -113,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds between champion alias checks")
     s.add_argument("--min-replicas", type=int, default=None,
                    help="replicas kept running (default 1 locally, 2 with CREDITRISK_ENV=production)")
+    s.add_argument("--rate-limit", type=float, default=None, metavar="PER_MINUTE",
+                   help="requests per minute per client on /predict, per replica (0: off; default: off "
+                   "locally, on with CREDITRISK_ENV=production)")
     s.add_argument("--allow-client-time", action="store_true",
                    help="accept X-Request-Time as the logged time (simulated-time demos); refused otherwise")
     d = sub.add_parser("demo",

@@ -30,6 +30,7 @@ from serving.api_models import (
 from serving.config import ServiceArgs
 from serving.errors import BodyLimit, install_error_handlers
 from serving.health import public
+from serving.limits import ClientRateLimit
 from serving.logger import LogRefused
 from serving.replica import Replica
 from serving.web import SecurityHeaders, add_browser_pages
@@ -44,8 +45,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "invalid or missing fields: field, value and rule for each"},
 }
 _PREDICT_ERRORS: dict[int | str, dict[str, Any]] = {
-    **_ERRORS, 503: {"model": ErrorOut, "description": "the decision could not be logged (request log "
-                     "unwritable, or over its disk budget with when_log_full=refuse): retry later"}}
+    **_ERRORS,
+    429: {"model": ErrorOut, "description": "too many requests from this client: a token bucket per client "
+          "(address, or /64 for IPv6) and per replica; nothing was scored or logged",
+          "headers": {"Retry-After": {"description": "seconds until the client may ask again",
+                                      "schema": {"type": "integer", "minimum": 1}}}},
+    503: {"model": ErrorOut, "description": "the decision could not be logged (request log "
+          "unwritable, or over its disk budget with when_log_full=refuse): retry later"}}
 
 
 def request_time(args: ServiceArgs, request: Request) -> datetime:
@@ -76,20 +82,33 @@ def build_api(svc: Replica) -> FastAPI:
     install_error_handlers(api)
     api.add_middleware(BodyLimit, max_bytes=svc.args.max_body_bytes,
                        path_limits={"/outcomes/batch": svc.args.max_batch_body_bytes})
-    api.add_middleware(SecurityHeaders)  # added last, so outermost: the 413s of BodyLimit get them too
+    if svc.rate_limit.enabled:  # outside BodyLimit: an over-budget client's body is never read
+        api.add_middleware(ClientRateLimit, limit=svc.rate_limit)
+    api.add_middleware(SecurityHeaders)  # added last, so outermost: the 413s and 429s get them too
+
+    def is_staff(credentials: HTTPAuthorizationCredentials | None) -> bool:
+        return credentials is not None and svc.token_matches(credentials.credentials.strip())
 
     @api.post("/predict", response_model=PredictResponse, responses=_PREDICT_ERRORS, tags=["scoring"])
     async def predict(request: Request,
-                      applicant: Annotated[Applicant,
-                                           Body(openapi_examples=PREDICT_EXAMPLES)]) -> JSONResponse:
+                      applicant: Annotated[Applicant, Body(openapi_examples=PREDICT_EXAMPLES)],
+                      credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+                      ) -> JSONResponse:
+        """The decision and a denial's reasons; the probability of default, the threshold and each
+        reason's contribution only with the staff (outcomes) token."""
+        # Exact scores for anyone would map the model's surface, and walk an application to just under
+        # the threshold, in a few questions; a decision alone says only which side it fell.
         ts = request_time(svc.args, request)
-        row = applicant.to_row()
+        row = applicant.to_row()  # loan_percent_income as the server computes it
         s = await svc.predictor.score(row)
         loaded, request_id = s.loaded, id_for(ts)  # the id carries the request's time: see request_ids
         decision = s.decision
-        body = {"request_id": request_id, "prediction": s.prediction, "decision": decision,
-                "probability_of_default": s.probability, "threshold": loaded.model.threshold,
-                "model": {"name": loaded.name, "version": loaded.version}, "reasons": s.reasons}
+        body: dict[str, Any] = {"request_id": request_id, "prediction": s.prediction, "decision": decision}
+        reasons: list[Any] = [{"code": r["code"], "text": r["text"]} for r in s.reasons]
+        if is_staff(credentials):
+            body.update(probability_of_default=s.probability, threshold=loaded.model.threshold)
+            reasons = s.reasons
+        body.update(model={"name": loaded.name, "version": loaded.version}, reasons=reasons)
         latency_ms = (time.perf_counter() - request.state.t0) * 1000.0
         record = {**row, "request_id": request_id, "ts": ts, "probability": s.probability,
                   "prediction": s.prediction, "decision": decision, "threshold": loaded.model.threshold,
@@ -153,7 +172,7 @@ def build_api(svc: Replica) -> FastAPI:
         `ready`; `degraded` while a part fails but /predict still answers; `unready` (503) without a model.
         Each part's errors and details only with the outcomes token; without it, its state and since."""
         body = svc.readiness()
-        if credentials is None or not svc.token_matches(credentials.credentials.strip()):
+        if not is_staff(credentials):
             body = public(body)
         return JSONResponse(body, status_code=503 if body["status"] == "unready" else 200)
 

@@ -10,15 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from creditrisk.applicants.schema import EXAMPLE_APPLICANT, ORIGINAL_EXAMPLE
 
+# The examples leave loan_percent_income out: the server computes it (a stated one must agree with it).
+_SENT = {k: v for k, v in EXAMPLE_APPLICANT.items() if k != "loan_percent_income"}
 PREDICT_EXAMPLES: dict[str, Any] = {
     "denied": {"summary": "A realistic applicant (money in currency units, lengths in years)",
-               "value": EXAMPLE_APPLICANT},
+               "value": _SENT},
     "approved": {"summary": "A lower-risk applicant",
-                 "value": {**EXAMPLE_APPLICANT, "person_age": 35, "person_income": 85000,
+                 "value": {**_SENT, "person_age": 35, "person_income": 85000,
                            "person_home_ownership": "MORTGAGE", "person_emp_length": 9,
                            "loan_intent": "EDUCATION", "loan_grade": "A", "loan_amnt": 8000,
-                           "loan_int_rate": 7.5, "loan_percent_income": 0.09,
-                           "cb_person_default_on_file": "N", "cb_person_cred_hist_length": 12}},
+                           "loan_int_rate": 7.5, "cb_person_default_on_file": "N",
+                           "cb_person_cred_hist_length": 12}},
     "wrong_units": {"summary": "The original service's example (thousands, months): refused with 422",
                     "value": ORIGINAL_EXAMPLE},
 }
@@ -29,22 +31,26 @@ class ModelRef(BaseModel):
     version: str
 
 
+STAFF_ONLY = "only with the staff bearer token ($CREDITRISK_OUTCOMES_TOKEN); absent from anonymous answers"
+
+
 class ReasonOut(BaseModel):
     code: str = Field(description="the applicant field behind the reason")
     text: str = Field(description="the reason in plain words")
-    contribution: float = Field(description="log-odds the factor added towards default")
+    contribution: float | None = Field(None, description="log-odds the factor added towards default: "
+                                       + STAFF_ONLY)
 
 
 class PredictResponse(BaseModel):
     request_id: str = Field(description="quote it when reporting the outcome to POST /outcomes")
     prediction: Literal[0, 1] = Field(description="1 = predicted default")
     decision: Literal["pre-approved", "denied"]
-    probability_of_default: float
-    threshold: float = Field(description="probability of default at or above which the decision is denied")
+    probability_of_default: float | None = Field(None, description=STAFF_ONLY)
+    threshold: float | None = Field(None, description="probability of default at or above which the decision "
+                                    f"is denied: {STAFF_ONLY}")
     model: ModelRef
     reasons: list[ReasonOut] = Field(description="top factors towards denial (adverse-action reasons); "
                                      "computed for denials only, empty when pre-approved")
-
 
 
 

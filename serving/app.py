@@ -13,6 +13,7 @@ or `creditrisk serve`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from typing import Any
 
@@ -24,10 +25,13 @@ from creditrisk import wiring
 from creditrisk.settings import get_settings
 from serving.api import build_api
 from serving.config import DEPLOYMENT_NAME, PredictorConfig, ServiceArgs
+from serving.limits import describe, resolved
 from serving.logger import InferenceLogger
 from serving.predictor import ChampionPredictor
 from serving.replica import Replica
 from serving.wal import SegmentLog
+
+log = logging.getLogger("ray.serve")
 
 
 class CreditRiskService:
@@ -47,8 +51,10 @@ class CreditRiskService:
                                  budget_bytes=args.log_budget_bytes, when_full=args.when_log_full,
                                  backend=wiring.store_backend(settings),
                                  alerter=alerter)
+        limit = resolved(args.rate_limit, production=settings.is_production)
+        log.info("replica %s: %s", replica_id, describe(limit, production=settings.is_production))
         self.replica = Replica(args, predictor, logger, os.environ.get(args.outcomes_token_env) or None,
-                               replica_id)
+                               replica_id, limit)
         predictor.start()
         logger.start()
 

@@ -6,9 +6,10 @@ every running replica (reload cadence, alias or pinned version, batching) withou
 """
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from creditrisk.registry.states import Alias
 
@@ -36,6 +37,31 @@ class PredictorConfig(BaseModel):
     # batch is scored, so batches grow by themselves without adding latency at low traffic.
     max_batch_size: int = Field(default=16, ge=1, le=256)
     batch_wait_timeout_s: float = Field(default=0.0, ge=0, le=1)
+
+
+class RateLimit(BaseModel):
+    """Per-client token bucket on POST /predict, kept by each replica (N replicas: about N times it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = Field(default=None, description="default: on with CREDITRISK_ENV=production, "
+                                 "off locally (the demo and the benchmarks send from one address)")
+    # An applicant submits a form a few times a minute; a branch or a NAT shares one address.
+    requests_per_minute: float = Field(default=30.0, gt=0, le=10_000_000, description="sustained, per client")
+    burst: int = Field(default=10, ge=1, le=10_000_000, description="requests a client may send at once")
+    trusted_proxies: list[str] = Field(default=["127.0.0.1/32"], description="networks whose "
+                                       "X-Forwarded-For is believed (Ray's HAProxy here, the ingress "
+                                       "controller in a cluster); any other peer is the client itself")
+    exempt: list[str] = Field(default=[], description="client networks never limited (the bank's own "
+                              "systems)")
+    # A bucket idle for burst / rate seconds is full again and is dropped for free; beyond this many
+    # clients at once the least recently seen are dropped early (they start again with a full burst).
+    max_clients: int = Field(default=50_000, ge=1, le=10_000_000, description="buckets a replica keeps")
+
+    @field_validator("trusted_proxies", "exempt")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return [str(ipaddress.ip_network(v.strip(), strict=False)) for v in value]
 
 
 class ServiceArgs(BaseModel):
@@ -77,6 +103,7 @@ class ServiceArgs(BaseModel):
     max_body_bytes: int = Field(default=16_384, ge=256, description="larger request bodies get 413")
     max_batch_body_bytes: int = Field(default=1_048_576, ge=256,
                                       description="body limit of POST /outcomes/batch")
+    rate_limit: RateLimit = Field(default_factory=RateLimit)
     allow_client_time: bool = Field(default=False,
                                     description="accept X-Request-Time (simulated time for demos)")
     outcomes_token_env: str = Field(default=OUTCOMES_TOKEN_ENV,

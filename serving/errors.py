@@ -1,4 +1,4 @@
-"""Client errors as plain JSON: 400 malformed JSON, 413 body too large, 422 field by field.
+"""Client errors as plain JSON: 400 malformed JSON, 413 body too large, 422 field by field, 429 (limits.py).
 
 A 422 names each field, the value sent and the field's rule with its units (`FIELD_RULES`), so a
 caller who sends thousands or months (the original service's documented example) learns what to
@@ -32,6 +32,16 @@ _UNKNOWN_FIELD = "is not an applicant field; allowed fields: " + ", ".join(FEATU
 
 def error_body(error: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": error, "message": message, **extra}
+
+
+async def reply_json(send: Send, status: int, body: dict[str, Any],
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Answer from an ASGI middleware, before the app (and its exception handlers) ever runs."""
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(data)).encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": data})
 
 
 def _field_error(err: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +81,7 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
 
 async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     error = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-             503: "unavailable"}.get(exc.status_code, f"http_{exc.status_code}")
+             429: "rate_limited", 503: "unavailable"}.get(exc.status_code, f"http_{exc.status_code}")
     return JSONResponse(error_body(error, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 
@@ -100,13 +110,6 @@ class BodyLimit:
         self.max_bytes = max_bytes
         self.path_limits = path_limits or {}  # e.g. a larger limit for the batch endpoint
 
-    async def _reply(self, send: Send, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(data)).encode())]})
-        await send({"type": "http.response.body", "body": data})
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -117,10 +120,10 @@ class BodyLimit:
         too_large = error_body("payload_too_large", f"request body is larger than {limit} bytes")
         if declared is not None:
             if not declared.isdigit():
-                await self._reply(send, 400, error_body("bad_request", "invalid Content-Length header"))
+                await reply_json(send, 400, error_body("bad_request", "invalid Content-Length header"))
                 return
             if int(declared) > limit:
-                await self._reply(send, 413, too_large)
+                await reply_json(send, 413, too_large)
                 return
         seen, over = 0, False
 
@@ -141,7 +144,7 @@ class BodyLimit:
             if over:
                 if not replaced:
                     replaced = True
-                    await self._reply(send, 413, too_large)
+                    await reply_json(send, 413, too_large)
                 return
             await send(message)
 

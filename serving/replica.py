@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from creditrisk.store.request_ids import issued_at_ms
-from serving.config import ServiceArgs
+from serving.config import RateLimit, ServiceArgs
 from serving.health import now_iso, overall
+from serving.limits import resolved
 from serving.logger import InferenceLogger
 from serving.predictor import ChampionPredictor
 
@@ -25,12 +26,15 @@ class Replica:
     """The predictor (model + reload loop), the request log and the outcomes token of one replica."""
 
     def __init__(self, args: ServiceArgs, predictor: ChampionPredictor, logger: InferenceLogger,
-                 outcomes_token: str | None, replica_id: str | None = None) -> None:
+                 outcomes_token: str | None, replica_id: str | None = None,
+                 rate_limit: RateLimit | None = None) -> None:
         self.args = args
         self.predictor = predictor
         self.logger = logger
         self.outcomes_token = outcomes_token
         self.replica_id = replica_id
+        # resolved for the replica's environment by its builder; without one, as configured (None: off)
+        self.rate_limit = rate_limit or resolved(args.rate_limit, production=False)
         self.started_at = now_iso()
 
     def token_matches(self, token: str) -> bool:

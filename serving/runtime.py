@@ -7,7 +7,8 @@ in the environment before Ray starts, so `LocalService` sets them and then start
 
 Everything binds 127.0.0.1: the HAProxy frontend and the replicas through `http_options.host`;
 HAProxy's stats and Prometheus listeners, which Ray's template binds to all interfaces, through a
-tiny wrapper around the HAProxy binary that rewrites those two `bind` lines before exec.
+tiny wrapper around the HAProxy binary that rewrites those two `bind` lines before exec; the same
+wrapper adds `option forwardfor`, so the app's per-client rate limit sees each client's address.
 (Ray's own control-plane gRPC ports are Ray core's and follow `ray.init`.)
 """
 from __future__ import annotations
@@ -36,16 +37,21 @@ FAST_PATH_ENV: dict[str, str] = {
     # (the default, sized for cloud load balancers) only slows scale-down and shutdown.
     "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
     "RAY_SERVE_HAPROXY_NBTHREAD": "1",  # 2 cores: one HAProxy thread leaves the other to a replica
+    # Whose X-Forwarded-For to believe is the app's setting (rate_limit.trusted_proxies); uvicorn in
+    # each replica would otherwise rewrite the peer from it for 127.0.0.1 first, on its own say-so.
+    "FORWARDED_ALLOW_IPS": "",
 }
 _WRAPPER = """#!/bin/sh
-# Rewrites HAProxy's all-interface listeners (stats, prometheus) to loopback, records the pid
-# (exec keeps it) so that the service's stop can reap a reloaded HAProxy Ray left behind, then
-# runs HAProxy.
+# Rewrites HAProxy's all-interface listeners (stats, prometheus) to loopback and makes the HTTP
+# frontend send X-Forwarded-For (Ray's template does not: every client would look like HAProxy to
+# the per-client rate limit), records the pid (exec keeps it) so that the service's stop can reap a
+# reloaded HAProxy Ray left behind, then runs HAProxy.
 echo $$ >> "{pids}"
 prev=""
 for a in "$@"; do
   if [ "$prev" = "-f" ] && [ -f "$a" ]; then
     sed -i -E 's/^([[:space:]]*bind[[:space:]]+)(\\*|0\\.0\\.0\\.0)?:([0-9]+)/\\1127.0.0.1:\\3/' "$a"
+    grep -q '^ *option forwardfor' "$a" || sed -i 's/^frontend http_frontend$/&\\n    option forwardfor/' "$a"
   fi
   prev="$a"
 done

@@ -6,6 +6,11 @@ money in currency units, lengths in years, the interest rate in percent, loan_pe
 fraction. The bounds are deliberately wider than the training data but narrow enough that the
 original service's example body (income and amount in thousands, employment length in months) is
 refused with a message that explains the unit, instead of being scored wrongly.
+
+Who supplies what (`SOURCES`): the applicant states most fields; loan grade, interest rate and the
+previous default on file come from the bank's own systems (pricing, the credit bureau file), and
+loan_percent_income is computed by the server (`loan_percent_income`), so how an applicant states
+it cannot move their decision: a stated value that disagrees beyond rounding is refused.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.json_schema import JsonDict
 from pydantic_core import PydanticCustomError
 
 LABEL = "loan_status"  # the outcome column: 1 = the loan defaulted
@@ -97,7 +103,31 @@ NUMERIC_FEATURES = [f for f in FEATURES if f in NUMERIC_RULES]
 CATEGORICAL_FEATURES = [f for f in FEATURES if f in CATEGORIES]
 
 MIN_WORKING_AGE = 14
-LPI_TOLERANCE = 0.10  # the real data's largest |loan_percent_income - amnt/income| is 0.093
+# loan_percent_income as the server computes it: loan_amnt / person_income rounded to 2 decimals, as the
+# real file states it for 96.9% of rows (the rest are off by 0.01 to 0.09), and at least LPI_MIN, the
+# file's smallest non-zero value (a zero would break the field's own rule, > 0).
+LPI_DECIMALS = 2
+LPI_MIN = 0.01
+# A stated value may differ from loan_amnt / person_income by a rounding to 2 decimals (up, down or to
+# nearest), no more: 0.09 off moved 47 of 150 real profiles' decisions when the model used it.
+LPI_ROUNDING = 0.01
+
+# Where each field must come from. An integrator fills the bank's fields from its own systems: an
+# applicant who states them can choose their decision (bench/gaming.py: one grade step better turns
+# denials into pre-approvals). The server's field needs not be sent at all.
+BANK_SUPPLIED: dict[str, str] = {
+    "loan_grade": "the grade the bank's pricing assigns to this loan",
+    "loan_int_rate": "the rate the bank's pricing offers for this loan",
+    "cb_person_default_on_file": "from the credit bureau file the bank pulls",
+}
+SERVER_COMPUTED = ("loan_percent_income",)
+SOURCES: dict[str, str] = {f: "bank" if f in BANK_SUPPLIED else "server" if f in SERVER_COMPUTED
+                           else "applicant" for f in FEATURES}
+
+
+def loan_percent_income(loan_amnt: Any, person_income: Any) -> Any:
+    """The server's loan_percent_income for scalars or columns: the ratio rounded, at least LPI_MIN."""
+    return np.maximum(np.round(loan_amnt / person_income, LPI_DECIMALS), LPI_MIN)
 
 
 @dataclass(frozen=True)
@@ -117,10 +147,16 @@ CROSS_RULES: list[CrossRule] = [
     CrossRule("cb_person_cred_hist_length", ("person_age", "cb_person_cred_hist_length"),
               f"must be <= person_age - {MIN_WORKING_AGE} (years)",
               lambda age, hist: hist <= age - MIN_WORKING_AGE, f"<= person_age - {MIN_WORKING_AGE}"),
+    CrossRule("loan_amnt", ("person_income", "loan_amnt"),
+              "must be at most person_income (loan_percent_income, loan_amnt / person_income "
+              "rounded to 2 decimals, may not exceed 1)",
+              lambda inc, amnt: loan_percent_income(amnt, inc) <= 1, "at most person_income"),
+    # 1e-9: 0.59 stated for 0.6 is a rounding, whatever the binary fractions make of the difference
     CrossRule("loan_percent_income", ("loan_amnt", "person_income", "loan_percent_income"),
-              f"must equal loan_amnt / person_income within {LPI_TOLERANCE:g}",
-              lambda amnt, inc, lpi: np.abs(lpi - amnt / inc) <= LPI_TOLERANCE,
-              f"within {LPI_TOLERANCE:g} of loan_amnt / person_income"),
+              f"must be within {LPI_ROUNDING:g} of loan_amnt / person_income (a rounding to 2 decimals; "
+              "the server computes it, so it may be left out)",
+              lambda amnt, inc, lpi: np.abs(lpi - amnt / inc) <= LPI_ROUNDING + 1e-9,
+              f"within {LPI_ROUNDING:g} of loan_amnt / person_income"),
 ]
 
 FIELD_RULES: dict[str, str] = {
@@ -135,16 +171,33 @@ for _r in CROSS_RULES:
 # last "(...)": the portal shows it as the field's hint.
 FIELD_DESCRIPTIONS: dict[str, str] = {
     k: r.text(*(c.clause for c in CROSS_RULES if c.field == k)) for k, r in NUMERIC_RULES.items()}
+# A sentence before the rule, without brackets: the portal reads the unit from the last "(...)".
+FIELD_DESCRIPTIONS["loan_percent_income"] = (
+    "Computed by the server from loan_amnt / person_income, rounded to 2 decimals and at least "
+    f"{LPI_MIN:g}: leave it out. If sent, it " + FIELD_DESCRIPTIONS["loan_percent_income"])
+for _name, _where in BANK_SUPPLIED.items():
+    _rule = FIELD_DESCRIPTIONS.get(_name, FIELD_RULES[_name] + ".")
+    FIELD_DESCRIPTIONS[_name] = f"Bank-supplied: {_where}, not the applicant's word. M{_rule[1:]}"  # must ...
 CROSS_RULES_TEXT = ("Cross-field rules (not expressible in JSON Schema; enforced with a 422 naming the "
                     "field): " + "; ".join(f"{r.field} {r.text}" for r in CROSS_RULES) + ".")
 
 
-def _num(name: str, *, integer: bool = False) -> Any:
+def _num(name: str, *, integer: bool = False, optional: bool = False) -> Any:
     # NaN, Infinity and 1e999 are not finite: refused, never compared against a range.
     r = NUMERIC_RULES[name]
     bounds = {"ge": r.low} if r.low_inclusive else {"gt": r.low}
     finite = {} if integer else {"allow_inf_nan": False}
-    return Field(..., le=r.high, description=FIELD_DESCRIPTIONS[name], **finite, **bounds)
+    source: JsonDict = {"x-source": SOURCES[name]}
+    if optional:  # left out: computed by the validator below (validate_default runs it)
+        return Field(None, validate_default=True, le=r.high, description=FIELD_DESCRIPTIONS[name],
+                     json_schema_extra=source, **finite, **bounds)
+    return Field(..., le=r.high, description=FIELD_DESCRIPTIONS[name], json_schema_extra=source,
+                 **finite, **bounds)
+
+
+def _choice(name: str) -> Any:
+    source: JsonDict = {"x-source": SOURCES[name]}
+    return Field(..., description=FIELD_DESCRIPTIONS.get(name), json_schema_extra=source)
 
 
 EXAMPLE_APPLICANT: dict[str, Any] = {
@@ -174,14 +227,14 @@ class Applicant(BaseModel):
 
     person_age: int = _num("person_age", integer=True)
     person_income: float = _num("person_income")
-    person_home_ownership: HomeOwnership
+    person_home_ownership: HomeOwnership = _choice("person_home_ownership")
     person_emp_length: float = _num("person_emp_length")
-    loan_intent: LoanIntent
-    loan_grade: LoanGrade
+    loan_intent: LoanIntent = _choice("loan_intent")
+    loan_grade: LoanGrade = _choice("loan_grade")
     loan_amnt: float = _num("loan_amnt")
     loan_int_rate: float = _num("loan_int_rate")
-    loan_percent_income: float = _num("loan_percent_income")
-    cb_person_default_on_file: YesNo
+    loan_percent_income: float | None = _num("loan_percent_income", optional=True)
+    cb_person_default_on_file: YesNo = _choice("cb_person_default_on_file")
     cb_person_cred_hist_length: float = _num("cb_person_cred_hist_length")
 
     @field_validator(*NUMERIC_RULES, mode="before")
@@ -195,16 +248,18 @@ class Applicant(BaseModel):
                                       {"kind": "a boolean" if isinstance(value, bool) else "a string"})
         return value
 
-    @field_validator("person_emp_length", "loan_percent_income", "cb_person_cred_hist_length")
+    @field_validator(*{r.field for r in CROSS_RULES})
     @classmethod
-    def _cross_field(cls, value: float, info: ValidationInfo) -> float:
+    def _cross_field(cls, value: float | None, info: ValidationInfo) -> float | None:
         for rule in CROSS_RULES:
             if rule.field != info.field_name or any(n not in info.data for n in rule.needs[:-1]):
                 continue  # an earlier field already failed; its own error names it
             args = [info.data[n] for n in rule.needs[:-1]] + [value]
-            if not bool(rule.check(*args)):
+            if value is not None and not bool(rule.check(*args)):
                 raise PydanticCustomError("consistency", "{field} {rule}",
                                           {"field": info.field_name, "rule": rule.text})
+        if info.field_name == "loan_percent_income" and {"loan_amnt", "person_income"} <= info.data.keys():
+            return float(loan_percent_income(info.data["loan_amnt"], info.data["person_income"]))
         return value
 
     def to_row(self) -> dict[str, Any]:

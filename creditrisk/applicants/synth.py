@@ -25,7 +25,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from creditrisk.applicants.schema import CATEGORIES, FEATURES, LABEL, NUMERIC_FEATURES, NUMERIC_RULES
+from creditrisk.applicants.schema import (
+    CATEGORIES,
+    FEATURES,
+    LABEL,
+    NUMERIC_FEATURES,
+    NUMERIC_RULES,
+    loan_percent_income,
+)
 
 PARAMS_PATH = Path(__file__).parent / "params" / "synth_params.json"
 
@@ -152,7 +159,7 @@ def _fit_amount(df: pd.DataFrame, p: dict[str, Any]) -> pd.DataFrame:
     lo, hi = p["amount_range"]
     amount = np.minimum(df["loan_amnt"], np.floor(p["lpi_cap"] * df["person_income"] / 25) * 25)
     df["loan_amnt"] = np.clip(np.rint(amount / 25) * 25, lo, hi).astype(float)
-    df["loan_percent_income"] = np.maximum(np.round(df["loan_amnt"] / df["person_income"], 2), 0.01)
+    df["loan_percent_income"] = loan_percent_income(df["loan_amnt"], df["person_income"])  # as served
     return df
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from creditrisk.applicants.schema import FEATURES, LABEL
+from creditrisk.applicants.schema import FEATURES, LABEL, loan_percent_income
 from creditrisk.model.credit_model import RANDOM_SEED, WEIGHT, split_holdout
 from creditrisk.model.credit_model import evaluate as evaluate_model
 from creditrisk.registry.changes import ModelChanges
@@ -65,8 +65,11 @@ def training_frames(base_raw: pd.DataFrame, base: pd.DataFrame, production: pd.D
     prod = production[FEATURES + [LABEL]].astype({LABEL: "int64"})
     prod = prod.astype({c: "object" for c in prod.columns if str(prod[c].dtype) == "string"})
     prod = prod.astype({"person_age": "int64"})
+    # Requests logged before the server computed loan_percent_income carry the applicant's own value:
+    # a model learns the server's, as the loader gives it for the base rows.
+    learned = prod.assign(loan_percent_income=loan_percent_income(prod["loan_amnt"], prod["person_income"]))
     preprocessed = pd.concat([base[FEATURES + [LABEL]].assign(**{WEIGHT: 1.0}),
-                              prod.assign(**{WEIGHT: production_weight})], ignore_index=True)
+                              learned.assign(**{WEIGHT: production_weight})], ignore_index=True)
     raw = pd.concat([base_raw, prod], ignore_index=True)
     return raw, preprocessed
 

@@ -81,9 +81,10 @@ async def _send_predictions(client: httpx.AsyncClient, apps: pd.DataFrame, concu
         if resp.status_code != 200:
             stats.errors.append(f"/predict {resp.status_code}: {resp.text[:200]}")
             return
-        out = resp.json()
-        answered[i] = Answered(out["request_id"], ts, out["probability_of_default"], out["model"]["version"],
-                               int(row[LABEL]), None, out["decision"] == DECISION_APPROVED)
+        out = resp.json()  # the probability is in staff answers only (the client sends the token)
+        answered[i] = Answered(out["request_id"], ts, out.get("probability_of_default", float("nan")),
+                               out["model"]["version"], int(row[LABEL]), None,
+                               out["decision"] == DECISION_APPROVED)
 
     await asyncio.gather(*(one(i, row) for i, (_, row) in enumerate(apps.iterrows())))
     stats.answered.extend(answered[i] for i in sorted(answered))  # in request order, whatever finished first
@@ -121,7 +122,9 @@ class Traffic:
         self._pending: list[Answered] = []
 
     def _client(self) -> httpx.AsyncClient:
+        """The back office's client: its token also gets /predict's probability (for the realized AUC)."""
         return httpx.AsyncClient(base_url=self.base_url, timeout=30.0,
+                                 headers={"Authorization": f"Bearer {self.token}"} if self.token else None,
                                  limits=httpx.Limits(max_connections=self.concurrency))
 
     def send_week(self, apps: pd.DataFrame) -> list[Answered]:

@@ -49,12 +49,15 @@ NOT_INHERITED = (*identities.USER_VARS, "CREDITRISK_ACTOR")
 
 
 def serve_config(folder: Path, port: int) -> Path:
-    """deploy/serve_config.yaml with the rehearsal's four changes, written beside its logs."""
+    """deploy/serve_config.yaml with the rehearsal's five changes, written beside its logs."""
     cfg = yaml.safe_load((REPO / "deploy" / "serve_config.yaml").read_text())
     cfg["http_options"]["port"] = port
     cfg["proxy_location"] = "HeadOnly"  # one HTTP entry, as the KubeRay serve Service is
     (app,) = cfg["applications"]
     app["args"].update(allow_client_time=True, wal_dir=str(folder / "wal"))  # weeks in minutes
+    # Every simulated applicant comes from 127.0.0.1: exempt, as a bank's own systems would be; the
+    # per-client limit stays on for any other address.
+    app["args"]["rate_limit"]["exempt"] = ["127.0.0.1/32"]
     (dep,) = app["deployments"]
     dep["ray_actor_options"]["num_cpus"] = 1  # one replica per one-CPU node: both nodes serve
     path = folder / "serve_config.yaml"

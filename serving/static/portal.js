@@ -1,6 +1,8 @@
 // The portal: builds the form from the service's own OpenAPI schema (one source for ranges, units
 // and categories: creditrisk/applicants/schema.py), posts to /predict, and shows the decision or, for a 422,
-// each field's error next to the field. No framework, no CDN.
+// each field's error next to the field. No framework, no CDN. Each field's `x-source` says who
+// supplies it: the applicant, the bank's own systems (grouped apart and said so), or the server
+// (loan_percent_income: not asked at all).
 "use strict";
 
 const LABELS = {
@@ -12,21 +14,24 @@ const LABELS = {
   loan_grade: "Loan grade",
   loan_amnt: "Loan amount",
   loan_int_rate: "Interest rate (% per year)",
-  loan_percent_income: "Loan / income (fraction)",
   cb_person_default_on_file: "Previous default on file",
   cb_person_cred_hist_length: "Credit history (years)",
 };
 const CHOICE_TEXT = { Y: "Yes", N: "No", DEBTCONSOLIDATION: "Debt consolidation", HOMEIMPROVEMENT: "Home improvement" };
 
-let schema = null;   // Applicant properties, $refs resolved
+const BANK_NOTE = "In production the bank fills these from its own systems: the loan grade and the " +
+  "interest rate from its pricing of this loan, the previous default from the credit bureau file. " +
+  "An applicant's own answer must never be used for them; this demo portal lets you type them.";
+
+let schema = null;   // Applicant properties the form asks for, $refs resolved
 let example = null;  // the realistic example from the OpenAPI document
-let lpiTouched = false;
 
 const $ = (id) => document.getElementById(id);
 
 function resolve(doc, prop) {
   if (!prop.$ref) return prop;
-  return doc.components.schemas[prop.$ref.split("/").pop()];
+  const { $ref, ...own } = prop;  // the property's own description and x-source, over the enum's
+  return { ...doc.components.schemas[$ref.split("/").pop()], ...own };
 }
 
 function rangeText(p) {
@@ -60,7 +65,9 @@ function buildField(name, p) {
   hint.className = "hint";
   hint.id = `h-${name}`;
   const unit = ((p.description || "").match(/\((.*)\)$/) || ["", ""])[1];  // "(units)" of the rule text
-  hint.textContent = p.enum ? "" : `Allowed: ${rangeText(p)}${unit ? ` (${unit})` : ""}`;
+  const source = p["x-source"] === "bank" ? (p.description.match(/^Bank-supplied: ([^,]*)/) || ["", ""])[1] : "";
+  const allowed = p.enum ? "" : `Allowed: ${rangeText(p)}${unit ? ` (${unit})` : ""}`;
+  hint.textContent = [source && `From the bank: ${source}.`, allowed].filter(Boolean).join(" ");
   const error = document.createElement("small");
   error.className = "error";
   error.id = `e-${name}`;
@@ -72,15 +79,10 @@ function buildField(name, p) {
 
 function onInput(name, input, p, hint) {
   setError(name, "");
-  if (name === "loan_percent_income") lpiTouched = true;
   if (!p.enum && input.value !== "") {  // client-side hint only: the server's rules decide
     const v = Number(input.value);
     const low = p.minimum !== undefined ? v < p.minimum : v <= p.exclusiveMinimum;
     hint.classList.toggle("warn", low || v > p.maximum);
-  }
-  if ((name === "loan_amnt" || name === "person_income") && !lpiTouched) {
-    const amount = Number($("f-loan_amnt").value), income = Number($("f-person_income").value);
-    if (amount > 0 && income > 0) $("f-loan_percent_income").value = (amount / income).toFixed(2);
   }
 }
 
@@ -111,11 +113,7 @@ function showDecision(r) {
   h.id = "decision";
   h.dataset.decision = r.decision;
   h.textContent = denied ? "Denied" : "Pre-approved";
-  const p = document.createElement("p");
-  p.id = "probability";
-  p.textContent = `Estimated probability of default: ${(100 * r.probability_of_default).toFixed(1)}% ` +
-    `(applications at or above ${(100 * r.threshold).toFixed(0)}% are denied).`;
-  box.append(h, p);
+  box.append(h);  // no score: an anonymous answer carries the decision and its reasons only
   if (r.reasons.length) {
     const intro = document.createElement("p");
     intro.textContent = "The main reasons for this decision:";
@@ -165,17 +163,34 @@ function showFormError(text) {
 function fillExample() {
   if (!example) return;
   for (const [name, value] of Object.entries(example)) if ($(`f-${name}`)) $(`f-${name}`).value = value;
-  lpiTouched = true;
+}
+
+function bankGroup(fields) {
+  const group = document.createElement("fieldset");
+  group.id = "bank-fields";
+  const legend = document.createElement("legend");
+  legend.textContent = "From the bank's systems";
+  const note = document.createElement("p");
+  note.id = "bank-note";
+  note.className = "hint";
+  note.textContent = BANK_NOTE;
+  const grid = document.createElement("div");
+  grid.className = "fields";
+  grid.append(...fields);
+  group.append(legend, note, grid);
+  return group;
 }
 
 async function init() {
   const doc = await (await fetch("openapi.json")).json();
   const applicant = doc.components.schemas.Applicant;
-  schema = Object.fromEntries(Object.entries(applicant.properties).map(([k, v]) => [k, resolve(doc, v)]));
+  schema = Object.fromEntries(Object.entries(applicant.properties).map(([k, v]) => [k, resolve(doc, v)])
+    .filter(([, p]) => p["x-source"] !== "server"));  // computed by the server: never asked
   const examples = doc.paths["/predict"].post.requestBody.content["application/json"].examples || {};
   example = (examples.denied || {}).value || (applicant.examples || [])[0] || null;
-  const fields = $("fields");
-  fields.replaceChildren(...Object.entries(schema).map(([name, p]) => buildField(name, p)));
+  const fields = $("fields"), entries = Object.entries(schema);
+  fields.replaceChildren(...entries.filter(([, p]) => p["x-source"] !== "bank").map(([n, p]) => buildField(n, p)));
+  fields.after(bankGroup(entries.filter(([, p]) => p["x-source"] === "bank").map(([n, p]) => buildField(n, p))));
   fields.removeAttribute("aria-busy");
   $("application").addEventListener("submit", submit);
   $("example").addEventListener("click", fillExample);

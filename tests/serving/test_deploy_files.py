@@ -34,6 +34,9 @@ def _check_serve_config(cfg: dict[str, Any]) -> dict[str, Any]:
     assert int(env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]) <= 2 \
         and float(env["MLFLOW_HTTP_REQUEST_TIMEOUT"]) <= 10
     assert args.allow_client_time is False and args.outcomes_token_env == OUTCOMES_TOKEN_ENV
+    # Per-client rate limits are on in every deploy config, counted behind a trusted proxy
+    limit = args.rate_limit
+    assert limit.enabled is True and limit.trusted_proxies and 0 < limit.requests_per_minute <= 120
     return cfg
 
 
@@ -71,7 +74,8 @@ def test_rayservice_points_at_remote_mlflow_bigquery_and_the_token_secret() -> N
 
 def test_cli_has_a_serve_command_that_does_not_import_ray_up_front() -> None:
     args = build_parser().parse_args(["serve", "--port", "8123"])
-    assert (args.command, args.port, args.allow_client_time) == ("serve", 8123, False)
+    assert (args.command, args.port, args.allow_client_time, args.rate_limit) == ("serve", 8123, False, None)
+    assert build_parser().parse_args(["serve", "--rate-limit", "30"]).rate_limit == 30
     probe = "import sys, creditrisk_app.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in " \
             "('ray', 'serving', 'dagster')))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from creditrisk.applicants.schema import CATEGORIES, EXAMPLE_APPLICANT
+from creditrisk.applicants.schema import BANK_SUPPLIED, CATEGORIES, EXAMPLE_APPLICANT, SOURCES
 from serving.api_models import PREDICT_EXAMPLES
 
 pytestmark = pytest.mark.slow
@@ -68,6 +68,8 @@ def page(browser_context: Any, served) -> Iterator[Any]:
 
 def fill(page: Any, applicant: dict[str, Any]) -> None:
     for name, value in applicant.items():
+        if SOURCES.get(name) == "server":  # computed by the server: the form does not ask for it
+            continue
         if name in CATEGORIES:
             page.select_option(f"#f-{name}", str(value))
         else:
@@ -84,11 +86,22 @@ def test_fill_submit_and_read_the_decision(page: Any, client: httpx.Client, case
     assert decision.get_attribute("data-decision") == expected["decision"] == (
         "denied" if case == "denied" else "pre-approved")
     assert decision.inner_text() == ("Denied" if case == "denied" else "Pre-approved")
-    assert f"{100 * expected['probability_of_default']:.1f}%" in page.inner_text("#probability")
+    assert page.locator("#probability").count() == 0  # an anonymous answer has no score to show
     reasons = page.locator("#reasons li").all_inner_texts()
     assert reasons == [r["text"] for r in expected["reasons"]]
     assert (len(reasons) > 0) == (case == "denied") and len(reasons) <= 4
     assert not [t for t in reasons if "_" in t]  # the applicant's words, never a field name
+
+
+def test_the_form_says_which_fields_the_bank_supplies_and_never_asks_for_the_ratio(page: Any) -> None:
+    assert page.locator("#f-loan_percent_income").count() == 0
+    bank = page.locator("#bank-fields")
+    assert bank.locator("legend").inner_text() == "From the bank's systems"
+    assert "credit bureau" in page.inner_text("#bank-note") and "must never" in page.inner_text("#bank-note")
+    assert sorted(bank.locator("[data-field]").evaluate_all("els => els.map(e => e.dataset.field)")) == \
+        sorted(BANK_SUPPLIED)
+    assert "From the bank: the rate the bank's pricing offers" in page.inner_text("#h-loan_int_rate")
+    assert page.locator("#fields #f-loan_grade").count() == 0  # not among the applicant's own fields
 
 
 def test_a_wrong_unit_shows_the_rule_next_to_the_field(page: Any) -> None:

@@ -19,6 +19,7 @@ from creditrisk.applicants.schema import (
     FIELD_RULES,
     NUMERIC_RULES,
     ORIGINAL_EXAMPLE,
+    SOURCES,
 )
 from creditrisk.model.credit_model import DECISION_THRESHOLD
 from serving.api_models import ReadyOut
@@ -45,9 +46,10 @@ def test_predict_answers_and_logs_exactly_n_rows(served, client: httpx.Client, b
     rows = [{k: (int(v) if k == "person_age" else v) for k, v in r.items()} for r in rows]
     day = _sim_day()
     answers: list[dict[str, Any]] = []
+    staff = {"Authorization": f"Bearer {served.token}"}  # the scores come with the staff token only
     for i, row in enumerate(rows):
         ts = day + timedelta(hours=9, seconds=i)
-        r = client.post("/predict", json=row, headers={"X-Request-Time": ts.isoformat()})
+        r = client.post("/predict", json=row, headers={"X-Request-Time": ts.isoformat(), **staff})
         assert r.status_code == 200, r.text
         answers.append(r.json())
     expected = champion.model.score_rows(rows)
@@ -91,10 +93,12 @@ def _cases() -> list[tuple[str, dict[str, Any], str]]:
     for name in CATEGORIES:
         out.append((f"{name}-category", {**EXAMPLE_APPLICANT, name: "NOT-A-CATEGORY"}, name))
     cross = {"person_emp_length": EXAMPLE_APPLICANT["person_age"] - 13,
-             "cb_person_cred_hist_length": EXAMPLE_APPLICANT["person_age"] - 13, "loan_percent_income": 0.2}
+             "cb_person_cred_hist_length": EXAMPLE_APPLICANT["person_age"] - 13, "loan_percent_income": 0.2,
+             "loan_amnt": EXAMPLE_APPLICANT["person_income"] * 1.1}
     assert set(cross) == {r.field for r in CROSS_RULES}
     out += [(f"{f}-cross", {**EXAMPLE_APPLICANT, f: v}, f) for f, v in cross.items()]
-    out += [(f"{f}-missing", {k: v for k, v in EXAMPLE_APPLICANT.items() if k != f}, f) for f in FEATURES]
+    out += [(f"{f}-missing", {k: v for k, v in EXAMPLE_APPLICANT.items() if k != f}, f) for f in FEATURES
+            if SOURCES[f] != "server"]  # the server's own field may be left out
     out += [("wrong-type", {**EXAMPLE_APPLICANT, "person_age": "twenty"}, "person_age"),
             ("null", {**EXAMPLE_APPLICANT, "loan_int_rate": None}, "loan_int_rate"),
             ("unknown-field", {**EXAMPLE_APPLICANT, "zip_code": "12345"}, "zip_code")]

@@ -8,9 +8,18 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from creditrisk.applicants.schema import EXAMPLE_APPLICANT, ORIGINAL_EXAMPLE, Applicant, invalid_rows
+from creditrisk.applicants.schema import (
+    EXAMPLE_APPLICANT,
+    LPI_MIN,
+    ORIGINAL_EXAMPLE,
+    Applicant,
+    invalid_rows,
+    loan_percent_income,
+)
 
 ANY_ENUM = "enum"
+LPI_RULE = ("must be within 0.01 of loan_amnt / person_income (a rounding to 2 decimals; the server computes "
+            "it, so it may be left out)")
 # (field, bad value, other overrides needed to isolate the rule, pydantic error type, the rule's bound)
 CASES: list[tuple[str, Any, dict[str, Any], str, Any]] = [
     ("person_age", 17, {"person_emp_length": 1, "cb_person_cred_hist_length": 1}, "greater_than_equal",
@@ -29,7 +38,10 @@ CASES: list[tuple[str, Any, dict[str, Any], str, Any]] = [
     ("loan_int_rate", 45, {}, "less_than_equal", {"le": 40.0}),
     ("loan_percent_income", 0, {}, "greater_than", {"gt": 0.0}),
     ("loan_percent_income", 1.5, {}, "less_than_equal", {"le": 1.0}),
-    ("loan_percent_income", 0.2, {}, "consistency", "must equal loan_amnt / person_income within 0.1"),
+    ("loan_percent_income", 0.2, {}, "consistency", LPI_RULE),
+    ("loan_percent_income", 0.57, {}, "consistency", LPI_RULE),  # 0.593 stated 0.02 under: not a rounding
+    ("loan_amnt", 61_000, {"loan_percent_income": None}, "consistency", "must be at most person_income "
+     "(loan_percent_income, loan_amnt / person_income rounded to 2 decimals, may not exceed 1)"),
     ("cb_person_default_on_file", "maybe", {}, ANY_ENUM, {"expected": "'Y' or 'N'"}),
     ("cb_person_cred_hist_length", 9, {}, "consistency", "must be <= person_age - 14 (years)"),
     ("person_age", "old", {}, "number_type", {"kind": "a string"}),
@@ -62,6 +74,22 @@ def test_each_rule_names_field_value_and_rule(field: str, value: Any, extra: dic
         assert errs[0]["ctx"] == {"field": field, "rule": rule}
     else:
         assert errs[0].get("ctx") == rule
+
+
+@pytest.mark.parametrize("stated", [None, 0.59, 0.60, 0.5932, 0.593220339])
+def test_the_server_computes_loan_percent_income_and_takes_any_rounding_of_it(stated: float | None) -> None:
+    body = {**EXAMPLE_APPLICANT, "loan_percent_income": stated}  # 35000 / 59000 = 0.5932...
+    if stated is None:
+        del body["loan_percent_income"]
+    assert Applicant(**body).to_row()["loan_percent_income"] == 0.59
+
+
+def test_a_tiny_loan_states_the_smallest_ratio_and_the_column_rule_is_the_scalar_one() -> None:
+    row = Applicant(**{**EXAMPLE_APPLICANT, "loan_amnt": 100, "person_income": 900_000,
+                       "loan_percent_income": None}).to_row()
+    assert row["loan_percent_income"] == LPI_MIN == 0.01  # 0.0001 rounds to 0, which the field refuses
+    amounts, incomes = np.array([100.0, 35_000, 1_005, 5_000]), np.array([900_000.0, 59_000, 1_000, 8_000])
+    assert loan_percent_income(amounts, incomes).tolist() == [0.01, 0.59, 1.0, 0.62]
 
 
 def test_unknown_and_missing_fields_are_refused() -> None:
