@@ -66,6 +66,12 @@ class RegistryResource(dg.ConfigurableResource):
         """Change control on this registry: locked, audited moves between version states."""
         return wiring.make_changes(self._settings())
 
+    def actor_for(self, run_id: str) -> str:
+        """Who a run's moves are recorded as: in production the identity the MLflow server
+        authenticates (so four eyes keeps that identity from approving what it trained), locally the run."""
+        settings = self._settings()
+        return settings.actor if settings.is_production else f"dagster run {run_id}"
+
     def _settings(self) -> Settings:
         return _settings(CREDITRISK_MLFLOW_URI=self.tracking_uri, CREDITRISK_HOME=self.home,
                          CREDITRISK_ENV=self.env, CREDITRISK_LOCK_URI=self.lock_uri)

@@ -9,7 +9,7 @@ store; `dagster-webserver` and `dagster-daemon` run the code location with
 `CREDITRISK_ENV=production`. Each part and command is its own MLflow user (`identities`): Dagster
 the trainer, the replicas the read-only serving user, every CLI step a reviewer. The traffic is
 the demo's (recession from the second week), over HTTP with simulated time; the approval policy
-is on, so a reviewer's hand-made candidate waits until the other reviewer approves it. Every
+is on, so the loop's winner waits until a reviewer, not its trainer, approves it. Every
 part is stopped at the end.
 """
 from __future__ import annotations
@@ -200,8 +200,7 @@ def rehearse(out: Out = print, *, data: str | None = None, keep: bool = False) -
                     *identities.serving_cannot_move_alias(mlflow.url, ids, waiting))
         steps.check("an anonymous client cannot read the registry",
                     *identities.anonymous_cannot_read(mlflow.url))
-        as_of = (START + timedelta(weeks=WEEKS)).date().isoformat()  # the end of the last week
-        version = four_eyes(env, ids, as_of, steps)
+        version = four_eyes(env, ids, waiting, steps) if waiting else ""
         deadline = time.monotonic() + (60 if version else 0)  # nothing to wait for when nothing was approved
         while served_versions(url, 10) != {version} and time.monotonic() < deadline:
             time.sleep(1)

@@ -24,7 +24,7 @@ _NUMBERS = ("n_rows", "champion_auc", "challenger_auc", "auc_gain", "gain_ci_low
 def champion_model(context: dg.AssetExecutionContext, candidate_model: dict[str, Any], store: StoreResource,
                    registry: RegistryResource, loop: LoopConfig) -> dg.Output[dict[str, Any]]:
     """The serving champion after comparing it with the challenger on held-out recent requests."""
-    changes, actor = registry.get_changes(), f"dagster run {context.run_id}"
+    changes, actor = registry.get_changes(), registry.actor_for(context.run_id)
     loop.refuse_launch_overrides(changes, actor)
     w = week_windows(context.partition_key, loop.reference_weeks, loop.evaluation_days)
     challenger = str(candidate_model["version"])  # the version evaluated, by name

@@ -44,7 +44,7 @@ def drift_trigger(context: dg.AssetExecutionContext) -> dict[str, str]:
 def candidate_model(context: dg.AssetExecutionContext, store: StoreResource, registry: RegistryResource,
                     loop: LoopConfig) -> Iterator[dg.Output[dict[str, Any]] | dg.AssetCheckResult]:
     """A retrained model: a new version, made `challenger` only once it passed every candidate gate."""
-    changes, actor = registry.get_changes(), f"dagster run {context.run_id}"
+    changes, actor = registry.get_changes(), registry.actor_for(context.run_id)
     loop.refuse_launch_overrides(changes, actor)
     w = week_windows(context.partition_key, loop.reference_weeks, loop.evaluation_days)
     # Only rows older than the evaluation window: the last days are kept to judge this model.

@@ -105,6 +105,11 @@ def test_a_rate_hike_alone_is_flagged_then_retrained_once_its_labels_exist(bank:
     (cand,) = run.asset_materializations_for_node("candidate_model")
     tags = bank["registry"].client.get_run(cand.metadata["mlflow_run_id"].value).data.tags
     assert tags[CHANGE_TAG] == change and tags["trigger.strong_columns"] == "loan_int_rate"
+    # The champion still ranks the applicants well (higher rates, same defaults): the retrain is
+    # judged and kept, saying why, as bench/detection.py finds for rate_hike (0% promoted).
+    (decision,) = run.asset_materializations_for_node("champion_model")
+    assert decision.metadata["promoted"].value is False
+    assert decision.metadata["reason"].value.startswith("keep champion on ")
     third = week(bank, "rate_hike", NORMAL + 2, instance)
     assert third["dataset_drift"] is True and third["change_start"] == change  # kept: still flagged
     again = tick(instance, started.cursor)

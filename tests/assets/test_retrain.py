@@ -192,3 +192,18 @@ def test_a_refused_promotion_does_not_spend_the_episodes_retrain(
                                 "change_start": change, "retrain_ready": True},
                                retrained_in(instance, change))
     assert go and why == f"data drift (2/11 columns) in week 2026-W32, change since {change}"
+
+
+def test_in_production_a_run_moves_as_the_identity_the_registry_authenticates(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: every run was recorded as 'dagster run <id>', a typed name, so four eyes could not keep
+    the trainer's identity from approving the candidate it trained. Locally the run id still names it."""
+    from creditrisk_assets.resources import RegistryResource
+
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "svc-trainer")
+    production = RegistryResource(tracking_uri="http://127.0.0.1:9", env="production",
+                                  lock_uri="postgresql://trainer@127.0.0.1/locks")
+    assert production.actor_for("r1") == "svc-trainer"
+    assert RegistryResource(tracking_uri="sqlite:///unused.db").actor_for("r1") == "dagster run r1"
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+    assert production.actor_for("r1") == "unauthenticated"  # and such an actor may not move a model

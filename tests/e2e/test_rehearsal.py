@@ -13,7 +13,7 @@ STEPS = ("postgres", "bigquery emulator", "mlflow server", "basic-auth", "grants
          "ray cluster", "serve deploy", "replicas on both nodes", "dagster-webserver + dagster-daemon",
          "weekly_drift_job", "the sensor's retrain_job", "awaiting approval",
          "the serving user cannot move an alias", "anonymous client cannot read",
-         "trains a candidate by hand", "cannot approve", "approved by", "serve the new version",
+         "cannot approve", "approved by", "serve the new version",
          "every answered request is in BigQuery")
 
 
@@ -39,9 +39,9 @@ def test_the_rehearsal_passes_every_step_and_leaves_nothing_running(real_csv: Pa
         assert any(" PASS " in line and step in line for line in lines), f"no PASS line for {step!r}"
     assert not any(" FAIL " in line for line in lines)
     # The refusals are the server's (403 for a user without the grant, 401 without credentials),
-    # and the four-eyes refusal names the reviewer who started the candidate.
+    # and the four-eyes refusal names the trainer (Dagster's identity) who started the candidate.
     assert any("cannot move an alias" in line and "PERMISSION_DENIED" in line for line in lines)
     assert any("cannot read" in line and "UNAUTHENTICATED" in line for line in lines)
-    assert any("rehearsal-reviewer-1 started candidate" in line for line in lines)
-    assert any("approved by rehearsal-reviewer-2" in line for line in lines)
+    assert any("rehearsal-trainer started candidate" in line for line in lines)
+    assert any("approved by rehearsal-reviewer-1" in line for line in lines)
     assert leftovers() == []
