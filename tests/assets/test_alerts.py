@@ -99,5 +99,5 @@ def test_an_undelivered_alert_shows_on_the_check_and_the_log_names_no_url(caplog
 
 
 def test_the_feed_settings_reach_the_rule_from_dagster_config() -> None:
-    rule = LoopConfig(label_due_days=120, max_label_age_days=3).realized_rule()
+    rule = LoopConfig(label_due_days=120, performance_weeks=20, max_label_age_days=3).realized_rule()
     assert (rule.label_due_days, rule.max_label_age_days, rule.min_rows) == (120, 3, RealizedRule.min_rows)
