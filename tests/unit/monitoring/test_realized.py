@@ -5,8 +5,8 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 from creditrisk.monitoring.realized import RealizedRule, realized_auc
 
