@@ -24,6 +24,7 @@ rehearse-setup: setup
 
 test-setup: rehearse-setup
 	bash tests/serving/setup_browser.sh
+	bash tests/prometheus/setup.sh
 
 run: setup
 	$(BIN)/creditrisk demo $(if $(DATA),--data $(DATA),) $(ARGS)

@@ -192,9 +192,11 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "registry": RegistryResource(tracking_uri=uri, home=str(settings.home), env=settings.env,
                                      lock_uri=dg.EnvVar("CREDITRISK_LOCK_URI") if settings.is_production
                                      else settings.lock_uri),
-        # Optional values: an unset EnvVar would fail every run, so they are taken when the code loads.
-        "loop": LoopConfig(reports_dir=str(settings.reports_dir), alert_webhook_url=settings.alert_webhook,
-                           training_data=settings.log_training_data),
+        # Optional values: an unset EnvVar would fail every run, so whether they are set is read when the
+        # code loads; the webhook URL (a secret) stays an EnvVar then, or the UI would show its value.
+        "loop": LoopConfig(reports_dir=str(settings.reports_dir), training_data=settings.log_training_data,
+                           alert_webhook_url=dg.EnvVar("CREDITRISK_ALERT_WEBHOOK") if settings.alert_webhook
+                           else None),
     }
 
 

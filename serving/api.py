@@ -33,7 +33,7 @@ from serving.health import public
 from serving.limits import ClientRateLimit
 from serving.logger import LogRefused
 from serving.replica import Replica
-from serving.web import SecurityHeaders, add_browser_pages
+from serving.web import SecuredAPI, add_browser_pages
 
 # HTTPBearer documents the scheme in /openapi.json (the Authorize button of /docs); with auto_error
 # off the answers stay ours (503 unconfigured, 401 with WWW-Authenticate). At module level because
@@ -75,7 +75,7 @@ def request_time(args: ServiceArgs, request: Request) -> datetime:
 
 def build_api(svc: Replica) -> FastAPI:
     """The routes of one replica, closing over its state."""
-    api = FastAPI(title="creditrisk loan pre-approval", version="1",
+    api = SecuredAPI(title="creditrisk loan pre-approval", version="1",
                   description="Probability of default for a loan application, the pre-approval decision "
                   "and, for denials, the main reasons. Money in currency units, lengths in years.",
                   docs_url=None, redoc_url=None)  # /docs is served from this app (serving.web)
@@ -84,7 +84,6 @@ def build_api(svc: Replica) -> FastAPI:
                        path_limits={"/outcomes/batch": svc.args.max_batch_body_bytes})
     if svc.rate_limit.enabled:  # outside BodyLimit: an over-budget client's body is never read
         api.add_middleware(ClientRateLimit, limit=svc.rate_limit)
-    api.add_middleware(SecurityHeaders)  # added last, so outermost: the 413s and 429s get them too
 
     def is_staff(credentials: HTTPAuthorizationCredentials | None) -> bool:
         return credentials is not None and svc.token_matches(credentials.credentials.strip())

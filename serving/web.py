@@ -48,6 +48,18 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class SecuredAPI(FastAPI):
+    """A FastAPI app whose every answer carries `SECURITY_HEADERS`, the 500s included.
+
+    Starlette puts ServerErrorMiddleware outside every added middleware, so an unexpected error's
+    answer bypassed `add_middleware(SecurityHeaders)`: here the headers wrap the whole stack.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The usual stack, inside `SecurityHeaders`."""
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def swagger_ui_dir() -> Path:
     """The folder of Swagger UI's files in the installed package (imported only when the app is built)."""
     from swagger_ui_bundle import swagger_ui_path

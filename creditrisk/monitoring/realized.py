@@ -65,6 +65,13 @@ class RealizedRule:
     # demo's back office reports every day; a week with no report at all means the feed stopped.
     max_label_age_days: float = 7.0
 
+    def __post_init__(self) -> None:
+        """Refuse settings under which the feed checks could never arm (fail closed, at configuration)."""
+        if self.label_due_days >= self.weeks * 7:  # an empty due window: `due` is 0 every week
+            raise ValueError(f"label_due_days {self.label_due_days} >= the {self.weeks * 7}-day window: no "
+                             "request of it is ever due, so a stopped outcome feed would never alert; "
+                             "lengthen the window (performance_weeks) past the outcomes' due date")
+
     def window(self, as_of: datetime) -> tuple[datetime, datetime]:
         """The requests whose outcomes the rule reads: the last `weeks` before `as_of`."""
         return as_of - timedelta(weeks=self.weeks), as_of

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pytest
 from traffic import log_traffic
 from world import QUIET_WEEK, resources_for
 
@@ -17,7 +18,7 @@ from creditrisk.store.local import LocalRequestStore
 from creditrisk_app.demo.alert_sink import AlertSink
 from creditrisk_assets.assets.requests import current_window
 from creditrisk_assets.definitions import ASSETS, CHECKS
-from creditrisk_assets.resources import LoopConfig
+from creditrisk_assets.resources import LoopConfig, build_resources
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 LAST_WEEK = (START + timedelta(weeks=5, days=6)).date().isoformat()  # the 6th week, keyed by its Sunday
@@ -99,5 +100,19 @@ def test_an_undelivered_alert_shows_on_the_check_and_the_log_names_no_url(caplog
 
 
 def test_the_feed_settings_reach_the_rule_from_dagster_config() -> None:
-    rule = LoopConfig(label_due_days=120, max_label_age_days=3).realized_rule()
+    rule = LoopConfig(label_due_days=120, performance_weeks=20, max_label_age_days=3).realized_rule()
     assert (rule.label_due_days, rule.max_label_age_days, rule.min_rows) == (120, 3, RealizedRule.min_rows)
+
+
+def test_the_webhook_url_is_not_in_what_the_dagster_ui_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: the URL was the `loop` resource's configured value, shown on Dagster's Resources page."""
+    from dagster._core.remote_representation.external_data import RepositorySnap
+
+    url = "http://127.0.0.1:9/services/T0SECRET/B0TOKEN"
+    monkeypatch.setenv("CREDITRISK_ALERT_WEBHOOK", url)
+    resources = build_resources({"CREDITRISK_ALERT_WEBHOOK": url})
+    snap = RepositorySnap.from_def(dg.Definitions(resources=resources).get_repository_def())
+    shown = str(next(r for r in snap.resources if r.name == "loop").configured_values)
+    assert "T0SECRET" not in shown and "CREDITRISK_ALERT_WEBHOOK" in shown
+    with dg.build_resources({"loop": resources["loop"]}) as built:  # a run resolves it from its environment
+        assert built.loop.alerter().webhook_url == url

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from creditrisk.monitoring.realized import RealizedRule, realized_auc
 
@@ -77,3 +78,14 @@ def test_too_few_labels_alert_when_more_outcomes_are_due_than_the_minimum() -> N
                             "the window are past their outcome's due date (14 days)")
     assert not rule.judge(reported(1_200, as_of, 1.0), as_of=as_of, due=2_400).alert
 
+
+
+def test_outcomes_due_after_the_window_are_refused_since_the_feed_alert_could_never_arm() -> None:
+    """Before: `label_due_days=120` over a 4-week window gave an empty due window, so `due` was always 0
+    and a feed that stopped for good passed every week, "insufficient labels to judge"."""
+    with pytest.raises(ValueError, match=r"label_due_days 120 >= the 28-day window: no request of it is "
+                                         r"ever due, so a stopped outcome feed would never alert"):
+        RealizedRule(label_due_days=120, weeks=4)
+    rule = RealizedRule(label_due_days=120, weeks=20)  # a book reporting after months: a longer window
+    start, end = rule.due_window(datetime(2026, 9, 7, tzinfo=UTC))
+    assert (end - start).days == 20 * 7 - 120
