@@ -11,7 +11,8 @@ Layout under the WAL root (default `CREDITRISK_HOME/wal`)::
 Why these choices: `os.write` on one descriptor puts the bytes in the kernel before it returns,
 so a SIGKILL or OOM kill of the process loses nothing; `fsync` (group-committed by the caller)
 also covers the machine, and with it each new folder and segment name is synced into its parent
-once (a power cut could otherwise lose a whole acknowledged segment). A write that fails partway
+once (a power cut could otherwise lose a whole acknowledged segment); a quarantine file and its
+name are synced whatever the setting, since its segment is removed right after. A write that fails partway
 (a full disk) is cut back to the last complete row at once, so its half line never joins the next
 row; that row's offset is kept in memory, so the happy path costs no extra syscall. An `flock` is
 released by the kernel whatever way its holder dies, so a live replica can tell a dead owner's
@@ -210,13 +211,16 @@ class SegmentLog:
     def quarantine(self, segment: Path, refused: list[tuple[Mapping[str, Any], str]]) -> Path:
         """Keep rows the store refused, each with its error, apart from the log (never dropped)."""
         folder = self.root / "quarantine"
-        folder.mkdir(parents=True, exist_ok=True)
+        make_dirs(folder)
         target = folder / f"{self.owner}-{segment.name}"
+        created = not target.exists()
         body = encode([{"error": err, "row": dict(row)} for row, err in refused])
         with target.open("ab") as f:
             f.write(body)
             f.flush()
             os.fsync(f.fileno())
+        if created:  # the segment is removed next: the rows' only copy must not lose its name
+            sync_dir(folder)
         return target
 
     def quarantined_rows(self) -> int:

@@ -30,8 +30,8 @@ class PartMissing(RuntimeError):
 def _pg_bin(name: str) -> str:
     found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
     if not found:
-        raise PartMissing("PostgreSQL is not installed: run `bash tests/postgres/setup.sh` "
-                          "(`make test` does)")
+        raise PartMissing("PostgreSQL is not installed: run `make rehearse-setup` "
+                          "(`make rehearse` and `make test` do)")
     return str(found[-1])
 
 
@@ -84,7 +84,7 @@ def start_bigquery_emulator(folder: Path) -> Service:
     """bqemulator (the BigQuery REST API over DuckDB) from its own venv; it stands in for BigQuery."""
     if not BQEMU_PYTHON.exists():
         raise PartMissing(f"the BigQuery emulator venv is missing ({BQEMU_PYTHON}): "
-                          "run `bash tests/bqemu/setup.sh` (`make test` does)")
+                          "run `make rehearse-setup` (`make rehearse` and `make test` do)")
     port = free_port()
     env = {**os.environ, "NO_GCE_CHECK": "true", "BQEMU_ENABLE_FORMAT_EXTENSIONS": "false"}
     proc = _spawn([str(BQEMU_PYTHON), str(BQEMU_LAUNCHER), "--port", str(port)], env, folder / "bqemu.log")

@@ -1,6 +1,7 @@
 """The weekly graph in-process: windows, checks, the drift report, and the drift sensor's decisions."""
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -38,10 +39,12 @@ def tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
     return drift_sensor.evaluate_tick(ctx)
 
 
-def test_weekly_graph_reports_drift_and_the_sensor_retrains_once(world: dict,
+def test_weekly_graph_reports_drift_and_the_sensor_retrains_once(world: dict, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CREDITRISK_MIN_EVALUATION_ROWS", "50")  # the deployment's evidence rule
     instance = dg.DagsterInstance.ephemeral()
+    instance.storage_directory()  # Dagster's own temp folder, made before counting
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # a private temp dir: other runs share /tmp
     store = world["store"]
 
     normal = run_week(world, instance, NORMAL_WEEK, **READY)
@@ -58,6 +61,7 @@ def test_weekly_graph_reports_drift_and_the_sensor_retrains_once(world: dict,
     assert Path(report["html_report"]).stat().st_size > 100_000
     assert len(report["columns"].records) == 11
     assert {"volume_gate", "data_quality"} <= {k for k, v in checks(normal).items() if v.passed}
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # the champion's download did not stay (issue 19)
 
     first = tick(instance, None)
     assert not first.run_requests
@@ -90,6 +94,7 @@ def test_weekly_graph_reports_drift_and_the_sensor_retrains_once(world: dict,
     assert tags["trigger.drift_report_run"] == drift_run
     assert set(tags["trigger.drifted_columns"].split(", ")) == {"person_income", "loan_percent_income"}
     assert tags["trigger.change_start"] == report["change_start"]  # where its reference starts once promoted
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nor anything of the retrain
 
 
 def test_volume_gate_blocks_a_quiet_week(world: dict) -> None:

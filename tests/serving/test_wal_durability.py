@@ -156,3 +156,16 @@ def test_the_request_log_with_fsync_syncs_the_folder_of_each_new_segment(
 
     asyncio.run(scenario())
     assert seen.count(tmp_path / "wal" / "r1") >= 2 and store.count() == 3
+
+
+def test_a_quarantine_file_and_its_folder_are_synced_before_the_segment_can_go(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused rows are the only copy once their segment is removed: their file's name must survive too."""
+    wal = SegmentLog(tmp_path / "wal", "r1")
+    wal.open()
+    seen = synced_folders(monkeypatch)
+    for _ in range(2):  # the second write appends to the same file: its name is already durable
+        kept = wal.quarantine(wal.folder / "seg-000000000001.jsonl", [({"request_id": "x"}, "refused")])
+    assert seen == [tmp_path / "wal", tmp_path / "wal" / "quarantine"]  # folder, then file name
+    assert read_segment(kept)[0] == [{"error": "refused", "row": {"request_id": "x"}}] * 2
+    wal.close()
