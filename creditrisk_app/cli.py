@@ -52,7 +52,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if not os.environ.get(service_args.outcomes_token_env):
         print(f"note: {service_args.outcomes_token_env} is not set: POST /outcomes answers 503",
               file=sys.stderr)
-    service = LocalService(service_args, port=args.port)
+    service = LocalService(service_args, port=args.port, metrics_port=args.metrics_port)
     StopSignals(force=service.kill_now).install()
     progress = progress_printer()
     try:
@@ -60,6 +60,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         service.start()  # puts our SIGTERM handler back after ray.init() replaced it
         progress(f"serving {redact(settings.mlflow_uri)} @{Alias.CHAMPION} on {service.base_url}/ "
                  f"(portal /, API /docs, /readyz); Ctrl-C stops")
+        if args.metrics_port:
+            progress(f"Prometheus metrics (Ray's agent, every replica): http://127.0.0.1:{args.metrics_port}/metrics")
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -114,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = {**add_parsers(sub), **add_review_parsers(sub)}
     s = sub.add_parser("serve", help="run the prediction service and portal on 127.0.0.1 (foreground)")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--metrics-port", type=int, default=None,
+                   help="port of Ray's metrics agent, where Prometheus scrapes every replica's series "
+                        "(default: one Ray picks)")
     s.add_argument("--reload-interval", type=float, default=10.0,
                    help="seconds between champion alias checks")
     s.add_argument("--min-replicas", type=int, default=None,

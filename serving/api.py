@@ -117,6 +117,7 @@ def build_api(svc: Replica) -> FastAPI:
             await svc.logger.record(record)  # the answer leaves only once the decision is on disk
         except LogRefused as exc:
             raise HTTPException(503, f"decision not made: {exc}", headers={"Retry-After": "5"}) from None
+        svc.decided(decision, str(loaded.version), s.probability)
         return JSONResponse(body)
 
     async def require_token(
@@ -139,7 +140,7 @@ def build_api(svc: Replica) -> FastAPI:
             raise HTTPException(404, f"unknown request_id {outcome.request_id!r}")
         row = {"request_id": outcome.request_id, "loan_status": outcome.loan_status,
                "reported_at": reported_at}
-        await svc.append_outcomes([row])
+        await svc.append_outcomes_counted([row])
         return OutcomeOut(request_id=outcome.request_id, loan_status=outcome.loan_status,
                           reported_at=reported_at.isoformat())
 
@@ -155,7 +156,7 @@ def build_api(svc: Replica) -> FastAPI:
             raise HTTPException(404, f"{len(unknown)} unknown request_id(s), e.g. {sorted(unknown)[:3]}")
         rows = [{"request_id": o.request_id, "loan_status": o.loan_status, "reported_at": reported_at}
                 for o in batch.outcomes]
-        await svc.append_outcomes(rows)
+        await svc.append_outcomes_counted(rows)
         return OutcomeBatchOut(recorded=len(rows), reported_at=reported_at.isoformat())
 
     @api.get("/healthz", tags=["operations"])

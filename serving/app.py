@@ -27,6 +27,7 @@ from serving.api import build_api
 from serving.config import DEPLOYMENT_NAME, PredictorConfig, ServiceArgs
 from serving.limits import describe, resolved
 from serving.logger import InferenceLogger
+from serving.metrics import ReplicaMetrics
 from serving.predictor import ChampionPredictor
 from serving.replica import Replica
 from serving.wal import SegmentLog
@@ -54,7 +55,7 @@ class CreditRiskService:
         limit = resolved(args.rate_limit, production=settings.is_production)
         log.info("replica %s: %s", replica_id, describe(limit, production=settings.is_production))
         self.replica = Replica(args, predictor, logger, os.environ.get(args.outcomes_token_env) or None,
-                               replica_id, limit)
+                               replica_id, limit, ReplicaMetrics())
         predictor.start()
         logger.start()
 
@@ -67,7 +68,9 @@ class CreditRiskService:
 
     def check_health(self) -> None:
         """Raises (Serve then replaces the replica) without a model or with a dead background task;
-        an unreachable registry or store is reported by /readyz instead: the replica still serves."""
+        an unreachable registry or store is reported by /readyz instead: the replica still serves.
+        It also refreshes the exported metrics' gauges first (`serving.metrics`)."""
+        self.replica.sample_metrics()  # Serve calls this every health_check_period_s: the gauges' cadence
         self.replica.predictor.check_health()
         self.replica.logger.check_health()
 

@@ -55,6 +55,7 @@ class InferenceLogger:
         self._task: asyncio.Task[None] | None = None
         self._sealed_bytes = 0
         self.written = self.torn = 0
+        self.ship_failures = 0  # segment shipments the store failed (exported by `serving.metrics`)
         self.quarantined_rows = self.quarantined_files = 0
         self.last_flush_at: str | None = None
         self._wal_error: str | None = None
@@ -179,6 +180,7 @@ class InferenceLogger:
             written = await asyncio.to_thread(self._write, rows, seg) if rows else 0
         except Exception as exc:  # noqa: BLE001 - any store failure: keep the segment, retry later
             self.store_health.set("down", exc)
+            self.ship_failures += 1
             self._store_error = f"{type(exc).__name__}: {exc}"
             if self.health.state == "ok":  # with the store's state, so /readyz never shows one alone
                 self.health.set("degraded", f"{len(self._pending)} rows waiting for the store: "

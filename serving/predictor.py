@@ -86,6 +86,7 @@ class ChampionPredictor:
         self.registry_health = PartHealth("down")  # down until the registry has answered
         self.checked_at: str | None = None
         self.alias_version: str | None = None
+        self.swaps = self.load_refusals = 0  # totals for the exported metrics (`serving.metrics`)
         self.loader = VersionLoader(self._registry, lambda loaded: score_batch(loaded, [EXAMPLE_APPLICANT]))
         self._loop = _Loop()
 
@@ -200,11 +201,13 @@ class ChampionPredictor:
             new = await asyncio.to_thread(self.load_version, version, verdict.digest)
         except LoadFailed as exc:  # a broken, invalid or not-crowned version must not take the replica down
             self.loader.failed(version, self.config.reload_interval_s)
+            self.load_refusals += 1
             self.model_health.set("degraded" if self.state else "down", str(exc))
             log.error("%s; still serving version %s", exc, self.state.loaded.version if self.state else None)
             return False
         old = self.state.loaded.version if self.state else None
         self.swap(new)
+        self.swaps += 1
         self.audit.followed(verdict, self.model_health)
         log.info("model swapped: version %s -> %s", old, version)
         return True

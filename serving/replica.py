@@ -17,6 +17,7 @@ from serving.config import RateLimit, ServiceArgs
 from serving.health import now_iso, overall
 from serving.limits import resolved
 from serving.logger import InferenceLogger
+from serving.metrics import ReplicaMetrics
 from serving.predictor import ChampionPredictor
 
 T = TypeVar("T")
@@ -27,7 +28,7 @@ class Replica:
 
     def __init__(self, args: ServiceArgs, predictor: ChampionPredictor, logger: InferenceLogger,
                  outcomes_token: str | None, replica_id: str | None = None,
-                 rate_limit: RateLimit | None = None) -> None:
+                 rate_limit: RateLimit | None = None, metrics: ReplicaMetrics | None = None) -> None:
         self.args = args
         self.predictor = predictor
         self.logger = logger
@@ -36,6 +37,7 @@ class Replica:
         # resolved for the replica's environment by its builder; without one, as configured (None: off)
         self.rate_limit = rate_limit or resolved(args.rate_limit, production=False)
         self.started_at = now_iso()
+        self.metrics = metrics  # None outside a Serve replica (tests that drive the routes without Ray)
 
     def token_matches(self, token: str) -> bool:
         expected = self.outcomes_token or ""
@@ -89,6 +91,24 @@ class Replica:
 
     async def append_outcomes(self, rows: list[dict[str, Any]]) -> int:
         return await self.store_call(self.logger.store.append_outcomes, rows)
+
+    def decided(self, decision: str, version: str, probability: float) -> None:
+        if self.metrics is not None:
+            self.metrics.decided(decision, version, probability)
+
+    async def append_outcomes_counted(self, rows: list[dict[str, Any]]) -> int:
+        """Store outcomes, then count them (a failed write counts nothing)."""
+        stored = await self.append_outcomes(rows)
+        if self.metrics is not None:
+            self.metrics.outcomes_recorded(len(rows))
+        return stored
+
+    def sample_metrics(self) -> None:
+        """Refresh the exported gauges and totals from this replica's parts (see `serving.metrics`)."""
+        if self.metrics is not None:
+            self.metrics.sample(self.readiness(), {"ship_failures": self.logger.ship_failures,
+                                                   "model_swaps": self.predictor.swaps,
+                                                   "load_refusals": self.predictor.load_refusals})
 
     def readiness(self) -> dict[str, Any]:
         """The `/readyz` body: overall status, this replica, and one section per part."""

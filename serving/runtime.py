@@ -117,8 +117,10 @@ class LocalService:
     """Ray (local, dashboard off) + Serve on 127.0.0.1:`port` + the app; `stop()` ends all of it."""
 
     def __init__(self, args: ServiceArgs, port: int = 8000, *, fast_path: bool = True,
-                 num_cpus: int | None = None, extra_env: dict[str, str] | None = None) -> None:
+                 num_cpus: int | None = None, extra_env: dict[str, str] | None = None,
+                 metrics_port: int | None = None) -> None:
         self.args, self.port, self.fast_path = args, port, fast_path
+        self.metrics_port = metrics_port  # Ray's metrics agent (Prometheus text); None: a port Ray picks
         self.num_cpus = num_cpus or max(2, os.cpu_count() or 2)
         self.extra_env = dict(extra_env or {})
         self.base_url = f"http://127.0.0.1:{port}"
@@ -140,7 +142,8 @@ class LocalService:
 
         own_sigterm = signal.getsignal(signal.SIGTERM) if _main_thread() else None
         ray.init(address="local", include_dashboard=False, num_cpus=self.num_cpus, log_to_driver=False,
-                 _node_ip_address="127.0.0.1", configure_logging=False)
+                 _node_ip_address="127.0.0.1", configure_logging=False,
+                 **({"_metrics_export_port": self.metrics_port} if self.metrics_port else {}))
         if callable(own_sigterm):  # Ray replaced it with a handler that aborts the process: put it back
             signal.signal(signal.SIGTERM, own_sigterm)
         serve.start(http_options={"host": "127.0.0.1", "port": self.port},

@@ -34,6 +34,7 @@ class Served:
     registry: object  # creditrisk.registry.client.Registry
     champion_version: str
     wal_dir: Path
+    metrics_url: str = ""  # Ray's metrics agent of the session's one node
     reload_interval_s: float = RELOAD_INTERVAL_S
     flush_interval_s: float = FLUSH_INTERVAL_S
     rate_per_minute: float = RATE_PER_MINUTE  # for clients other than 127.0.0.1
@@ -58,10 +59,14 @@ def served(registry, champion, tmp_path_factory: pytest.TempPathFactory) -> Iter
                        predictor=PredictorConfig(reload_interval_s=RELOAD_INTERVAL_S),
                        flush_interval_s=FLUSH_INTERVAL_S, allow_client_time=True, max_replicas=1,
                        rate_limit=LIMITS)
-    service = LocalService(args, free_port(), extra_env={"CREDITRISK_OUTCOMES_TOKEN": OUTCOMES_TOKEN})
+    # Ray reports metrics to its agent every 10 s by default: 0.5 s lets a test see its requests counted.
+    service = LocalService(args, free_port(), metrics_port=free_port(),
+                           extra_env={"CREDITRISK_OUTCOMES_TOKEN": OUTCOMES_TOKEN,
+                                      "RAY_metrics_report_interval_ms": "500"})
     service.start()
     try:
-        yield Served(service.base_url, store_dir, OUTCOMES_TOKEN, registry, champion.version, wal_dir)
+        yield Served(service.base_url, store_dir, OUTCOMES_TOKEN, registry, champion.version, wal_dir,
+                     metrics_url=f"http://127.0.0.1:{service.metrics_port}/metrics")
     finally:
         service.stop()
 
