@@ -61,6 +61,7 @@ class Settings:
     bq_dataset: str
     base_data: str | None = None
     alert_webhook: str | None = None
+    pushgateway: str | None = None  # where the weekly loop pushes its figures (`monitoring.exported`)
     reports_override: Path | None = None
     store_override: Path | None = None
     actor: str = "unknown"  # who CLI moves are recorded as (see `_actor`)
@@ -189,6 +190,7 @@ def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
         bq_dataset=env.get("CREDITRISK_BQ_DATASET") or "creditrisk",
         base_data=env.get("CREDITRISK_DATA") or None,
         alert_webhook=env.get("CREDITRISK_ALERT_WEBHOOK") or None,
+        pushgateway=env.get("CREDITRISK_PUSHGATEWAY") or None,
         reports_override=Path(env["CREDITRISK_REPORTS_DIR"]) if env.get("CREDITRISK_REPORTS_DIR") else None,
         actor=_actor(env, production=mode == "production"),
         promotion=Promotion(policy),

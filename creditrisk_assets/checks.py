@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from creditrisk.monitoring.exported import realized_figures
 from creditrisk.monitoring.quality import QualityResult
 from creditrisk.monitoring.windows import week_windows
 from creditrisk.registry.policy import QualityFloor
@@ -122,6 +123,10 @@ def realized_performance(context: dg.AssetCheckExecutionContext, store: StoreRes
                             "window": f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}"}
     if result.judged:
         meta |= {"realized_auc": result.auc, "served_versions": ", ".join(result.served_versions)}
+    meta |= loop.push_figures("realized_performance",
+                              realized_figures(result.auc if result.judged else None, result.labelled_rows,
+                                               rule.min_auc, result.label_age_days),
+                              {"week": w.label}, context.log)
     if not result.alert:
         return dg.AssetCheckResult(passed=True, metadata=meta,
                                    description=None if result.judged else result.reason)

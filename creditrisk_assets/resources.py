@@ -5,6 +5,7 @@ import). In production every endpoint is an `EnvVar` resolved only when a run st
 definitions load without credentials; the store's BigQuery client is dagster-gcp's.
 """
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -111,6 +112,7 @@ class LoopConfig(dg.ConfigurableResource):
     production_weight: float = PRODUCTION_WEIGHT
     reports_dir: str = ".creditrisk/reports"
     alert_webhook_url: str | None = None
+    pushgateway_url: str | None = None  # CREDITRISK_PUSHGATEWAY: the loop's figures for Prometheus
     training_data: str = "copy"  # CREDITRISK_LOG_TRAINING_DATA: `reference` copies no applicant row to MLflow
     # Deployment-only (DEPLOYMENT_ONLY): None unless a launch sets them, and then the run is refused.
     promotion: str | None = None
@@ -172,6 +174,16 @@ class LoopConfig(dg.ConfigurableResource):
     def alerter(self) -> Alerter:
         return wiring.make_alerter(_settings(CREDITRISK_ALERT_WEBHOOK=self.alert_webhook_url))
 
+    def push_figures(self, step: str, figures: dict[str, float], labels: dict[str, str],
+                     log: logging.Logger) -> dict[str, Any]:
+        """Push one step's figures to the pushgateway; the metadata that says whether it arrived."""
+        from creditrisk.monitoring.exported import push
+
+        pushed = push(self.pushgateway_url, step, figures, labels)
+        if not pushed.delivered and self.pushgateway_url:
+            log.warning(f"{step}: figures not pushed to Prometheus: {pushed.problem}")
+        return pushed.metadata()
+
     def report_path(self, name: str) -> Path:
         path = Path(self.reports_dir) / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,6 +208,9 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # code loads; the webhook URL (a secret) stays an EnvVar then, or the UI would show its value.
         "loop": LoopConfig(reports_dir=str(settings.reports_dir), training_data=settings.log_training_data,
                            alert_webhook_url=dg.EnvVar("CREDITRISK_ALERT_WEBHOOK") if settings.alert_webhook
+                           else None,
+                           # a gateway URL may carry credentials: an EnvVar too
+                           pushgateway_url=dg.EnvVar("CREDITRISK_PUSHGATEWAY") if settings.pushgateway
                            else None),
     }
 

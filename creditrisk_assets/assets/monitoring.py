@@ -8,6 +8,7 @@ import pandas as pd
 
 from creditrisk.applicants.schema import LABEL
 from creditrisk.monitoring.episodes import change_of
+from creditrisk.monitoring.exported import drift_figures
 from creditrisk.monitoring.windows import week_windows
 from creditrisk_assets.assets.sources import request_log
 from creditrisk_assets.groups import MONITORING_GROUP
@@ -65,4 +66,5 @@ def drift_report(context: dg.AssetExecutionContext, reference_window: pd.DataFra
                      f"columns drifted, dataset_drift={result['dataset_drift']} (strong: "
                      f"{result['strong_columns'] or 'none'}); concept_drift={result['concept_drift']} "
                      f"({result['concept/reason']}); estimated AUC {result['estimate/auc']:.3f}")
-    return dg.Output(result, metadata=drift_metadata(result, w.label))
+    pushed = loop.push_figures("drift_report", drift_figures(result), {"week": w.label}, context.log)
+    return dg.Output(result, metadata=drift_metadata(result, w.label) | pushed)

@@ -4,6 +4,7 @@ from typing import Any
 
 import dagster as dg
 
+from creditrisk.monitoring.exported import decision_figures
 from creditrisk.monitoring.windows import week_windows
 from creditrisk.registry.changes import MoveRefused
 from creditrisk.registry.client import RegistryError
@@ -58,4 +59,6 @@ def champion_model(context: dg.AssetExecutionContext, candidate_model: dict[str,
                      "swap_line": ev.swaps.line(), "swaps": dg.MetadataValue.md(ev.swaps.markdown())}
     if "n_rows" in metadata:
         metadata["evaluation_rows"] = metadata.pop("n_rows")
+    metadata |= loop.push_figures("champion_model", decision_figures(str(ev.outcome), ev.serving),
+                                  {"week": w.label, "outcome": str(ev.outcome)}, context.log)
     return dg.Output({**ev.record, **metadata}, metadata=metadata)

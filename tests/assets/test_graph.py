@@ -5,11 +5,15 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from world import DRIFT_WEEK, NORMAL_WEEK, QUIET_WEEK, resources_for
 
+from creditrisk.monitoring.exported import JOB
 from creditrisk.monitoring.windows import week_windows
 from creditrisk_assets.definitions import ASSETS, CHECKS, build_definitions
+from creditrisk_assets.resources import LoopConfig
 from creditrisk_assets.sensors import drift_sensor
 
 WEEKLY = dg.AssetSelection.assets("raw_requests", "current_window", "reference_window", "drift_report")
@@ -18,7 +22,7 @@ WEEKLY = dg.AssetSelection.assets("raw_requests", "current_window", "reference_w
 READY = {"min_change_train_rows": 0}
 
 
-def run_week(world: dict, instance: dg.DagsterInstance, key: str, **loop: int) -> dg.ExecuteInJobResult:
+def run_week(world: dict, instance: dg.DagsterInstance, key: str, **loop: object) -> dg.ExecuteInJobResult:
     return dg.materialize(ASSETS + CHECKS, selection=WEEKLY, partition_key=key, instance=instance,
                           resources=resources_for(world, **loop))
 
@@ -39,8 +43,15 @@ def tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
     return drift_sensor.evaluate_tick(ctx)
 
 
-def test_weekly_graph_reports_drift_and_the_sensor_retrains_once(world: dict, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def pushed(gateway: str) -> dict[tuple[str, str], float]:
+    """(metric, step) -> value of the loop's figures the pushgateway holds."""
+    body = httpx.get(f"{gateway}/metrics", timeout=5).text
+    return {(sm.name, sm.labels["step"]): sm.value for family in text_string_to_metric_families(body)
+            for sm in family.samples if sm.name.startswith("creditrisk_") and sm.labels.get("job") == JOB}
+
+
+def test_weekly_graph_reports_drift_and_the_sensor_retrains_once(
+        world: dict, tmp_path: Path, pushgateway: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CREDITRISK_MIN_EVALUATION_ROWS", "50")  # the deployment's evidence rule
     instance = dg.DagsterInstance.ephemeral()
     instance.storage_directory()  # Dagster's own temp folder, made before counting
@@ -68,9 +79,18 @@ def test_weekly_graph_reports_drift_and_the_sensor_retrains_once(world: dict, tm
     assert first.skip_message.startswith("no drift in week 2026-W31: ")
     assert "/11 columns drifted; no concept drift: realized AUC" in first.skip_message
 
-    drifted = run_week(world, instance, DRIFT_WEEK, **READY)
+    drifted = run_week(world, instance, DRIFT_WEEK, **READY, pushgateway_url=pushgateway)
     report = meta(drifted, "drift_report")
     assert report["dataset_drift"] is True and report["drift_share"] == pytest.approx(2 / 11)
+    # Its figures reached Prometheus's pushgateway as the alert rules read them (issue 20).
+    figures = pushed(pushgateway)
+    assert report["metrics_pushed"] is True
+    assert figures[("creditrisk_dataset_drift", "drift_report")] == 1.0
+    assert figures[("creditrisk_drifted_columns", "drift_report")] == report["n_drifted"] == 2
+    assert figures[("creditrisk_estimated_auc", "drift_report")] == pytest.approx(report["estimate/auc"])
+    realized = checks(drifted)["realized_performance"].metadata
+    assert figures[("creditrisk_realized_rows", "realized_performance")] == realized["labelled_rows"].value
+    assert figures[("creditrisk_realized_auc_floor", "realized_performance")] == LoopConfig().min_realized_auc
     by_column = {r.data["column"]: r.data for r in report["columns"].records}
     assert {c for c, d in by_column.items() if d["drifted"]} == {"person_income", "loan_percent_income"}
 
