@@ -93,7 +93,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                      magnitude=args.magnitude, ramp_weeks=args.ramp_weeks, label_delay=args.label_delay,
                      requests_per_week=args.requests_per_week, seed=args.seed,
                      start=date.fromisoformat(args.start), data=args.data, exit=args.exit,
-                     ports={"serve": args.port, "dagster": args.dagster_port, "mlflow": args.mlflow_port})
+                     ports={"serve": args.port, "dagster": args.dagster_port, "mlflow": args.mlflow_port,
+                            "prometheus": args.prometheus_port})
     result = run_demo(cfg)
     return 0 if result.interrupted else 1 if result.log_errors else 0
 
@@ -149,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--port", type=int, default=8000, help="portal and API")
     d.add_argument("--dagster-port", type=int, default=3000)
     d.add_argument("--mlflow-port", type=int, default=5000)
+    d.add_argument("--prometheus-port", type=int, default=9090, help="Prometheus, when it is installed")
     r = sub.add_parser("rehearse", help="start the production parts on loopback (Postgres, mlflow server, "
                        "a 2-node Ray cluster, the BigQuery emulator, Dagster) and run a drifted week through")
     r.add_argument("--data", default=None,

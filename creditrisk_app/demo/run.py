@@ -22,6 +22,7 @@ from creditrisk.applicants.labels import LabelDelay
 from creditrisk.settings import Settings, get_settings
 from creditrisk.training.lineage import DataReference
 from creditrisk.training.run import train_and_register
+from creditrisk_app import observability
 from creditrisk_app.demo.alert_sink import AlertSink
 from creditrisk_app.demo.dagster_api import DagsterAPI
 from creditrisk_app.demo.loop import Out, WeekRow, run_week
@@ -33,6 +34,7 @@ from creditrisk_app.processes import (
     spawn_mlflow_ui,
     spawn_serving,
 )
+from serving.runtime import free_port
 
 ERROR_LINE = re.compile(r"Traceback \(most recent call last\)|\bERROR\b|\bCRITICAL\b")
 
@@ -129,18 +131,31 @@ def _run(cfg: DemoConfig, out: Out, services: list[Service]) -> DemoResult:
         try:
             child_env = {"CREDITRISK_HOME": str(home), "CREDITRISK_ALERT_WEBHOOK": sink.url,
                          **({"CREDITRISK_DATA": cfg.data} if cfg.data else {})}
+            metrics_port = free_port()
+            if observability.installed():  # the weekly figures need their gateway before Dagster starts
+                gateway_log = home / "logs" / "pushgateway.log"
+                services.append(observability.spawn_pushgateway(free_port(), gateway_log))
+                child_env["CREDITRISK_PUSHGATEWAY"] = services[-1].url
             services += [
                 spawn_serving(settings, cfg.ports["serve"], ["--allow-client-time", "--reload-interval",
-                                                             str(cfg.reload_interval_s)],
+                                                             str(cfg.reload_interval_s), "--metrics-port",
+                                                             str(metrics_port)],
                               {"CREDITRISK_OUTCOMES_TOKEN": token}),
                 spawn_dagster(settings, cfg.ports["dagster"], child_env),
                 spawn_mlflow_ui(settings, cfg.ports["mlflow"]),
             ]
+            if observability.installed():
+                services.append(observability.spawn_prometheus(
+                    home / "prometheus", cfg.ports.get("prometheus", 9090), [f"127.0.0.1:{metrics_port}"],
+                    child_env["CREDITRISK_PUSHGATEWAY"]))
             for s in services:
                 s.wait_ready(240)
-            serve, dagster, mlflow = services
+            named = {s.name: s for s in services}
+            serve, dagster, mlflow = named["serve"], named["dagster"], named["mlflow"]
             out(f"[demo] portal   {serve.url}/\n[demo] API docs {serve.url}/docs\n"
-                f"[demo] Dagster  {dagster.url}\n[demo] MLflow   {mlflow.url}")
+                f"[demo] Dagster  {dagster.url}\n[demo] MLflow   {mlflow.url}\n[demo] Prometheus "
+                + (f"{named['prometheus'].url} (alerts: {named['prometheus'].url}/alerts)"
+                   if "prometheus" in named else f"not installed: {observability.INSTALL_HINT}"))
             t0 = _phase(phases, "start services", t0, out)
 
             start = datetime.combine(cfg.start, datetime.min.time(), tzinfo=UTC)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kw) -> DemoResult:
     monkeypatch.setenv("CREDITRISK_HOME", str(tmp_path))
-    ports = {"serve": free_port(), "dagster": free_port(), "mlflow": free_port()}
+    ports = {name: free_port() for name in ("serve", "dagster", "mlflow", "prometheus")}
     lines: list[str] = []
     result = run_demo(DemoConfig(exit=True, ports=ports, start=date(2026, 1, 5), reload_interval_s=3, **kw),
                       out=lines.append)

@@ -33,7 +33,7 @@ def test_sigterm_mid_demo_stops_every_server_and_exits_0(tmp_path: Path) -> None
     env.pop("CREDITRISK_DATA", None)
     cmd = [str(Path(sys.executable).parent / "creditrisk"), "demo", "--weeks", "6", "--drift-week", "4",
            "--requests-per-week", "300", "--port", str(free_port()), "--dagster-port", str(free_port()),
-           "--mlflow-port", str(free_port())]
+           "--mlflow-port", str(free_port()), "--prometheus-port", str(free_port())]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     lines: list[str] = []
