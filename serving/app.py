@@ -55,7 +55,7 @@ class CreditRiskService:
         limit = resolved(args.rate_limit, production=settings.is_production)
         log.info("replica %s: %s", replica_id, describe(limit, production=settings.is_production))
         self.replica = Replica(args, predictor, logger, os.environ.get(args.outcomes_token_env) or None,
-                               replica_id, limit, ReplicaMetrics())
+                               replica_id, limit, ReplicaMetrics() if args.metrics else None)
         predictor.start()
         logger.start()
 

@@ -84,7 +84,10 @@ class ServiceArgs(BaseModel):
     max_ongoing_requests: int = Field(default=64, ge=1)
     replica_num_cpus: float = Field(default=0.5, gt=0,
                                     description="Ray CPU share per replica (scheduling only)")
-    health_check_period_s: float = Field(default=5.0, gt=0)
+    health_check_period_s: float = Field(default=5.0, gt=0,
+                                         description="also the cadence of the exported gauges")
+    metrics: bool = Field(default=True, description="export the replica's Prometheus series through Ray "
+                          "(serving.metrics); off only to measure what they cost (bench/metrics_bench.py)")
     # Inference log: a write-ahead log on the replica's disk, shipped to the request store
     flush_interval_s: float = Field(default=1.0, gt=0, le=60,
                                     description="how often logged rows are shipped to the store")
