@@ -36,3 +36,10 @@ def test_every_query_is_valid_promql_on_series_the_readme_defines(tmp_path: Path
     done = subprocess.run([promtool(), "check", "rules", "panels.yml"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_series_of_the_readme_table_is_on_some_panel() -> None:
+    table = README.read_text().split("### Metrics and alerts", 1)[1].split("| alert |", 1)[0]
+    listed = set(re.findall(r"`((?:creditrisk|ray_serve)_\w+)`", table))
+    shown = " ".join(expr for _, expr in queries())
+    assert {m for m in listed if not re.search(rf"\b{m}(_bucket)?\b", shown)} == set()
