@@ -2,7 +2,8 @@
 
 A failing webhook never fails the pipeline that raised the alert: transient failures are retried
 with back-off, the alert is still logged, and `send` returns (never raises) that it was not
-delivered, so the caller can show it. The webhook URL is a secret (chat
+delivered, so the caller can show it; a replica counts them in a metric, the weekly loop pushes the
+time of its last undelivered alert. The webhook URL is a secret (chat
 webhooks carry their token in the path): no log line names more than its host.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,6 +56,8 @@ class Alerter:
     # webhook's hiccups clear in seconds, and a weekly check can afford 2.5 s more; a 4xx or a
     # malformed URL is not retried (the configuration is wrong, and the check says so).
     retry_waits_s: tuple[float, ...] = (0.5, 2.0)
+    # Alerts this sender could not deliver, for the replica's exported counter (`serving.metrics`).
+    undelivered: list[int] = field(default_factory=lambda: [0], compare=False, repr=False)
 
     @property
     def webhook_host(self) -> str:
@@ -78,6 +81,7 @@ class Alerter:
             time.sleep(wait)
         log.error("alert webhook at %s failed: %s (%d attempt%s)", self.webhook_host, cause, attempts,
                   "" if attempts == 1 else "s")
+        self.undelivered[0] += 1
         return Delivery(DeliveryStatus.FAILED, f"webhook at {self.webhook_host}: {cause}")
 
     def _post(self, body: bytes) -> tuple[str, bool]:

@@ -4,6 +4,7 @@ The first three judge the value their asset just computed, so their asset emits 
 on the asset, results from the functions here): a standalone check on a weekly-partitioned asset
 would load every partition of it. Realized performance reads the store, so it stands alone.
 """
+import time
 from typing import Any
 
 import dagster as dg
@@ -67,6 +68,9 @@ def data_quality(q: QualityResult, loop: LoopConfig, sent: dict[str, Any], note:
 def send_alert(loop: LoopConfig, title: str, details: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """Send one alert; the metadata and the description's ending that say whether it was delivered."""
     delivery = loop.alerter().send(title, details)
+    if not delivery.delivered:  # for Prometheus, whose own routes do not go through this webhook
+        undelivered = {"creditrisk_alert_undelivered_timestamp_seconds": time.time()}
+        loop.push_figures("alert_undelivered", undelivered, {"alert": title[:120]}, dg.get_dagster_logger())
     return ({"alert_delivered": delivery.delivered, "alert": str(delivery)},
             "" if delivery.delivered else f"; the alert was NOT delivered ({delivery.problem})")
 

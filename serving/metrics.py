@@ -26,7 +26,9 @@ TOTALS = (("ship_failures", "creditrisk_store_shipment_failures",
            "request-log segments the store failed to take (kept on disk and retried)"),
           ("model_swaps", "creditrisk_model_reloads", "new model versions swapped in while serving"),
           ("load_refusals", "creditrisk_model_load_refusals",
-           "versions refused at load (failed validation, a digest mismatch, unreadable files)"))
+           "versions refused at load (failed validation, a digest mismatch, unreadable files)"),
+          ("alerts_undelivered", "creditrisk_alerts_undelivered",
+           "alerts the webhook did not take after its retries (they are in the log)"))
 
 
 class _Counter(Protocol):

@@ -106,9 +106,10 @@ class Replica:
     def sample_metrics(self) -> None:
         """Refresh the exported gauges and totals from this replica's parts (see `serving.metrics`)."""
         if self.metrics is not None:
+            p = self.predictor
             self.metrics.sample(self.readiness(), {"ship_failures": self.logger.ship_failures,
-                                                   "model_swaps": self.predictor.swaps,
-                                                   "load_refusals": self.predictor.load_refusals})
+                                                   "model_swaps": p.swaps, "load_refusals": p.load_refusals,
+                                                   "alerts_undelivered": p.alerter.undelivered[0]})
 
     def readiness(self) -> dict[str, Any]:
         """The `/readyz` body: overall status, this replica, and one section per part."""

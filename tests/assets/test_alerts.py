@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import pandas as pd
 import pytest
 from traffic import log_traffic
@@ -87,11 +88,15 @@ def test_a_week_of_bad_data_alerts_once_naming_the_rules_broken() -> None:
                                      "person_income > 0.05; rules broken: loan_int_rate")
 
 
-def test_an_undelivered_alert_shows_on_the_check_and_the_log_names_no_url(caplog) -> None:
+def test_an_undelivered_alert_shows_on_the_check_and_the_log_names_no_url(caplog, pushgateway: str) -> None:
     with AlertSink() as sink:
         url = sink.url.replace("/alert", "/hooks/T0SECRET/B0TOKEN")
     # the sink is closed: the webhook refuses the connection
-    results = run_current_window(broken_week().head(50), LoopConfig(alert_webhook_url=url))
+    results = run_current_window(broken_week().head(50), LoopConfig(alert_webhook_url=url,
+                                                                    pushgateway_url=pushgateway))
+    # ... and Prometheus learns it (its own alert routes do not go through this webhook)
+    pushed = httpx.get(f"{pushgateway}/metrics", timeout=5).text
+    assert 'creditrisk_alert_undelivered_timestamp_seconds{alert="creditrisk: week' in pushed
     gate = results["volume_gate"]
     assert not gate.passed and gate.metadata["alert_delivered"].value is False
     assert "the alert was NOT delivered (webhook at 127.0.0.1: ConnectionRefusedError)" in gate.description

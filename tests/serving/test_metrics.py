@@ -44,7 +44,8 @@ def test_each_decision_is_counted_once_by_outcome_and_version(served, client: ht
     before = until(served.metrics_url, lambda s: ("ray_creditrisk_served_model_version" in {n for n, _ in s}))
     # Counters and gauges exist before their first event (an alert on absent() or rate() needs them).
     for name in ("ray_creditrisk_store_shipment_failures_total", "ray_creditrisk_model_reloads_total",
-                 "ray_creditrisk_model_load_refusals_total", "ray_creditrisk_outcomes_recorded_total"):
+                 "ray_creditrisk_model_load_refusals_total", "ray_creditrisk_outcomes_recorded_total",
+                 "ray_creditrisk_alerts_undelivered_total"):
         assert any(n == name for n, _ in before), f"{name} missing before its first event"
     sent = {"denied": 3, "pre-approved": 2}
     for example, decision in (("denied", "denied"), ("approved", "pre-approved")):

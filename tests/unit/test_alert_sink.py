@@ -40,7 +40,9 @@ def test_a_failing_webhook_is_reported_and_logged_without_its_url(
         failing_webhook: str, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG):  # every logger, the HTTP client's too
         POSTS.clear()
-        delivery = Alerter(failing_webhook, retry_waits_s=(0.01, 0.02)).send("creditrisk: test", {})
+        alerter = Alerter(failing_webhook, retry_waits_s=(0.01, 0.02))
+        delivery = alerter.send("creditrisk: test", {})
+    assert alerter.undelivered == [1]  # a replica exports it as creditrisk_alerts_undelivered_total
     assert "SECRET" not in caplog.text and "B0TOKEN" not in caplog.text
     assert "alert webhook at 127.0.0.1 failed: HTTP 500 (3 attempts)" in caplog.text
     assert len(POSTS) == 3  # a 5xx is retried with back-off before the alert is given up
@@ -49,8 +51,10 @@ def test_a_failing_webhook_is_reported_and_logged_without_its_url(
 
 def test_without_a_webhook_the_alert_is_only_logged(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="creditrisk.alerts"):
-        delivery = Alerter().send("creditrisk: test", {})
+        alerter = Alerter()
+        delivery = alerter.send("creditrisk: test", {})
     assert delivery.status == "logged" and delivery.delivered  # the log is the only sink configured
+    assert alerter.undelivered == [0]
     assert "ALERT creditrisk: test" in caplog.text
 
 
