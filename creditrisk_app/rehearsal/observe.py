@@ -50,9 +50,9 @@ def drift_alert(prometheus: str, week: str, drifted: bool) -> tuple[bool, str]:
     """CreditriskDrift fires for a week the report flagged, and not for one it did not."""
     def probe() -> tuple[bool, str]:
         pushed = query(prometheus, f'creditrisk_dataset_drift{{week="{week}"}}')
-        on = [a for a in firing(prometheus) if a.get("alertname") == "CreditriskDrift" and a.get("week") == week]
-        return bool(pushed) and bool(on) == drifted, (f"week {week}: creditrisk_dataset_drift "
-                                                      f"{pushed[0]['value'][1] if pushed else 'not pushed'}, "
+        on = [a for a in firing(prometheus) if (a.get("alertname"), a.get("week")) == ("CreditriskDrift", week)]
+        shown = pushed[0]["value"][1] if pushed else "not pushed"
+        return bool(pushed) and bool(on) == drifted, (f"week {week}: creditrisk_dataset_drift {shown}, "
                                                       f"CreditriskDrift {'firing' if on else 'not firing'}")
     return _until(probe, 30.0 if drifted else 10.0)
 
