@@ -13,6 +13,7 @@ DASHBOARD = REPO / "deploy" / "grafana" / "creditrisk.json"
 # Ray reports every RAY_metrics_report_interval_ms (2 s in the rehearsal), Prometheus scrapes and
 # evaluates every 2 s: a figure shows within seconds, and this bounds the wait for one.
 WAIT_S = 45.0
+ALERT = "CreditriskDrift"
 
 
 def _until(probe: Callable[[], tuple[bool, str]], timeout_s: float = WAIT_S) -> tuple[bool, str]:
@@ -50,7 +51,7 @@ def drift_alert(prometheus: str, week: str, drifted: bool) -> tuple[bool, str]:
     """CreditriskDrift fires for a week the report flagged, and not for one it did not."""
     def probe() -> tuple[bool, str]:
         pushed = query(prometheus, f'creditrisk_dataset_drift{{week="{week}"}}')
-        on = [a for a in firing(prometheus) if (a.get("alertname"), a.get("week")) == ("CreditriskDrift", week)]
+        on = [a for a in firing(prometheus) if (a.get("alertname"), a.get("week")) == (ALERT, week)]
         shown = pushed[0]["value"][1] if pushed else "not pushed"
         return bool(pushed) and bool(on) == drifted, (f"week {week}: creditrisk_dataset_drift {shown}, "
                                                       f"CreditriskDrift {'firing' if on else 'not firing'}")
