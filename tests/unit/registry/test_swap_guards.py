@@ -9,6 +9,7 @@ challenger is trained to deny applicants aged 18-24, and the labels say they def
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +21,14 @@ from creditrisk.applicants.schema import LABEL
 from creditrisk.applicants.synth import generate
 from creditrisk.model.credit_model import TrainConfig
 from creditrisk.registry.changes import ModelChanges, MoveRefused
-from creditrisk.registry.policy import ChangePolicy
+from creditrisk.registry.policy import ChangePolicy, PolicyError
 from creditrisk.registry.states import Outcome
 from creditrisk.registry.swap_rule import NO_ANALYSIS, SwapRule
 from creditrisk.settings import get_settings
 from creditrisk.training.retraining import evaluate
 from creditrisk.training.run import train_and_register
 from creditrisk_app.cli import main
+from creditrisk_app.rehearsal.steps import show_swaps
 
 YOUNG = (18, 24)
 
@@ -93,6 +95,8 @@ def test_the_swap_rule_judges_the_recorded_figures_not_the_recorded_verdict() ->
     wide = {**CLEAR_SWAPS, "counts": {**CLEAR_SWAPS["counts"], "swap_in": 300, "stay_approved": 480}}
     assert rule.problems(wide) == ["material change: 32.0% of applicants change decision (more than 10%)"]
     assert loose.problems(wide) == []
+    with pytest.raises(PolicyError, match="CREDITRISK_MAX_AGE_RATIO_DROP must be a finite number of at"):
+        ChangePolicy.from_settings(get_settings({"CREDITRISK_MAX_AGE_RATIO_DROP": "-1"}))
 
 
 @pytest.mark.parametrize("promotion", ["auto", "approval"])
@@ -116,6 +120,19 @@ def test_a_fair_lending_regression_waits_for_a_person_under_either_policy(
     assert main(["status"]) == 0
     out = capsys.readouterr().out
     assert "fair-lending regression: age band 18-24" in out and "swaps on 1500 applicants" in out
+
+
+def test_the_rehearsals_second_reviewer_sees_the_swap_table(changes: ModelChanges,
+                                                           young_db: tuple[Path, str]) -> None:
+    """The rehearsal prints what `creditrisk status` shows the reviewer before the approval."""
+    rows, applicants = windows(changes)
+    evaluate(changes, young_db[1], rows, actor="dagster run 1", context={}, applicants=applicants)
+    lines: list[str] = []
+    show_swaps(dict(os.environ), young_db[1], lines.append)
+    assert "waits for a person: fair-lending regression: age band 18-24" in lines[0]
+    table = [ln.strip() for ln in lines[1:]]
+    assert "| set | applicants | share |" in table and any(ln.startswith("| swap out | ") for ln in table)
+    assert any(ln.startswith("| age band 18-24 | ") and ln.endswith("| REGRESSION |") for ln in table)
 
 
 def test_an_evaluation_without_a_swap_analysis_waits_for_a_person(changes: ModelChanges,
