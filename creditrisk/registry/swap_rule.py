@@ -85,8 +85,13 @@ class SwapRule:
                   and number(g.get("rows")) >= self.min_group_rows]
         out = [] if judged else [f"{NO_ANALYSIS} by age band (no age band of at least {self.min_group_rows} "
                                  "rows is recorded, so a fair-lending regression cannot be ruled out)"]
-        out += [f"fair-lending regression: {describe_group(g)}" for g in judged
-                if self.worse(number(g.get("ratio_before")), number(g.get("ratio_after")))]
+        for g in judged:
+            before, after = number(g.get("ratio_before")), number(g.get("ratio_after"))
+            if math.isnan(before) or math.isnan(after):  # no group approved anyone, or a figure is missing
+                out.append(f"fair-lending regression not ruled out: {g.get('attribute')} {g.get('group')} "
+                           "has no four-fifths ratio recorded before and after")
+            elif self.worse(before, after):
+                out.append(f"fair-lending regression: {describe_group(g)}")
         share = (number(counts.get("swap_in")) + number(counts.get("swap_out"))) / rows
         if share > self.max_swap_share:
             out.append(f"material change: {share:.1%} of applicants change decision "

@@ -77,6 +77,10 @@ def test_the_swap_rule_judges_the_recorded_figures_not_the_recorded_verdict() ->
     assert rule.problems({**CLEAR_SWAPS, "groups": [young, *CLEAR_SWAPS["groups"][1:]]}) == [
         "fair-lending regression: age band 18-24: approval 76.0% -> 10.0%, four-fifths ratio 0.95 -> 0.13 "
         "on 300 rows"]
+    unknown = {**young, "ratio_after": None}  # stored as null: not finite, or left out
+    assert rule.problems({**CLEAR_SWAPS, "groups": [unknown, *CLEAR_SWAPS["groups"][1:]]}) == [
+        "fair-lending regression not ruled out: age band 18-24 has no four-fifths ratio recorded before "
+        "and after"]
     noise = {**young, "rows": 29}  # too few rows to judge: shown as noise elsewhere, not a guard
     assert rule.problems({**CLEAR_SWAPS, "groups": [noise, *CLEAR_SWAPS["groups"][1:]]}) == []
     below = {**CLEAR_SWAPS["groups"][0], "ratio_before": 0.70}  # already under 0.8: may lose 0.05 more
