@@ -37,7 +37,8 @@ class Promotion(StrEnum):
 # settings, read only from the environment, never from a run's launch configuration.
 POLICY_VARIABLES = ("CREDITRISK_MIN_EVALUATION_ROWS", "CREDITRISK_MIN_DEFAULTS", "CREDITRISK_MIN_REPAID",
                     "CREDITRISK_MIN_AUC_GAIN", "CREDITRISK_MAX_BRIER_INCREASE", "CREDITRISK_MAX_RECALL_DROP",
-                    "CREDITRISK_MIN_CANDIDATE_AUC", "CREDITRISK_MAX_CANDIDATE_BRIER")
+                    "CREDITRISK_MIN_CANDIDATE_AUC", "CREDITRISK_MAX_CANDIDATE_BRIER",
+                    "CREDITRISK_MAX_SWAP_SHARE", "CREDITRISK_MAX_AGE_RATIO_DROP")
 
 # What a Dagster resource takes from the process's environment rather than from its own fields: the
 # change policy, and who acts (the identity the MLflow server authenticates).

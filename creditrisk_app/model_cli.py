@@ -18,6 +18,7 @@ from creditrisk.registry.audit import AuditTrail
 from creditrisk.registry.client import RegistryError
 from creditrisk.registry.states import Alias
 from creditrisk.settings import UNAUTHENTICATED, Settings, redact
+from creditrisk.training import swap_table
 from creditrisk.training.lineage import DataReference
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -83,10 +84,29 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         mv = registry.version_for(alias)
         out[alias] = None if mv is None else {"version": str(mv.version), "run_id": mv.run_id,
                                               "state": mv.tags.get("state")}
-    events = AuditTrail(registry).events()
+    trail = AuditTrail(registry)
+    events = trail.events()
     out["last_event"] = events[-1] if events else None
+    if out[Alias.AWAITING] is not None:
+        out["waiting"] = _waiting(trail, events, out[Alias.AWAITING]["version"])
     print(json.dumps(out, indent=2, default=str))
     return 0
+
+
+def _waiting(trail: AuditTrail, events: list[dict[str, Any]], version: str) -> dict[str, Any]:
+    """Why the version in @awaiting waits for a person: its event's reason, the guards change control
+    judged, and the swap line of its evaluation."""
+    event = next((e for e in reversed(events) if e.get("action") == "await_approval"
+                  and str(e.get("version")) == version), None)
+    if event is None:
+        return {"version": version, "reason": "no await_approval event names it (`creditrisk audit`)"}
+    whole = trail.detail(event)
+    swaps = (whole.get("evidence") or {}).get("swaps")
+    return {"version": version, "since": whole.get("at"), "requested_by": whole.get("actor"),
+            "reason": whole.get("reason"), "guards": whole.get("guards", []),
+            "swaps": swap_table.line(swaps) if isinstance(swaps, dict) else "no swap analysis recorded",
+            "swap_table": swap_table.markdown(swaps).splitlines() if isinstance(swaps, dict) else [],
+            "decide": f"creditrisk approve {version} --reason ... | creditrisk reject {version} --reason ..."}
 
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:

@@ -16,7 +16,6 @@ from creditrisk.registry.states import Alias, Outcome
 from creditrisk.settings import Settings
 from creditrisk.training.lineage import DataReference
 from creditrisk.training.retraining import PRODUCTION_WEIGHT, evaluate, train_candidate
-from creditrisk.training.swap_groups import SwapRule
 from creditrisk_app.model_cli import Command, actor_of, progress_printer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -69,15 +68,16 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     end = _as_of(args)
     start = end - timedelta(days=EVALUATION_DAYS)
     rows = store.read_window(start, end, labelled_only=True)
-    swap_rule = SwapRule()
-    applicants = store.read_window(*swap_rule.window(start, end), reported_before=end)
+    applicants = store.read_window(*changes.policy.swaps.window(start, end), reported_before=end)
     ev = evaluate(changes, challenger, rows, actor=actor,
                   context={"evaluation_window": f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}", "started_by": "cli"},
-                  applicants=applicants, swap_rule=swap_rule)
-    reason = ev.decision.reason if ev.decision else "no champion yet"
-    print(f"{ev.outcome}: version {challenger} vs champion {ev.champion_before}: {reason}")
+                  applicants=applicants)
+    print(f"{ev.outcome}: version {challenger} vs champion {ev.champion_before}: {ev.reason}")
     if ev.swaps is not None:
         print(ev.swaps.line())
+        print(ev.swaps.markdown().rstrip())
+    elif ev.decision is not None:
+        print("no swap analysis: no logged applicant in the swap window")
     if ev.outcome is Outcome.AWAITING_APPROVAL:
         print(f"waiting for a second person: `creditrisk approve {challenger} --reason ...` "
               f"or `creditrisk reject {challenger} --reason ...`")

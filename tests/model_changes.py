@@ -25,10 +25,24 @@ TINY = TrainConfig(num_rounds=5, max_depth=2)
 TINY_FLOOR = {"CREDITRISK_MIN_CANDIDATE_AUC": "0.6", "CREDITRISK_MAX_CANDIDATE_BRIER": "0.25"}
 
 
-# The figures `evaluate` records for a challenger that clearly won (what the evidence rule judges):
-# for tests of the moves themselves; `evaluate` and its bootstrap are tested on real rows elsewhere.
+# A recorded swap analysis no guard routes to a person: 4% of applicants swap, no age band's
+# four-fifths ratio moves below 0.8, the swap-ins' assumed risk is under the swap-outs' realized rate.
+CLEAR_SWAPS = {
+    "rows": 1000, "counts": {"stay_approved": 760, "stay_denied": 200, "swap_in": 20, "swap_out": 20},
+    "swap_in_risk": [0.30, 0.34], "swap_out_default_rate": 0.45, "swap_out_labelled": 12,
+    "groups": [{"attribute": "age band", "group": "18-24", "rows": 300, "approval_before": 0.76,
+                "approval_after": 0.75, "ratio_before": 0.95, "ratio_after": 0.94, "noise": False},
+               {"attribute": "age band", "group": "25-34", "rows": 400, "approval_before": 0.80,
+                "approval_after": 0.80, "ratio_before": 1.0, "ratio_after": 1.0, "noise": False},
+               {"attribute": "home ownership", "group": "RENT", "rows": 500, "approval_before": 0.70,
+                "approval_after": 0.60, "ratio_before": 0.85, "ratio_after": 0.70, "noise": False}],
+    "guards": []}
+# The figures `evaluate` records for a challenger that clearly won (what the evidence rule and the
+# swap rule judge): for tests of the moves themselves; `evaluate` and its bootstrap are tested on
+# real rows elsewhere.
 CLEAR_WIN = {"n_rows": 600, "n_defaults": 90, "single_class_resamples": 0, "gain_ci_low": 0.05,
-             "gain_ci_high": 0.09, "brier_increase_ci_high": -0.01, "recall_change_ci_low": 0.0}
+             "gain_ci_high": 0.09, "brier_increase_ci_high": -0.01, "recall_change_ci_low": 0.0,
+             "swaps": CLEAR_SWAPS}
 
 
 def changes_for(tracking_uri: str, lock_uri: str | None = None, **policy: str) -> ModelChanges:

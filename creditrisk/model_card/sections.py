@@ -12,11 +12,12 @@ from creditrisk.applicants.schema import CATEGORIES, FEATURES, NUMERIC_RULES
 from creditrisk.model.explain import MAX_REASONS
 from creditrisk.model.fairness import ELDERLY_AGE, FOUR_FIFTHS, GROUP_FIGURES, MIN_GROUP_ROWS
 from creditrisk.model_card.render import Cell, Figure, Image, Section, Table
+from creditrisk.model_card.swap_section import swap_section
 from creditrisk.registry.audit import MADE_CHAMPION
 from creditrisk.training.holdout import CARD_CI_SAMPLES
 
 SECTION_IDS = ("intended-use", "training-data", "features", "threshold", "performance", "calibration",
-               "groups", "age-rule", "reasons", "promotion-record")
+               "groups", "age-rule", "reasons", "swaps", "promotion-record")
 NOTES = {"person_age": f"monotone: a higher age never raises the probability of default (Reg B, "
                        f"{ELDERLY_AGE}+)",
          "loan_grade": "the lender's pricing: never a reason, credited to the characteristics",
@@ -172,7 +173,8 @@ def promotion_record(f: CardFacts) -> Section:
                                str(e.get("actor", "")), str(e.get("reason", e.get("reason_head", "")))]
                               for e in f.events]
     evidence = [f"event {e['seq']} ({e['action']}): " + "; ".join(
-        f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in e["evidence"].items())
+        f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in e["evidence"].items()
+        if k != "swaps")  # the swap analysis has its own section
         for e in f.events if isinstance(e.get("evidence"), dict)]
     served = [e for e in f.events if e.get("action") in MADE_CHAMPION]
     who = (f"Put into service by {served[-1].get('actor')} ({served[-1]['action']}, "
@@ -185,4 +187,4 @@ def promotion_record(f: CardFacts) -> Section:
 
 def sections(f: CardFacts) -> list[Section]:
     return [intended_use(), training_data(f), features(), threshold(f), performance(f), calibration(f),
-            groups(f), age_rule(f), reasons(f), promotion_record(f)]
+            groups(f), age_rule(f), reasons(f), swap_section(f.events), promotion_record(f)]

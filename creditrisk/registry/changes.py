@@ -1,18 +1,21 @@
 """Model change control: the only moves of a version between its states.
 
 States (the version tag `state`) and aliases are named in `creditrisk.registry.states`: candidate ->
-challenger -> awaiting_approval (under the approval policy) -> champion -> previous -> retired, or
-rejected / superseded.
+challenger -> awaiting_approval (the approval policy, or a swap guard) -> champion -> previous ->
+retired, or rejected / superseded.
 
 Every move takes the registry lock, re-reads the aliases it depends on and refuses (recording why)
 when they moved; the recording itself (`creditrisk.registry.moves`) writes the audit event before
 the alias changes it names. No version becomes challenger or champion without passing the
 validation gate, and each is judged against the deployment's change policy
-(`creditrisk.registry.policy`), whatever its caller says; every event that moves @champion records
-the digest of the files the gate checked, which the serving replicas compare with theirs.
+(`creditrisk.registry.policy`), whatever its caller says: a winner whose recorded swap analysis
+trips a guard (or that records none) is never promoted, only made to wait for a person. Every event
+that moves @champion records the digest of the files the gate checked, which the serving replicas
+compare with theirs.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from creditrisk.registry.client import RegistryError
@@ -26,6 +29,14 @@ __all__ = ["DecisionHook", "ModelChanges", "Move", "MoveRefused", "ValidationFai
 class ModelChanges(Moves):
     """Moves versions between states for one registered model; each move is locked and audited, and
     judged against the deployment's `policy` (`creditrisk.registry.policy`), whatever the caller says."""
+
+    def guards(self, expected_champion: str | None, evidence: Mapping[str, Any] | None) -> list[str]:
+        """Why a change must wait for a person whatever the promotion policy: the policy's swap rule on
+        the evaluation's recorded swap analysis (none recorded is a reason: fail closed). A first model,
+        with no champion to compare with and none that ever served, changes no one's decision."""
+        if expected_champion is None and not self.served_versions():
+            return []
+        return self.policy.swaps.problems((evidence or {}).get("swaps"))
 
     # -- moves -----------------------------------------------------------------------------------
     def refuse_overrides(self, overrides: dict[str, Any], *, actor: str) -> None:
@@ -97,6 +108,11 @@ class ModelChanges(Moves):
                              policy=self.policy.as_dict())
             self._check("promote", version, expected_champion, actor)
             self._judge("promote", version, expected_champion, actor, evidence)
+            guards = self.guards(expected_champion, evidence)
+            if guards:
+                self._refuse("promote", version, actor, f"promotion of version {version} refused: a person "
+                             f"must decide on it ({'; '.join(guards)}); it may only wait for approval",
+                             guards=guards, policy=self.policy.as_dict())
             aliases, states = self._crowning(version, expected_champion)
             return self._apply("promote", version, expected_champion, actor, reason, aliases=aliases,
                                states=states, evidence=evidence, policy=self.policy.as_dict(),
@@ -112,12 +128,14 @@ class ModelChanges(Moves):
 
     def await_approval(self, version: str, *, expected_champion: str | None, actor: str, reason: str,
                        evidence: dict[str, Any] | None = None) -> Move:
-        """A challenger whose evidence clears the rule waits for a person (an older waiting one goes)."""
+        """A challenger whose evidence clears the rule waits for a person (an older waiting one goes); the
+        swap guards that make it wait, judged here, are recorded with it."""
         with self.lock():
             self._check("await_approval", version, expected_champion, actor)
             self._judge("await_approval", version, expected_champion, actor, evidence)
             return self._wait(version, expected_champion, actor, reason, {Alias.CHALLENGER: None},
-                              evidence=evidence, policy=self.policy.as_dict())
+                              evidence=evidence, guards=self.guards(expected_champion, evidence),
+                              policy=self.policy.as_dict())
 
     def approve(self, version: str, *, actor: str, reason: str) -> Move:
         """A person approves the waiting winner: it replaces the champion it was evaluated against."""

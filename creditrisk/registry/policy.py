@@ -3,6 +3,7 @@
 One `ChangePolicy` per deployment, built by `creditrisk.wiring` from the process's environment (the
 README's "Configuration" table) and handed to `ModelChanges`, which applies it to every move: the
 promotion policy (`auto` or `approval`), the evidence rule a challenger's evaluation must clear, the
+swap rule whose guards make a change wait for a person (`creditrisk.registry.swap_rule`), the
 quality floor a candidate must reach and Regulation B's age rule (a gate no setting lifts). A Dagster
 run's launch configuration, a CLI flag or a caller's argument cannot change it: callers hand in
 figures, change control judges them against its own numbers.
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from creditrisk.registry.swap_rule import SwapRule
 from creditrisk.settings import Promotion, Settings
 
 
@@ -94,9 +96,12 @@ SETTINGS: dict[str, tuple[str, str, type]] = {
     "CREDITRISK_MAX_RECALL_DROP": ("evidence", "max_recall_drop", float),
     "CREDITRISK_MIN_CANDIDATE_AUC": ("floor", "min_auc", float),
     "CREDITRISK_MAX_CANDIDATE_BRIER": ("floor", "max_brier", float),
+    "CREDITRISK_MAX_SWAP_SHARE": ("swaps", "max_swap_share", float),
+    "CREDITRISK_MAX_AGE_RATIO_DROP": ("swaps", "max_ratio_drop", float),
 }
 # Floors no deployment may go below (the measurement is in EvidenceRule's comment).
-LEAST = {"min_defaults": EvidenceRule.min_defaults, "min_repaid": EvidenceRule.min_repaid, "min_rows": 1}
+LEAST = {"min_defaults": EvidenceRule.min_defaults, "min_repaid": EvidenceRule.min_repaid, "min_rows": 1,
+         "max_swap_share": 0.0, "max_ratio_drop": 0.0}
 
 
 class PolicyError(ValueError):
@@ -105,21 +110,23 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True)
 class ChangePolicy:
-    """The deployment's promotion policy, evidence rule and quality floor, applied by change control."""
+    """The deployment's promotion policy, evidence rule, swap rule and quality floor, applied by change
+    control."""
 
     promotion: Promotion = Promotion.AUTO
     evidence: EvidenceRule = field(default_factory=EvidenceRule)
     floor: QualityFloor = field(default_factory=QualityFloor)
+    swaps: SwapRule = field(default_factory=SwapRule)
 
     def as_dict(self) -> dict[str, Any]:
         """The policy as recorded with each decision it judged."""
         return {"promotion": str(self.promotion), "evidence": asdict(self.evidence),
-                "floor": asdict(self.floor)}
+                "floor": asdict(self.floor), "swaps": asdict(self.swaps)}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChangePolicy:
         """The policy these settings name (PolicyError naming the variable for a bad value)."""
-        values: dict[str, dict[str, Any]] = {"evidence": {}, "floor": {}}
+        values: dict[str, dict[str, Any]] = {"evidence": {}, "floor": {}, "swaps": {}}
         for variable, raw in settings.policy:
             rule, name, kind = SETTINGS[variable]
             try:
@@ -131,4 +138,5 @@ class ChangePolicy:
                 least = LEAST.get(name, "-inf")
                 raise PolicyError(f"{variable} must be a finite number of at least {least}, got {raw!r}")
             values[rule][name] = value
-        return cls(settings.promotion, EvidenceRule(**values["evidence"]), QualityFloor(**values["floor"]))
+        return cls(settings.promotion, EvidenceRule(**values["evidence"]), QualityFloor(**values["floor"]),
+                   SwapRule(**values["swaps"]))

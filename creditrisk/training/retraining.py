@@ -4,8 +4,8 @@
 passes it through the candidate gates (quality floor, Regulation B's age rule on holdout and
 synthetic profiles, validation): it becomes the challenger, or
 is rejected with the reasons. `evaluate` judges a named challenger against the champion on held-out
-labelled rows and records the outcome: promote, keep, or (under the approval policy) awaiting
-approval. Every move goes through `creditrisk.registry.changes`.
+labelled rows and records the outcome: promote, keep, or awaiting approval (under the approval
+policy, or when the swap analysis trips a guard). Every move goes through `creditrisk.registry.changes`.
 """
 from __future__ import annotations
 
@@ -24,12 +24,12 @@ from creditrisk.model.credit_model import evaluate as evaluate_model
 from creditrisk.registry.changes import ModelChanges
 from creditrisk.registry.client import LoadedModel, RegistryError
 from creditrisk.registry.states import Outcome
+from creditrisk.registry.swap_rule import SwapRule
 from creditrisk.settings import Promotion
 from creditrisk.training.holdout import HoldoutReport
 from creditrisk.training.lineage import DataReference
 from creditrisk.training.promotion import PromotionDecision, decide
 from creditrisk.training.run import TrainingResult, train_and_register
-from creditrisk.training.swap_groups import SwapRule
 from creditrisk.training.swaps import SwapReport, analyse, rescore
 
 # A labelled production row counts this many base rows, so recent traffic weighs more than the older
@@ -115,6 +115,9 @@ def train_candidate(changes: ModelChanges, base: tuple[pd.DataFrame, pd.DataFram
     return candidate
 
 
+FIRST_MODEL = "no champion yet: the first model that passed the candidate gates"
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """What `evaluate` decided: `outcome` is promoted, kept, awaiting_approval or first_model."""
@@ -125,20 +128,31 @@ class Evaluation:
     decision: PromotionDecision | None
     record: dict[str, Any]
     swaps: SwapReport | None = None  # whose decisions the challenger would change, when applicants were given
+    guards: list[str] = field(default_factory=list)  # why a winner waits for a person whatever the policy
 
     @property
     def serving(self) -> str | None:
         return self.challenger if self.outcome.serves_challenger else self.champion_before
 
+    @property
+    def reason(self) -> str:
+        """The evidence's verdict, and the guards that make a winner wait for a person."""
+        if self.decision is None:
+            return FIRST_MODEL
+        waits = f"; waits for a person: {'; '.join(self.guards)}" if self.guards else ""
+        return self.decision.reason + waits
+
 
 def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, actor: str,
-             context: dict[str, Any], applicants: pd.DataFrame | None = None,
-             swap_rule: SwapRule | None = None) -> Evaluation:
+             context: dict[str, Any], applicants: pd.DataFrame | None = None) -> Evaluation:
     """Judge `challenger` (the version that was evaluated, by name) against the champion on `rows`,
-    under change control's policy (its evidence rule and promotion policy; no caller chooses them).
+    under change control's policy (its evidence rule, swap rule and promotion policy; no caller
+    chooses them).
 
-    `applicants`, every logged request of the recent weeks (outcomes joined where they matured), are
-    rescored by both models for the swap-set analysis, recorded whole with the decision (`swaps`).
+    `applicants`, every logged request of the policy's swap window (`policy.swaps.window`; outcomes
+    joined where they matured), are rescored by both models for the swap-set analysis, recorded whole
+    with the decision (`swaps`). A winner whose analysis trips a guard, or that has none, waits for a
+    person under either promotion policy (`ModelChanges.guards`).
     """
     rule, policy = changes.policy.evidence, changes.policy.promotion
     champion = changes.champion()  # an unreachable registry raises: absence is only what it answers
@@ -153,7 +167,7 @@ def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, acto
                           max_brier_increase=rule.max_brier_increase, max_recall_drop=rule.max_recall_drop,
                           min_defaults=rule.min_defaults, min_repaid=rule.min_repaid)
         swaps = None if applicants is None or applicants.empty else _swaps(applicants, champ, chal, champion,
-                                                                          swap_rule)
+                                                                          changes.policy.swaps)
     record = {**decision.as_dict(), **context, "population": POPULATION, "policy": str(policy)}
     if swaps is not None:
         record["swaps"] = swaps.as_dict()
@@ -162,17 +176,19 @@ def evaluate(changes: ModelChanges, challenger: str, rows: pd.DataFrame, *, acto
         changes.keep(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
                      evidence=record)
         return Evaluation(Outcome.KEPT, challenger, champion, decision, record, swaps)
-    if policy is Promotion.APPROVAL:
-        changes.await_approval(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
+    guards = changes.guards(champion, record)
+    if policy is Promotion.APPROVAL or guards:
+        waiting = Evaluation(Outcome.AWAITING_APPROVAL, challenger, champion, decision, record, swaps, guards)
+        changes.await_approval(challenger, expected_champion=champion, actor=actor, reason=waiting.reason,
                                evidence=record)
-        return Evaluation(Outcome.AWAITING_APPROVAL, challenger, champion, decision, record, swaps)
+        return waiting
     changes.promote(challenger, expected_champion=champion, actor=actor, reason=decision.reason,
                     evidence=record)
     return Evaluation(Outcome.PROMOTED, challenger, champion, decision, record, swaps)
 
 
 def _swaps(applicants: pd.DataFrame, champ: LoadedModel, chal: LoadedModel, champion: str,
-           rule: SwapRule | None) -> SwapReport:
+           rule: SwapRule) -> SwapReport:
     """Whose decisions the challenger would change; SwapError if the log disagrees with the champion."""
     pc, ph = rescore(applicants, champ.model, chal.model, champion)
     y = applicants[LABEL].to_numpy(dtype=float, na_value=np.nan)
@@ -195,7 +211,7 @@ def _first_model(changes: ModelChanges, challenger: str, *, policy: Promotion, a
     if served:
         raise RegistryError(f"@champion is missing although versions served before (last: {served[-1]}): "
                             f"restore it with `creditrisk rollback --to {served[-1]}`")
-    reason = "no champion yet: the first model that passed the candidate gates"
+    reason = FIRST_MODEL
     if policy is Promotion.APPROVAL:
         changes.await_approval(challenger, expected_champion=None, actor=actor, reason=reason)
         return Evaluation(Outcome.AWAITING_APPROVAL, challenger, None, None, {})

@@ -10,7 +10,6 @@ ranking from a change of risk appetite.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -19,11 +18,11 @@ import pandas as pd
 
 from creditrisk.model.calibration import Calibration, fit_calibration
 from creditrisk.model.credit_model import CreditModel
-from creditrisk.training.swap_groups import GroupChange, SwapRule, group_changes
+from creditrisk.registry.swap_rule import SwapRule
+from creditrisk.training import swap_table
+from creditrisk.training.swap_groups import GroupChange, group_changes
+from creditrisk.training.swap_table import ASSUMPTION
 
-SETS = ("stay_approved", "stay_denied", "swap_in", "swap_out")
-ASSUMPTION = ("swap-in risk is a reject-inference assumption: the range between the two models' "
-              "calibrated probabilities, not a measurement; under concept drift both ends can be wrong")
 RESCORE_TOLERANCE = 1e-6  # the log keeps the float32 score as float64: a re-score matches to rounding
 
 
@@ -103,26 +102,11 @@ class SwapReport:
 
     def line(self) -> str:
         """One line for a timeline or a log."""
-        lo, hi = self.swap_in_risk
-        c = self.counts
-        return (f"swaps on {self.rows} applicants: {c['swap_in']} in (assumed risk {lo:.3f}-{hi:.3f}), "
-                f"{c['swap_out']} out (realized default rate {self.swap_out_default_rate:.3f} on "
-                f"{self.swap_out_labelled}); approval {self.approval_before:.1%} -> "
-                f"{self.approval_after:.1%}; at equal approval {self.equal_rate_counts['swap_in']} in / "
-                f"{self.equal_rate_counts['swap_out']} out" + (f"; waits: {'; '.join(self.guards)}"
-                                                                if self.guards else ""))
+        return swap_table.line(self.as_dict())
 
     def markdown(self) -> str:
-        """The swap table and the groups, for Dagster's metadata and the model card."""
-        head = "| set | applicants | share |\n|---|---|---|\n" + "".join(
-            f"| {k.replace('_', ' ')} | {v} | {v / self.rows:.1%} |\n" for k, v in self.counts.items())
-        groups = "\n| group | rows | approval before | after | points | four-fifths before | after | |\n" \
-            "|---|---|---|---|---|---|---|---|\n" + "".join(
-                f"| {g.attribute} {g.group} | {g.rows} | {g.approval_before:.1%} | {g.approval_after:.1%} | "
-                f"{g.change_points:+.1f} | {g.ratio_before:.2f} | {g.ratio_after:.2f} | "
-                f"{g.flag} |\n"
-                for g in self.groups)
-        return head + groups + f"\n{ASSUMPTION}.\n"
+        """The swap table and the groups, for Dagster's metadata."""
+        return swap_table.markdown(self.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
         """Everything, JSON-ready (the matrix as nested counts), for an audit event or metadata."""
@@ -167,18 +151,4 @@ def analyse(frame: pd.DataFrame, champion_p: np.ndarray, challenger_p: np.ndarra
         swap_in_risk=(min(ends), max(ends)), equal_rate_threshold=t_eq,
         equal_rate_counts={k: int(m.sum()) for k, m in eq.items()},
         matrix=migration(pc, ph, rule.band_edges), groups=groups)
-    return replace(report, guards=guards(report, rule))
-
-
-def guards(report: SwapReport, rule: SwapRule) -> list[str]:
-    """Why this change must wait for a person, whatever the promotion policy; empty when it need not."""
-    out = [f"fair-lending regression: {g.describe()}" for g in report.groups if g.regression]
-    if report.swap_share > rule.max_swap_share:
-        out.append(f"material change: {report.swap_share:.1%} of applicants change decision "
-                   f"(more than {rule.max_swap_share:.0%})")
-    low = report.swap_in_risk[0]
-    if not math.isnan(low) and not math.isnan(report.swap_out_default_rate) \
-            and low > report.swap_out_default_rate:
-        out.append(f"swap-ins' assumed risk {low:.3f}-{report.swap_in_risk[1]:.3f} lies wholly above the "
-                   f"swap-outs' realized default rate {report.swap_out_default_rate:.3f}")
-    return out
+    return replace(report, guards=rule.problems(report.as_dict()))

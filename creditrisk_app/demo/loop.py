@@ -2,7 +2,9 @@
 
 The demo does what the schedule would (launch `weekly_drift_job` for the week that just ended) and
 then only *watches*: the drift sensor decides by itself whether to retrain, `champion_model` decides
-whether to promote, and the serving replicas notice the alias move on their own.
+whether to promote, and the serving replicas notice the alias move on their own. The one thing it
+does by hand is a person's: a winner that waits for approval (a swap guard tripped) is approved by
+the demo's reviewer through change control, and the timeline says so.
 """
 from __future__ import annotations
 
@@ -46,6 +48,8 @@ class WeekRow:
     concept_drift: bool = False
     estimated_auc: float = float("nan")  # label-free, every applicant of the week (the denied too)
     sensor: str = ""  # why the sensor skipped this week's report ("" when it retrained)
+    swap_line: str = ""  # whose decisions the evaluated challenger would change (champion_model's)
+    approved_by: str = ""  # the second person who approved a winner that waited for one
 
 
 def realized_auc(answered: list[Answered]) -> float:
@@ -84,10 +88,14 @@ def wait_for_version(serve_url: str, version: str, timeout: float) -> float:
     raise TimeoutError(f"serving did not switch to version {version} within {timeout:.0f} s")
 
 
+# Approves a waiting version as a second person, given why it waits; returns who approved.
+Review = Callable[[str, str], str]
+
+
 def run_week(i: int, start: datetime, *, api: DagsterAPI, traffic: Traffic, serve_url: str, n: int, seed: int,
              scenario: str, drift_start: datetime | None, alerts: list, reload_timeout: float,
-             out: Out, magnitude: float = 1.0,
-             ramp: timedelta | None = None) -> tuple[WeekRow, list[Answered]]:
+             out: Out, magnitude: float = 1.0, ramp: timedelta | None = None,
+             review: Review | None = None) -> tuple[WeekRow, list[Answered]]:
     t0 = time.monotonic()
     ws = start + timedelta(weeks=i)
     key = (ws + timedelta(days=6)).date().isoformat()
@@ -113,7 +121,7 @@ def run_week(i: int, start: datetime, *, api: DagsterAPI, traffic: Traffic, serv
     step("drift check")
     runs, skipped = sensor_verdict(api, w.label, key, 120)
     step("sensor")
-    promoted, reason, reload_s = None, "no retraining", None
+    promoted, reason, reload_s, swap_line, approved_by = None, "no retraining", None, "", ""
     for run_id in runs:
         api.wait(run_id, 900)
         champ = api.metadata("champion_model", key)
@@ -121,15 +129,21 @@ def run_week(i: int, start: datetime, *, api: DagsterAPI, traffic: Traffic, serv
             reason = "retraining failed or was blocked; the champion keeps serving"
             continue
         promoted, reason = bool(champ["promoted"]), str(champ["reason"])
+        swap_line = str(champ.get("swap_line", ""))
+        serving = str(champ["champion_version"])
+        if champ.get("awaiting_approval") and review is not None:  # a guard (or the policy) wants a person
+            serving = str(champ["challenger_version"])
+            promoted, approved_by = True, review(serving, reason)
         if promoted:
-            reload_s = wait_for_version(serve_url, str(champ["champion_version"]), reload_timeout)
+            reload_s = wait_for_version(serve_url, serving, reload_timeout)
     if runs:
         step("retrain+promote+served")
     row = WeekRow(w.label, key, drift_start is not None and ws >= drift_start, len(answered), outcomes,
                   str(md["status"]), float(md["drift_share"]), int(md["n_drifted"]),
                   bool(md["dataset_drift"]), len(runs), promoted, reason, served_version(serve_url),
                   realized_auc(answered), reload_s, len(alerts) - n_alerts, time.monotonic() - t0, steps,
-                  bool(md.get("concept_drift")), float(md.get("estimate/auc", float("nan"))), skipped)
+                  bool(md.get("concept_drift")), float(md.get("estimate/auc", float("nan"))), skipped,
+                  swap_line, approved_by)
     shown = f"{before} -> {row.served_version}" if row.served_version != before else row.served_version
     strong = f" ({md['strong_columns']})" if md.get("strong_columns") else ""
     out(f"{row.week} {'DRIFT ' if row.drifting else '      '}| {row.requests:5d} req {row.outcomes:5d} "
@@ -139,7 +153,9 @@ def run_week(i: int, start: datetime, *, api: DagsterAPI, traffic: Traffic, serv
         f"retrain {'yes' if runs else 'no '} | served v{shown} | est. AUC {row.estimated_auc:.3f} (all), "
         f"realized {row.realized_auc:.3f} (approved) | {row.wall_s:5.1f}s {steps}"
         + (f"\n           decision: {reason}" if runs else "")
+        + (f"\n           approved by {approved_by} (a second person)" if approved_by else "")
         + (f"\n           sensor: {skipped}" if skipped and (row.dataset_drift or row.concept_drift) else "")
         + (f" (served within {reload_s:.1f}s)" if reload_s is not None else "")
+        + (f"\n           swaps: {swap_line}" if swap_line else "")
         + (f"\n           ALERT: {alerts[-1].get('title')}" if row.alerts else ""))
     return row, answered

@@ -10,6 +10,7 @@ import re
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -37,6 +38,8 @@ from creditrisk_app.processes import (
 from serving.runtime import free_port
 
 ERROR_LINE = re.compile(r"Traceback \(most recent call last\)|\bERROR\b|\bCRITICAL\b")
+# The demo plays the second person a waiting change needs (README "Whose decisions a change changes").
+DEMO_REVIEWER = "demo reviewer"
 
 
 @dataclass
@@ -90,6 +93,16 @@ def _post_drift_auc(settings: Settings, answered: list[Answered], drift_start: d
     labels, reg = [a.label for a in rows], wiring.make_registry(settings)
     return {f"{name} champion v{v}": float(roc_auc_score(labels, reg.load(v).model.score_frame(feats)))
             for name, v in (("old", old), ("new", new))}
+
+
+def _review(settings: Settings) -> Callable[[str, str], str]:
+    """The demo's second person: approves a waiting version through change control, as `creditrisk
+    approve` does (four eyes, the validation gate, the audit trail), saying why it waited."""
+    def approve(version: str, why: str) -> str:
+        reason = f"demo: approved in a second person's name so the demo goes on; it waited because: {why}"
+        wiring.make_changes(settings).approve(version, actor=DEMO_REVIEWER, reason=reason)
+        return DEMO_REVIEWER
+    return approve
 
 
 def run_demo(cfg: DemoConfig, out: Out = print) -> DemoResult:
@@ -169,7 +182,8 @@ def _run(cfg: DemoConfig, out: Out, services: list[Service]) -> DemoResult:
                                   drift_start=drift_start, alerts=sink.alerts,
                                   reload_timeout=cfg.reload_interval_s * 3 + 15, out=out,
                                   magnitude=cfg.magnitude,
-                                  ramp=timedelta(weeks=cfg.ramp_weeks) if cfg.ramp_weeks else None)
+                                  ramp=timedelta(weeks=cfg.ramp_weeks) if cfg.ramp_weeks else None,
+                                  review=_review(settings))
                 first_version = first_version or row.served_version
                 rows.append(row)
                 if row.promoted:  # the issue's cycle: drift check -> sensor -> retrain -> promote -> served

@@ -2,6 +2,7 @@
 review by a second person (four eyes) of the candidate the loop started."""
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -45,6 +46,24 @@ def four_eyes(env: dict[str, str], ids: Identities, version: str, steps: Steps) 
     ok, line = cli({**env, **trainer.env()}, "approve", version, "--reason", reason)
     steps.check(f"{trainer.name} cannot approve v{version}, which it started (four eyes)",
                 not ok and "cannot also approve" in line, line)
+    show_swaps({**env, **reviewer.env()}, version, steps.out)
     ok, line = cli({**env, **reviewer.env()}, "approve", version, "--reason", reason)
     steps.check(f"v{version} approved by {reviewer.name} (a second person)", ok, line)
     return version if ok else ""
+
+
+def show_swaps(env: dict[str, str], version: str, out: Out) -> None:
+    """Print the swap table of the waiting change `version` as `creditrisk status` shows it to the
+    reviewer about to approve it, so the approval is given on whose decisions it changes."""
+    p = subprocess.run([str(BIN / "creditrisk"), "status"], env=env, capture_output=True, text=True,
+                       timeout=120, cwd=REPO)
+    try:
+        waiting = json.loads(p.stdout).get("waiting") or {}
+    except json.JSONDecodeError:
+        waiting = {}
+    if str(waiting.get("version")) != version:
+        out(f"         v{version}: `creditrisk status` shows no waiting change: {p.stderr.strip()[-200:]}")
+        return
+    out(f"         v{version} waits: {waiting.get('reason')}")
+    for row in waiting.get("swap_table") or [str(waiting.get("swaps"))]:
+        out(f"         {row}")

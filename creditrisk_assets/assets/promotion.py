@@ -11,7 +11,6 @@ from creditrisk.registry.client import RegistryError
 from creditrisk.registry.locks import LockUnavailable
 from creditrisk.registry.states import Outcome
 from creditrisk.training.retraining import evaluate
-from creditrisk.training.swap_groups import SwapRule
 from creditrisk_assets.assets.sources import request_log
 from creditrisk_assets.groups import RETRAINING_GROUP
 from creditrisk_assets.partitions import WEEKS
@@ -32,12 +31,11 @@ def champion_model(context: dg.AssetExecutionContext, candidate_model: dict[str,
     log = store.get_store()
     rows = log.read_window(*w.evaluation, labelled_only=True)
     window = f"{w.evaluation[0]:%Y-%m-%d} .. {w.evaluation[1]:%Y-%m-%d}"
-    rule = SwapRule()
-    applicants = log.read_window(*rule.window(w.evaluation[0], w.as_of), reported_before=w.as_of)
+    swap_window = changes.policy.swaps.window(w.evaluation[0], w.as_of)  # the deployment's, not the run's
+    applicants = log.read_window(*swap_window, reported_before=w.as_of)
     try:
         ev = evaluate(changes, challenger, rows, actor=actor,
-                      context={"week": w.label, "evaluation_window": window}, applicants=applicants,
-                      swap_rule=rule)
+                      context={"week": w.label, "evaluation_window": window}, applicants=applicants)
     except MoveRefused as refused:  # another move came first: nothing moved, and the trail says why
         context.log.warning(str(refused))
         meta = {"promoted": False, "refused": True, "outcome": str(Outcome.REFUSED), "reason": str(refused),
@@ -45,13 +43,14 @@ def champion_model(context: dg.AssetExecutionContext, candidate_model: dict[str,
         return dg.Output({**meta, "champion_version": "unchanged (the move was refused)"}, metadata=meta)
     except (RegistryError, LockUnavailable) as exc:  # never decide blind: try again later
         raise dg.RetryRequested(max_retries=2, seconds_to_wait=10) from exc
-    reason = ev.decision.reason if ev.decision else "no champion yet: the first model that passed the gates"
+    reason = ev.reason
     context.log.info(f"{ev.outcome}: {reason}")
     metadata = {"promoted": ev.outcome.serves_challenger, "outcome": str(ev.outcome),
                 "reason": reason,
                 "champion_version": ev.serving, "previous_champion": ev.champion_before or "none",
                 "challenger_version": challenger,
                 "awaiting_approval": ev.outcome is Outcome.AWAITING_APPROVAL,
+                "waits_for_a_person": "; ".join(ev.guards) or "none",
                 **{k: ev.record[k] for k in _NUMBERS if k in ev.record}}
     if ev.swaps is not None:
         metadata |= {"swap_in": ev.swaps.counts["swap_in"], "swap_out": ev.swaps.counts["swap_out"],

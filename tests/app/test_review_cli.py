@@ -5,6 +5,7 @@ deliberately weak model (5 stumps) so that a candidate trained by hand wins its 
 """
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,8 +54,13 @@ def test_a_winner_waits_for_a_second_person(home: Path, capsys: pytest.CaptureFi
     assert main(["evaluate", "--actor", "alice", "--as-of", AS_OF]) == 0
     out = capsys.readouterr().out
     assert out.startswith("awaiting_approval: version 2 vs champion 1: promote: challenger AUC")
+    assert "\nswaps on " in out and "| swap in |" in out and "| age band 18-24 |" in out  # whom it changes
     changes = wiring.make_changes(get_settings())
     assert changes.champion() == "1" and changes.registry.version("2").tags["state"] == "awaiting_approval"
+    assert main(["status"]) == 0
+    waiting = json.loads(capsys.readouterr().out)["waiting"]
+    assert waiting["version"] == "2" and waiting["reason"].startswith("promote: challenger AUC")
+    assert waiting["swaps"].startswith("swaps on ") and "| swap out |" in "\n".join(waiting["swap_table"])
 
     assert main(["approve", "2", "--reason", "I trained it", "--actor", "alice"]) == 2  # four eyes
     assert "alice started candidate 2 and cannot also approve it" in capsys.readouterr().err

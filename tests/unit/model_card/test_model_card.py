@@ -97,6 +97,9 @@ def test_each_decision_issues_a_new_card_and_the_cli_says_where_it_is(
     assert last.html_path == pages[-1] and last.html_path in changes.registry.version(v2).description
     text = model_card.local_path(changes.registry, last.run_id, last.markdown_path).read_text()
     assert "Put into service by alice (promote" in text and "auc_gain 0.0234" in text
+    assert "## Whose decisions the change changes" in text and "swaps on 1000 applicants: 20 in" in text
+    assert "| swap in | 20 | 2.0% |" in text and "| age band 18-24 | 300 | 76.0% | 75.0% |" in text
+    assert "No guard" in text and "swaps {" not in text  # the analysis has its own section
     assert "state: champion" in text
     monkeypatch.setenv("CREDITRISK_MLFLOW_URI", uri)
     assert main(["card", v2]) == 0

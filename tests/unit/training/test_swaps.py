@@ -7,7 +7,7 @@ import pytest
 
 from creditrisk.applicants.synth import generate
 from creditrisk.model.calibration import Calibration
-from creditrisk.training.swap_groups import SwapRule
+from creditrisk.registry.swap_rule import SwapRule
 from creditrisk.training.swaps import SwapError, analyse, check_rescore
 
 IDENTITY = (Calibration(), Calibration())
@@ -42,6 +42,7 @@ def test_a_threshold_shift_only_swaps_in_and_ranks_the_same_at_an_equal_approval
     tighter = analyse(frame, p, p.copy(), (0.40, 0.30), calibrations=IDENTITY)
     assert tighter.counts["swap_in"] == 0
     assert tighter.counts["swap_out"] == int(((p >= 0.30) & (p < 0.40)).sum())
+    assert tighter.equal_rate_counts["swap_in"] == tighter.equal_rate_counts["swap_out"] == 0
 
 
 def test_denying_most_young_applicants_is_a_fair_lending_regression(window: tuple) -> None:
