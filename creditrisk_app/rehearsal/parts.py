@@ -6,8 +6,10 @@ Each part starts as its own process group (so its stop reaches everything it spa
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -94,7 +96,12 @@ def start_bigquery_emulator(folder: Path) -> Service:
 
 class RayCluster:
     """A Ray head (127.0.0.2) and a worker node (127.0.0.3): two raylets, as KubeRay's head and worker
-    pods are, each started by `ray start --block` in its own process group."""
+    pods are, each started by `ray start --block` in its own process group.
+
+    Each node has its own home folder (a pod's own disk) and its name in `CREDITRISK_NODE` (the
+    pod's `spec.nodeName`); the write-ahead log's root `CREDITRISK_WAL_DIR` is one folder shared by
+    both (the ReadWriteMany volume), so a node's log is reachable from the other only through it.
+    """
 
     def __init__(self, folder: Path, env: dict[str, str]) -> None:
         self.folder, self.env = folder, env
@@ -103,11 +110,42 @@ class RayCluster:
         self.dashboard = f"http://127.0.0.1:{self.dashboard_port}"
         self.nodes: list[Service] = []
 
+    @property
+    def wal_root(self) -> Path:
+        return self.folder / "wal"
+
+    def node_env(self, name: str) -> dict[str, str]:
+        """What differs between the nodes: each its own home and name, one shared log root."""
+        return {"CREDITRISK_NODE": name, "CREDITRISK_HOME": str(self.folder / f"node-{name}"),
+                "CREDITRISK_WAL_DIR": str(self.wal_root)}
+
+    def node_logs(self, name: str) -> list[Path]:
+        """Where node `name`'s replicas keep their logs: its folder under the shared root (and its
+        own disk's, where a replica that ignored the shared root would have written)."""
+        return [self.wal_root / name, self.folder / f"node-{name}" / "wal"]
+
     def _ray(self, name: str, *args: str) -> Service:
         log = self.folder / f"ray-{name}.log"
         cmd = [str(BIN / "ray"), "start", "--block", "--disable-usage-stats", "--num-cpus", "1",
                f"--temp-dir={self.folder / 'ray'}", *args]
-        return Service(f"ray-{name}", self.dashboard, _spawn(cmd, self.env, log), log)
+        return Service(f"ray-{name}", self.dashboard, _spawn(cmd, {**self.env, **self.node_env(name)}, log),
+                       log)
+
+    def kill_worker(self) -> int:
+        """SIGKILL every process of the worker node at once (a machine's death); returns how many.
+
+        The tree is frozen first (SIGSTOP: nothing forks while it is read), then killed whole, so no
+        process of that node survives it, whatever process group Ray put it in.
+        """
+        node = self.nodes[1]
+        tree = [node.proc.pid, *descendants(node.proc.pid)]
+        kill_all(tree, signal.SIGSTOP)
+        tree = [node.proc.pid, *descendants(node.proc.pid)]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(node.proc.pid, signal.SIGKILL)
+        kill_all(tree)
+        node.proc.wait(timeout=10)
+        return len(tree)
 
     def start(self) -> RayCluster:
         self.nodes.append(self._ray(
