@@ -4,6 +4,12 @@ every answer counted in the request store.
 What it shows: the surviving node keeps answering, and what the dead node had answered but not
 shipped yet reaches the store anyway (a live replica adopts its log from the shared root). The
 dead node's requests in flight fail: they were not answered, so they need not be logged.
+
+The load reaches both nodes as KubeRay's serve Service spreads it over the worker pods: half the
+senders through the HTTP entry, half straight to the worker's replicas (the rehearsal's head
+HAProxy cannot reach them: they listen on 127.0.0.1, their node's address is 127.0.0.3). Each
+request opens its own connection, so a refused connection means the request never left: that
+sender then moves to the entry, as the Service drops a dead endpoint, and sends it there.
 """
 from __future__ import annotations
 
@@ -41,6 +47,7 @@ class SteadyLoad:
     url: str
     token: str
     day: datetime
+    endpoints: list[str]  # the worker node's own (half the senders start there)
     sent: list[Sent] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -48,7 +55,9 @@ class SteadyLoad:
     _n: int = 0
 
     def start(self) -> SteadyLoad:
-        self._threads = [threading.Thread(target=self._send, daemon=True) for _ in range(SENDERS)]
+        firsts = [self.endpoints[i // 2 % len(self.endpoints)] if i % 2 and self.endpoints else self.url
+                  for i in range(SENDERS)]
+        self._threads = [threading.Thread(target=self._send, args=(first,), daemon=True) for first in firsts]
         for t in self._threads:
             t.start()
         return self
@@ -58,17 +67,23 @@ class SteadyLoad:
             self._n += 1
             return (self.day + timedelta(milliseconds=10 * self._n)).isoformat()
 
-    def _send(self) -> None:
+    def _send(self, target: str) -> None:
         headers = {"Authorization": f"Bearer {self.token}"}
-        with httpx.Client(base_url=self.url, timeout=30.0, headers=headers) as client:
+        fresh = httpx.Limits(max_keepalive_connections=0)  # a connection per request (see the docstring)
+        with httpx.Client(timeout=30.0, headers=headers, limits=fresh) as client:
             while not self._stop.is_set():
-                t0 = time.monotonic()
+                t0, stamp = time.monotonic(), self._stamp()
                 try:
-                    r = client.post("/predict", json=EXAMPLE_APPLICANT,
-                                    headers={"X-Request-Time": self._stamp()})
+                    r = client.post(f"{target}/predict", json=EXAMPLE_APPLICANT,
+                                    headers={"X-Request-Time": stamp})
                     ok = r.status_code == 200
                     one = Sent(t0, time.monotonic(), r.json()["request_id"] if ok else None,
                                None if ok else f"{r.status_code}: {r.text[:120]}")
+                except httpx.ConnectError as exc:
+                    if target != self.url:  # never left: the endpoint is gone, the entry takes it
+                        target = self.url
+                        continue
+                    one = Sent(t0, time.monotonic(), None, repr(exc)[:160])
                 except httpx.HTTPError as exc:
                     one = Sent(t0, time.monotonic(), None, repr(exc)[:160])
                 with self._lock:
@@ -104,10 +119,10 @@ def log_rows(folders: list[Path]) -> int:
     return n
 
 
-def node_death(url: str, token: str, day: datetime, kill: Any, store: RequestStore,
+def node_death(url: str, token: str, day: datetime, endpoints: list[str], kill: Any, store: RequestStore,
                node_logs: list[Path]) -> tuple[bool, str]:
     """Kill the node (`kill()`) under steady load; whether the drill passed, and its figures."""
-    load = SteadyLoad(url, token, day).start()
+    load = SteadyLoad(url, token, day, endpoints).start()
     try:
         time.sleep(LOAD_BEFORE_S)
         killed_at = time.monotonic()
@@ -125,11 +140,13 @@ def node_death(url: str, token: str, day: datetime, kill: Any, store: RequestSto
             break
         time.sleep(1.0)
     in_flight, after = load.in_flight(killed_at), load.answered_after(killed_at)
-    passed = (len(stored) == len(answered) and len(failed) <= in_flight and after > 0 and killed > 0)
+    passed = (len(stored) == len(answered) and len(failed) <= in_flight and after > 0 and killed > 0
+              and bool(endpoints))
     errors = sorted({(f.error or "")[:60] for f in failed})[:2]
     figures = (f"answered {len(answered)} ({after} after the kill), stored {len(stored)}, failed "
                f"{len(failed)} (in flight at the kill {in_flight}), time to full "
                + (f"{full_after:.1f} s" if len(stored) == len(answered) else f"> {STORE_DEADLINE_S:.0f} s")
-               + f"; {killed} processes killed, {on_disk} rows on the dead node's log"
+               + f"; {killed} processes killed, {on_disk} rows on the dead node's log, "
+               f"{len(endpoints)} worker endpoint(s)"
                + (f"; errors {errors}" if errors else ""))
     return passed, figures

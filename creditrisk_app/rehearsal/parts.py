@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 from creditrisk_app.processes import BIN, REPO, Service, _spawn, descendants, kill_all
 from serving.runtime import free_port
 
@@ -131,6 +133,20 @@ class RayCluster:
         return Service(f"ray-{name}", self.dashboard, _spawn(cmd, {**self.env, **self.node_env(name)}, log),
                        log)
 
+    def worker_endpoints(self) -> list[str]:
+        """URLs of the worker node's own HTTP listeners on 127.0.0.1 that answer `/readyz`: its
+        replicas' direct-ingress ports (KubeRay's serve Service sends part of the traffic there)."""
+        tree = [self.nodes[1].proc.pid, *descendants(self.nodes[1].proc.pid)]
+        found = []
+        for port in sorted(listening_ports(tree)):
+            url = f"http://127.0.0.1:{port}"
+            try:
+                if "status" in httpx.get(f"{url}/readyz", timeout=2).json():
+                    found.append(url)
+            except (httpx.HTTPError, ValueError, TypeError):
+                continue
+        return found
+
     def kill_worker(self) -> int:
         """SIGKILL every process of the worker node at once (a machine's death); returns how many.
 
@@ -187,6 +203,24 @@ class RayCluster:
             left = descendants(node.proc.pid)
             node.stop(timeout=30)
             kill_all([p for p in left if Path(f"/proc/{p}").exists()])
+
+
+def listening_ports(pids: list[int]) -> set[int]:
+    """TCP ports on 127.0.0.1 that processes `pids` listen on (from /proc; Linux only)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").glob("*") if Path(f"/proc/{pid}").exists() else []:
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    ports = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and inode in inodes and local.startswith("0100007F:"):  # LISTEN on 127.0.0.1
+            ports.add(int(local.split(":")[1], 16))
+    return ports
 
 
 def start_dagster(folder: Path, env: dict[str, str], port: int) -> list[Service]:

@@ -210,8 +210,8 @@ def rehearse(out: Out = print, *, data: str | None = None, keep: bool = False) -
         steps.check("replicas on both nodes serve the new version", served_versions(url) == {version},
                     f"v{version} on {replica_nodes(ray)}")
         store = wiring.make_store(get_settings(env))
-        passed, figures = node_death(url, token, START + timedelta(weeks=WEEKS + 1), ray.kill_worker,
-                                     store, ray.node_logs("worker"))
+        passed, figures = node_death(url, token, START + timedelta(weeks=WEEKS + 1), ray.worker_endpoints(),
+                                     ray.kill_worker, store, ray.node_logs("worker"))
         steps.check("the worker node killed under load: every answer stored", passed, figures)
         time.sleep(3)  # replicas ship their logs every second
         stored = store.count(START, START + timedelta(weeks=WEEKS))
