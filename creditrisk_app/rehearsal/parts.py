@@ -13,6 +13,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -147,21 +148,24 @@ class RayCluster:
                 continue
         return found
 
-    def kill_worker(self) -> int:
-        """SIGKILL every process of the worker node at once (a machine's death); returns how many.
+    def kill_worker(self, while_frozen: Callable[[], int]) -> tuple[int, int]:
+        """SIGKILL every process of the worker node at once (a machine's death); returns how many,
+        and what `while_frozen` returned.
 
-        The tree is frozen first (SIGSTOP: nothing forks while it is read), then killed whole, so no
-        process of that node survives it, whatever process group Ray put it in.
+        The tree is frozen first (SIGSTOP: nothing forks or writes while it is read and looked at),
+        then killed whole, so no process of that node survives it, whatever process group Ray put
+        it in.
         """
         node = self.nodes[1]
+        kill_all([node.proc.pid, *descendants(node.proc.pid)], signal.SIGSTOP)
         tree = [node.proc.pid, *descendants(node.proc.pid)]
         kill_all(tree, signal.SIGSTOP)
-        tree = [node.proc.pid, *descendants(node.proc.pid)]
+        seen = while_frozen()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(node.proc.pid, signal.SIGKILL)
         kill_all(tree)
         node.proc.wait(timeout=10)
-        return len(tree)
+        return len(tree), seen
 
     def start(self) -> RayCluster:
         self.nodes.append(self._ray(
