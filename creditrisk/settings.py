@@ -75,6 +75,8 @@ class Settings:
     bq_emulator: str | None = None
     retention_months: int = MIN_RETENTION_MONTHS  # CREDITRISK_RETENTION_MONTHS: how long rows are kept
     legal_holds: tuple[LegalHold, ...] = ()  # CREDITRISK_LEGAL_HOLDS: request days never deleted
+    wal_override: Path | None = None  # CREDITRISK_WAL_DIR: the log's root (a cluster's shared volume)
+    node: str = "local"  # CREDITRISK_NODE: this machine's folder under the log's root (spec.nodeName)
 
     @property
     def mlflow_dir(self) -> Path:
@@ -91,7 +93,7 @@ class Settings:
     @property
     def wal_dir(self) -> Path:
         """Serving replicas' write-ahead logs of answered requests (see serving/wal.py)."""
-        return self.home / "wal"
+        return self.wal_override or self.home / "wal"
 
     @property
     def reports_dir(self) -> Path:
@@ -201,4 +203,6 @@ def get_settings(environ: Mapping[str, str] | None = None) -> Settings:
         bq_emulator=env.get("BIGQUERY_EMULATOR_HOST") or None,
         retention_months=_retention_months(env.get("CREDITRISK_RETENTION_MONTHS")),
         legal_holds=_legal_holds(env.get("CREDITRISK_LEGAL_HOLDS")),
+        wal_override=Path(env["CREDITRISK_WAL_DIR"]) if env.get("CREDITRISK_WAL_DIR") else None,
+        node=(env.get("CREDITRISK_NODE") or "").strip() or "local",
     )

@@ -128,6 +128,11 @@ class RequestLogPart(PartOut):
     torn_lines: int | None = Field(None, description="unreadable log lines found (a write cut by a crash)")
     last_flush_at: str | None = None
     flush_interval_s: float | None = None
+    oldest_unshipped_age_s: float | None = Field(None, description="seconds the oldest row not yet in the "
+                                                  "store has waited, anywhere under the log's root")
+    stale: bool | None = Field(None, description="that row is older than stale_after_s (alerted once; "
+                               "the replica stays ready)")
+    stale_after_s: float | None = None
 
 
 class StorePart(PartOut):

@@ -99,6 +99,10 @@ class ServiceArgs(BaseModel):
                                    "(survives the machine, not only the process); default: on in production")
     log_budget_bytes: int = Field(default=256 * 2**20, ge=4096,
                                   description="disk the unshipped log may use while the store is down")
+    # A row normally waits about flush_interval_s; after a node's death up to ~2 min (Ray's 15-30 s,
+    # NFS's ~90 s lease, a pass); beyond 5 min it is stranded (no live adopter, a stuck shipper).
+    log_stale_after_s: float = Field(default=300.0, ge=10, description="an unshipped row older than "
+                                     "this shows in /readyz (degraded) and alerts once")
     when_log_full: Literal["queue", "refuse"] = Field(
         default="refuse", description="beyond the budget: `refuse` answers 503 (every decision is logged "
         "or not made), `queue` keeps answering and alerts")

@@ -9,6 +9,11 @@ deletes them once the store confirmed; segments of dead replicas on the same dis
 and shipped the same way. A store outage therefore costs no answers while the backlog stays
 under its disk budget; beyond it `when_full` decides: `queue` (answer, alert) or `refuse` (503).
 Rows the store refuses are quarantined with their error and never block the others.
+
+A row that waits longer than `stale_after_s` anywhere under the log's root (a stranded dead node's
+folder, a shipper that cannot ship) makes the log `degraded` in `/readyz` with the age, logs one
+ERROR and sends one alert per episode, and sets the gauge `on_age` is given (the replica's Prometheus
+metric). It never makes the replica unready: taking it out of the load balancer would ship nothing.
 """
 from __future__ import annotations
 
@@ -41,13 +46,17 @@ class InferenceLogger:
     def __init__(self, store_factory: Callable[[], RequestStore], wal: SegmentLog, *,
                  flush_interval_s: float = 1.0, flush_max_rows: int = 1000,
                  budget_bytes: int = 256 * 2**20, when_full: WhenFull = "refuse", backend: str = "",
-                 alerter: Alerter | None = None) -> None:
+                 alerter: Alerter | None = None, stale_after_s: float = 300.0,
+                 on_age: Callable[[float], None] | None = None) -> None:
         self._store_factory = store_factory
         self._store: RequestStore | None = None
         self.wal, self.backend = wal, backend
         self.flush_interval_s, self.flush_max_rows = flush_interval_s, flush_max_rows
         self.budget_bytes, self.when_full = budget_bytes, when_full
         self.alerter = alerter or Alerter()
+        self.stale_after_s, self._on_age = stale_after_s, on_age
+        self._oldest_at: float | None = None  # the oldest unshipped row under the root, as last seen
+        self._stale = False
         self._pending: set[str] = set()  # ids on disk, not yet in the store: "known" to /outcomes
         self._wake = asyncio.Event()
         self._ship_lock = asyncio.Lock()  # one shipping pass at a time (the loop's and close()'s)
@@ -117,13 +126,36 @@ class InferenceLogger:
         elif self._store_error is not None:
             waiting = f"{len(self._pending)} rows waiting for the store: {self._store_error}"
             self.health.set("degraded", waiting)
+        elif self._stale:
+            self.health.set("degraded", self._stale_detail())
         else:
             self.health.set("ok")
         if over and not self._alerted:  # once per crossing, off the event loop (a webhook may be slow)
-            details = {"wal": str(self.wal.folder), "detail": budget}
-            asyncio.get_running_loop().run_in_executor(None, self.alerter.send,
-                                                       "request log over its disk budget", details)
+            self._alert("request log over its disk budget", budget)
         self._alerted = over
+
+    def _alert(self, title: str, detail: str) -> None:
+        details = {"wal": str(self.wal.folder), "detail": detail}
+        asyncio.get_running_loop().run_in_executor(None, self.alerter.send, title, details)
+
+    def _stale_detail(self) -> str:
+        return (f"the oldest unshipped row under {self.wal.root} has waited {self.oldest_age_s():.0f} s "
+                f"(bound {self.stale_after_s:.0f} s)")
+
+    def oldest_age_s(self) -> float:
+        """Seconds the oldest unshipped row under the root has waited (0 when none), as of now."""
+        return 0.0 if self._oldest_at is None else max(0.0, time.time() - self._oldest_at)
+
+    async def _check_age(self) -> None:
+        """Age of the oldest unshipped row under the root: the gauge, and one ERROR and alert per episode."""
+        self._oldest_at = await asyncio.to_thread(self.wal.oldest_unshipped_at)
+        if self._on_age is not None:
+            self._on_age(self.oldest_age_s())
+        stale = self.oldest_age_s() > self.stale_after_s
+        if stale and not self._stale:
+            log.error("request log: %s", self._stale_detail())
+            self._alert("request log: unshipped rows older than their bound", self._stale_detail())
+        self._stale = stale
 
     def seconds_since_last_record(self) -> float:
         return time.monotonic() - self._last_record
@@ -166,6 +198,7 @@ class InferenceLogger:
                 self.quarantined_files = await asyncio.to_thread(self.store.quarantined_files)
             except Exception as exc:  # noqa: BLE001 - a listing failure is the store's health, not ours
                 self.store_health.set("down", exc)
+            await self._check_age()
             self._refresh()
             return written
 
@@ -237,6 +270,9 @@ class InferenceLogger:
                     backlog_rows=len(self._pending), backlog_bytes=self.backlog_bytes(),
                     budget_bytes=self.budget_bytes, when_full=self.when_full, fsync=self.wal.fsync,
                     written=self.written, quarantined_rows=self.quarantined_rows, torn_lines=self.torn,
-                    last_flush_at=self.last_flush_at, flush_interval_s=self.flush_interval_s),
+                    last_flush_at=self.last_flush_at, flush_interval_s=self.flush_interval_s,
+                    oldest_unshipped_age_s=round(self.oldest_age_s(), 1),
+                    stale=self.oldest_age_s() > self.stale_after_s,
+                    stale_after_s=self.stale_after_s),
                 "store": self.store_health.section(backend=self.backend,
                                                    quarantined_files=self.quarantined_files)}

@@ -1,12 +1,17 @@
-"""Write-ahead log of answered requests: append-only JSON-lines segments on the replica's own disk.
+"""Write-ahead log of answered requests: append-only JSON-lines segments under a root every node shares.
 
 A serving replica appends each answered request here *before* its response leaves, and a shipper
 later moves whole segments to the request store and deletes them only once the store confirmed.
-Layout under the WAL root (default `CREDITRISK_HOME/wal`)::
+Layout under the WAL root (default `CREDITRISK_HOME/wal`; in a cluster a ReadWriteMany volume that
+every node mounts, so a dead node's log is still reachable)::
 
-    <root>/<owner>/owner.lock            flock-ed by the live owner (the kernel drops it at death)
-    <root>/<owner>/seg-<seq>.jsonl       sealed segments waiting for the store, then the active one
+    <root>/<node>/<owner>/owner.lock       flock-ed by the live owner (the kernel drops it at death)
+    <root>/<node>/<owner>/seg-<seq>.jsonl  sealed segments waiting for the store, then the active one
     <root>/quarantine/<owner>-<seg>.jsonl  rows the store refused, each with its error
+
+`<node>` is the machine's name (`CREDITRISK_NODE`, the pod's `spec.nodeName`; `local` by default):
+each node writes only into its own folder, and every live replica adopts dead owners' segments
+from every node's folder (and from `<root>/<owner>/`, the layout before nodes).
 
 Why these choices: `os.write` on one descriptor puts the bytes in the kernel before it returns,
 so a SIGKILL or OOM kill of the process loses nothing; `fsync` (group-committed by the caller)
@@ -17,7 +22,8 @@ name are synced whatever the setting, since its segment is removed right after. 
 row; that row's offset is kept in memory, so the happy path costs no extra syscall. An `flock` is
 released by the kernel whatever way its holder dies, so a live replica can tell a dead owner's
 folder from a busy one without heartbeats or clocks, and adopts its segments by renaming them
-into its own folder (atomic on one file system). Shipping then deleting means a crash in between
+into its own folder (atomic on one file system; on NFS v4 a lock is a lease, so a dead machine's
+locks are released only when its lease expires, about 90 s). Shipping then deleting means a crash in between
 ships a segment twice: the store de-duplicates by request id, so each row is counted once.
 """
 from __future__ import annotations
@@ -26,16 +32,29 @@ import errno
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping
+import re
+import time
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from creditrisk.store.durable import make_dirs, sync_dir
+from serving.adoption import LOCK as _LOCK
+from serving.adoption import QUARANTINE, adopt, segments
 from serving.flocks import try_flock
 
 log = logging.getLogger("serving.wal")
-_LOCK = "owner.lock"
+DEFAULT_NODE = "local"  # one machine: every owner under one node folder
+_NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")  # a Kubernetes node name is one
+
+
+def check_node(name: str) -> str:
+    """`name` if it can be one folder's name under the root (a node name is), else ValueError."""
+    if not _NODE_NAME.fullmatch(name) or name == QUARANTINE:
+        raise ValueError(f"CREDITRISK_NODE must be a node name ([A-Za-z0-9._-], not 'quarantine'), "
+                         f"got {name!r}")
+    return name
 
 
 def _json_default(value: Any) -> Any:
@@ -67,9 +86,10 @@ def read_segment(path: Path) -> tuple[list[dict[str, Any]], int]:
 class SegmentLog:
     """One owner's write-ahead log: the active segment, its sealed segments, and adopted orphans."""
 
-    def __init__(self, root: str | Path, owner: str, *, fsync: bool = False) -> None:
-        self.root, self.owner, self.fsync = Path(root), owner, fsync
-        self.folder = self.root / owner
+    def __init__(self, root: str | Path, owner: str, *, node: str = DEFAULT_NODE,
+                 fsync: bool = False) -> None:
+        self.root, self.owner, self.node, self.fsync = Path(root), owner, check_node(node), fsync
+        self.folder = self.root / node / owner
         self._lock_fd: int | None = None
         self._fd: int | None = None
         self._active: Path | None = None
@@ -78,14 +98,21 @@ class SegmentLog:
         self.active_bytes = 0  # the active segment's length up to its last complete row
         self._torn = False  # a failed write left bytes past `active_bytes` that are not cut yet
         self._name_synced = False  # the active segment's name is durable in the folder
+        self._active_since: float | None = None  # wall time of the active segment's first row
 
     def __repr__(self) -> str:
         return f"SegmentLog({str(self.folder)!r})"
 
     def open(self) -> None:
         """Create and lock this owner's folder and open a fresh active segment."""
-        make_dirs(self.folder)  # each folder it creates is synced into its parent
-        self._lock_fd = try_flock(self.folder / _LOCK, create=True)
+        for attempt in range(3):
+            make_dirs(self.folder)  # each folder it creates is synced into its parent
+            try:
+                self._lock_fd = try_flock(self.folder / _LOCK, create=True)
+                break
+            except FileNotFoundError:  # an adopter removed a dead owner's folder of this name just now
+                if attempt == 2:
+                    raise
         if self._lock_fd is None:
             raise RuntimeError(f"{self}: another live process owns this write-ahead log")
         existing = [int(p.stem.split("-")[1]) for p in self.folder.glob("seg-*.jsonl")
@@ -99,6 +126,7 @@ class SegmentLog:
         self._fd = os.open(self._active, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self.active_rows = self.active_bytes = 0
         self._torn = self._name_synced = False
+        self._active_since = None
 
     def append(self, data: bytes, rows: int) -> None:
         """Append encoded rows with one `write` (in the kernel when this returns; see `sync`).
@@ -121,6 +149,8 @@ class SegmentLog:
             self._cut_back(quiet=True)
             raise OSError(errno.ENOSPC, f"{self._active}: short write ({written} of {len(data)} bytes), "
                           "disk full?")
+        if self._active_since is None:
+            self._active_since = time.time()
         self.active_rows += rows
         self.active_bytes += len(data)
 
@@ -169,48 +199,21 @@ class SegmentLog:
         """Bytes not yet in the store: sealed segments plus the active one."""
         return sum(_size(p) for p in self.sealed()) + self.active_bytes
 
-    def orphans(self) -> Iterator[Path]:
-        """Folders of other owners whose process is gone (their lock can be taken)."""
-        if not self.root.is_dir():
-            return
-        for folder in sorted(self.root.iterdir()):
-            if folder == self.folder or not (folder / _LOCK).exists():
-                continue
-            yield folder
+    def oldest_unshipped_at(self) -> float | None:
+        """Wall time of the oldest row not yet in the store anywhere under the root (every node's
+        owners, live, dead or adopted; a sealed segment's last write stands for its rows), or None."""
+        times = [t for t in (_mtime(p) for p in segments(self.root) if p != self._active) if t is not None]
+        if self._active_since is not None:
+            times.append(self._active_since)
+        return min(times, default=None)
 
     def adopt_orphans(self) -> list[Path]:
-        """Move the segments of dead owners into this folder; returns the adopted segments."""
-        adopted: list[Path] = []
-        for folder in self.orphans():
-            try:
-                fd = try_flock(folder / _LOCK)
-            except OSError:  # adopted by another replica a moment ago
-                continue
-            if fd is None:
-                continue  # its owner is alive (or another replica just adopted it)
-            try:
-                for seg in sorted(folder.glob("*.jsonl")):
-                    if _size(seg) == 0:
-                        seg.unlink(missing_ok=True)
-                        continue
-                    target = self.folder / f"adopted-{folder.name}-{seg.name}"
-                    os.replace(seg, target)
-                    adopted.append(target)
-                if adopted:  # their new names survive a crash before the old folder goes
-                    sync_dir(self.folder)
-                (folder / _LOCK).unlink(missing_ok=True)
-                folder.rmdir()
-                if adopted:
-                    log.warning("%s: adopted %d segment(s) left by %s", self, len(adopted), folder.name)
-            except OSError as exc:  # another adopter raced us, or a stray file: try again next time
-                log.warning("%s: could not adopt %s: %s", self, folder, exc)
-            finally:
-                os.close(fd)
-        return adopted
+        """Move the segments of dead owners, on any node, into this folder (`serving.adoption`)."""
+        return adopt(self.root, self.folder)
 
     def quarantine(self, segment: Path, refused: list[tuple[Mapping[str, Any], str]]) -> Path:
         """Keep rows the store refused, each with its error, apart from the log (never dropped)."""
-        folder = self.root / "quarantine"
+        folder = self.root / QUARANTINE
         make_dirs(folder)
         target = folder / f"{self.owner}-{segment.name}"
         created = not target.exists()
@@ -224,7 +227,7 @@ class SegmentLog:
         return target
 
     def quarantined_rows(self) -> int:
-        folder = self.root / "quarantine"
+        folder = self.root / QUARANTINE
         return sum(_lines(p) for p in folder.glob("*.jsonl")) if folder.is_dir() else 0
 
     def close(self) -> None:
@@ -249,6 +252,15 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
+
+
+def _mtime(path: Path) -> float | None:
+    """When `path` was last written, or None when it holds no row (or is gone)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_mtime if st.st_size else None
 
 
 def _lines(path: Path) -> int:

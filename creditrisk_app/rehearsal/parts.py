@@ -6,12 +6,17 @@ Each part starts as its own process group (so its stop reaches everything it spa
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import httpx
 
 from creditrisk_app.processes import BIN, REPO, Service, _spawn, descendants, kill_all
 from serving.runtime import free_port
@@ -94,7 +99,12 @@ def start_bigquery_emulator(folder: Path) -> Service:
 
 class RayCluster:
     """A Ray head (127.0.0.2) and a worker node (127.0.0.3): two raylets, as KubeRay's head and worker
-    pods are, each started by `ray start --block` in its own process group."""
+    pods are, each started by `ray start --block` in its own process group.
+
+    Each node has its own home folder (a pod's own disk) and its name in `CREDITRISK_NODE` (the
+    pod's `spec.nodeName`); the write-ahead log's root `CREDITRISK_WAL_DIR` is one folder shared by
+    both (the ReadWriteMany volume), so a node's log is reachable from the other only through it.
+    """
 
     def __init__(self, folder: Path, env: dict[str, str]) -> None:
         self.folder, self.env = folder, env
@@ -103,11 +113,59 @@ class RayCluster:
         self.dashboard = f"http://127.0.0.1:{self.dashboard_port}"
         self.nodes: list[Service] = []
 
+    @property
+    def wal_root(self) -> Path:
+        return self.folder / "wal"
+
+    def node_env(self, name: str) -> dict[str, str]:
+        """What differs between the nodes: each its own home and name, one shared log root."""
+        return {"CREDITRISK_NODE": name, "CREDITRISK_HOME": str(self.folder / f"node-{name}"),
+                "CREDITRISK_WAL_DIR": str(self.wal_root)}
+
+    def node_logs(self, name: str) -> list[Path]:
+        """Where node `name`'s replicas keep their logs: its folder under the shared root (and its
+        own disk's, where a replica that ignored the shared root would have written)."""
+        return [self.wal_root / name, self.folder / f"node-{name}" / "wal"]
+
     def _ray(self, name: str, *args: str) -> Service:
         log = self.folder / f"ray-{name}.log"
         cmd = [str(BIN / "ray"), "start", "--block", "--disable-usage-stats", "--num-cpus", "1",
                f"--temp-dir={self.folder / 'ray'}", *args]
-        return Service(f"ray-{name}", self.dashboard, _spawn(cmd, self.env, log), log)
+        return Service(f"ray-{name}", self.dashboard, _spawn(cmd, {**self.env, **self.node_env(name)}, log),
+                       log)
+
+    def worker_endpoints(self) -> list[str]:
+        """URLs of the worker node's own HTTP listeners on 127.0.0.1 that answer `/readyz`: its
+        replicas' direct-ingress ports (KubeRay's serve Service sends part of the traffic there)."""
+        tree = [self.nodes[1].proc.pid, *descendants(self.nodes[1].proc.pid)]
+        found = []
+        for port in sorted(listening_ports(tree)):
+            url = f"http://127.0.0.1:{port}"
+            try:
+                if "status" in httpx.get(f"{url}/readyz", timeout=2).json():
+                    found.append(url)
+            except (httpx.HTTPError, ValueError, TypeError):
+                continue
+        return found
+
+    def kill_worker(self, while_frozen: Callable[[], int]) -> tuple[int, int]:
+        """SIGKILL every process of the worker node at once (a machine's death); returns how many,
+        and what `while_frozen` returned.
+
+        The tree is frozen first (SIGSTOP: nothing forks or writes while it is read and looked at),
+        then killed whole, so no process of that node survives it, whatever process group Ray put
+        it in.
+        """
+        node = self.nodes[1]
+        kill_all([node.proc.pid, *descendants(node.proc.pid)], signal.SIGSTOP)
+        tree = [node.proc.pid, *descendants(node.proc.pid)]
+        kill_all(tree, signal.SIGSTOP)
+        seen = while_frozen()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(node.proc.pid, signal.SIGKILL)
+        kill_all(tree)
+        node.proc.wait(timeout=10)
+        return len(tree), seen
 
     def start(self) -> RayCluster:
         self.nodes.append(self._ray(
@@ -149,6 +207,24 @@ class RayCluster:
             left = descendants(node.proc.pid)
             node.stop(timeout=30)
             kill_all([p for p in left if Path(f"/proc/{p}").exists()])
+
+
+def listening_ports(pids: list[int]) -> set[int]:
+    """TCP ports on 127.0.0.1 that processes `pids` listen on (from /proc; Linux only)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").glob("*") if Path(f"/proc/{pid}").exists() else []:
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    ports = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and inode in inodes and local.startswith("0100007F:"):  # LISTEN on 127.0.0.1
+            ports.add(int(local.split(":")[1], 16))
+    return ports
 
 
 def start_dagster(folder: Path, env: dict[str, str], port: int) -> list[Service]:

@@ -33,6 +33,7 @@ from creditrisk_app.demo.loop import sensor_verdict
 from creditrisk_app.demo.traffic import Traffic
 from creditrisk_app.processes import BIN, REPO, Service, spawn_mlflow_server
 from creditrisk_app.rehearsal import identities
+from creditrisk_app.rehearsal.drill import node_death
 from creditrisk_app.rehearsal.identities import Identities
 from creditrisk_app.rehearsal.parts import PgCluster, RayCluster, start_bigquery_emulator, start_dagster
 from creditrisk_app.rehearsal.steps import Out, Steps, cli, four_eyes
@@ -54,7 +55,9 @@ def serve_config(folder: Path, port: int) -> Path:
     cfg["http_options"]["port"] = port
     cfg["proxy_location"] = "HeadOnly"  # one HTTP entry, as the KubeRay serve Service is
     (app,) = cfg["applications"]
-    app["args"].update(allow_client_time=True, wal_dir=str(folder / "wal"))  # weeks in minutes
+    app["args"]["allow_client_time"] = True  # weeks in minutes
+    # The log's root is each node's mount of the shared volume (CREDITRISK_WAL_DIR, RayCluster)
+    app["args"].pop("wal_dir", None)
     # Every simulated applicant comes from 127.0.0.1: exempt, as a bank's own systems would be; the
     # per-client limit stays on for any other address.
     app["args"]["rate_limit"]["exempt"] = ["127.0.0.1/32"]
@@ -206,8 +209,12 @@ def rehearse(out: Out = print, *, data: str | None = None, keep: bool = False) -
             time.sleep(1)
         steps.check("replicas on both nodes serve the new version", served_versions(url) == {version},
                     f"v{version} on {replica_nodes(ray)}")
+        store = wiring.make_store(get_settings(env))
+        passed, figures = node_death(url, token, START + timedelta(weeks=WEEKS + 1), ray.worker_endpoints(),
+                                     ray.kill_worker, store, ray.node_logs("worker"))
+        steps.check("the worker node killed under load: every answer stored", passed, figures)
         time.sleep(3)  # replicas ship their logs every second
-        stored = wiring.make_store(get_settings(env)).count()
+        stored = store.count(START, START + timedelta(weeks=WEEKS))
         sent = len(traffic.stats.answered)
         steps.check("every answered request is in BigQuery", stored == sent, f"{stored} rows, {sent} answers")
     except Exception as exc:  # noqa: BLE001 - a rehearsal reports a failure, then still stops everything

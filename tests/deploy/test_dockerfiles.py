@@ -27,7 +27,8 @@ class Image:
 
 
 IMAGES = [
-    Image("Dockerfile.serving", ".", ("creditrisk", "serving"), ("serving.app", "serving.entry")),
+    Image("Dockerfile.serving", ".", ("creditrisk", "serving"), ("serving.app", "serving.entry",
+                                                                  "serving.drain")),
     Image("Dockerfile.code-location", ".[k8s]", ("creditrisk", "creditrisk_assets"),
           ("creditrisk_assets.definitions",)),
 ]

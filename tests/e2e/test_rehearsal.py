@@ -14,6 +14,7 @@ STEPS = ("postgres", "bigquery emulator", "mlflow server", "basic-auth", "grants
          "weekly_drift_job", "the sensor's retrain_job", "awaiting approval",
          "the serving user cannot move an alias", "anonymous client cannot read",
          "cannot approve", "approved by", "serve the new version",
+         "the worker node killed under load: every answer stored",
          "every answered request is in BigQuery")
 
 

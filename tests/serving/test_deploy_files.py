@@ -62,13 +62,14 @@ def test_rayservice_points_at_remote_mlflow_bigquery_and_the_token_secret() -> N
     (app,) = yaml.safe_load(service["spec"]["serveConfigV2"])["applications"]
     args = ServiceArgs.model_validate(app["args"])
     assert args.wal_fsync is True
-    for group in cluster["workerGroupSpecs"]:  # replicas run there: their log is on a volume
+    for group in cluster["workerGroupSpecs"]:  # replicas run there: their log is on a shared volume
         spec = group["template"]["spec"]
         (container,) = spec["containers"]
         mounted = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
         volumes = {v["name"]: v for v in spec["volumes"]}
-        (name,) = [n for n, path in mounted.items() if path == args.wal_dir]
-        assert "hostPath" in volumes[name]  # outlives the pod
+        root = {e["name"]: e.get("value") for e in container["env"]}["CREDITRISK_WAL_DIR"]
+        (name,) = [n for n, path in mounted.items() if path == root]
+        assert "persistentVolumeClaim" in volumes[name]  # outlives the pod and its node
     assert account["kind"] == "ServiceAccount"
 
 

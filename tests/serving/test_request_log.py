@@ -54,7 +54,7 @@ def test_a_recorded_row_is_on_disk_before_the_store_and_shipped_once(tmp_path: P
         assert store.count() == 5 and not log.contains(rows[0]["request_id"]) and log.wal.sealed() == []
         await log.record(row(5))
         await log.close()  # the tail is shipped at shutdown, and no folder is left to adopt
-        assert store.count() == 6 and not (tmp_path / "wal" / "r1").exists()
+        assert store.count() == 6 and not (tmp_path / "wal" / "local" / "r1").exists()
 
     asyncio.run(scenario())
 
@@ -208,7 +208,7 @@ def test_a_killed_owner_leaves_segments_that_the_next_one_ships_exactly_once(tmp
         await live.close()
 
     asyncio.run(scenario())
-    assert store.count() == 50 and not (tmp_path / "wal" / "dead-replica").exists()
+    assert store.count() == 50 and not (tmp_path / "wal" / "local" / "dead-replica").exists()
 
 
 def test_a_live_owner_is_never_adopted(tmp_path: Path) -> None:
@@ -235,5 +235,5 @@ def test_the_stopping_service_ships_what_its_replicas_left(tmp_path: Path) -> No
                        wal_dir=str(tmp_path / "wal"))
     assert ship_what_replicas_left(args) == 30
     assert LocalRequestStore(tmp_path / "store").count() == 30
-    assert list((tmp_path / "wal").glob("*/*.jsonl")) == []
+    assert list((tmp_path / "wal").rglob("*.jsonl")) == []
     assert ship_what_replicas_left(args) == 0  # nothing is shipped twice

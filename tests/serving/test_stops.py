@@ -120,7 +120,7 @@ def test_kill_a_replica_then_sigterm_then_restart_on_the_same_port(home: Path, r
     assert "stopping" in out and "stopped" in out and "SIGTERM received" not in out
     assert in_session(proc.pid) == {}, "processes outlived `creditrisk serve` (HAProxy after a reload?)"
     assert LocalRequestStore(home / "requests").count() == answered  # the killed replica's rows too
-    assert list((home / "wal").glob("*/*.jsonl")) == []
+    assert list((home / "wal").rglob("*.jsonl")) == []
 
     again = serve(home, port, registry.tracking_uri)  # the port is free again
     (home / f"sid-{again.pid}").touch()

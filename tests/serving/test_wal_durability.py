@@ -129,7 +129,8 @@ def test_new_owner_folders_and_segments_are_made_durable_once_each(
     seen = synced_folders(monkeypatch)
     wal = SegmentLog(tmp_path / "wal", "r1", fsync=True)
     wal.open()
-    assert seen[-1] == tmp_path / "wal"  # the owner folder's name is in its parent, durably
+    # the node's and the owner's folder names are in their parents, durably
+    assert seen[-2:] == [tmp_path / "wal", tmp_path / "wal" / "local"]
     seen.clear()
     for segment in range(2):
         for i in range(3):
@@ -155,7 +156,7 @@ def test_the_request_log_with_fsync_syncs_the_folder_of_each_new_segment(
         await log.close()
 
     asyncio.run(scenario())
-    assert seen.count(tmp_path / "wal" / "r1") >= 2 and store.count() == 3
+    assert seen.count(tmp_path / "wal" / "local" / "r1") >= 2 and store.count() == 3
 
 
 def test_a_quarantine_file_and_its_folder_are_synced_before_the_segment_can_go(
