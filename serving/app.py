@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -36,17 +35,6 @@ from serving.wal import SegmentLog
 log = logging.getLogger("ray.serve")
 
 
-def age_gauge(node: str) -> Callable[[float], None]:
-    """The Prometheus gauge of the oldest unshipped row's age (Ray exports it with a `ray_` prefix:
-    `ray_creditrisk_request_log_oldest_unshipped_seconds`, the metric deploy's alert rule reads)."""
-    from ray.util.metrics import Gauge
-
-    gauge = Gauge("creditrisk_request_log_oldest_unshipped_seconds", tag_keys=("node",),
-                  description="seconds the oldest row not yet in the request store has waited")
-    gauge.set_default_tags({"node": node})
-    return gauge.set
-
-
 class CreditRiskService:
     """The deployment: builds this replica's `Replica` and serves the routes around it."""
 
@@ -57,6 +45,7 @@ class CreditRiskService:
         predictor = ChampionPredictor(lambda: wiring.make_registry(settings), args.predictor, alerter)
         await asyncio.to_thread(predictor.load_initial)
         replica_id = serve.get_replica_context().replica_id.unique_id
+        metrics = ReplicaMetrics() if args.metrics else None
         fsync = settings.is_production if args.wal_fsync is None else args.wal_fsync
         wal = SegmentLog(args.wal_dir or settings.wal_dir, replica_id, node=settings.node, fsync=fsync)
         logger = InferenceLogger(lambda: wiring.make_store(settings), wal,
@@ -64,11 +53,11 @@ class CreditRiskService:
                                  budget_bytes=args.log_budget_bytes, when_full=args.when_log_full,
                                  backend=wiring.store_backend(settings),
                                  alerter=alerter, stale_after_s=args.log_stale_after_s,
-                                 on_age=age_gauge(settings.node))
+                                 on_age=metrics.log_age if metrics else None)
         limit = resolved(args.rate_limit, production=settings.is_production)
         log.info("replica %s: %s", replica_id, describe(limit, production=settings.is_production))
         self.replica = Replica(args, predictor, logger, os.environ.get(args.outcomes_token_env) or None,
-                               replica_id, limit, ReplicaMetrics() if args.metrics else None)
+                               replica_id, limit, metrics)
         predictor.start()
         logger.start()
 

@@ -7,7 +7,8 @@ counters a `_total` suffix: `creditrisk_decisions` is scraped as `ray_creditrisk
 and the scrape config relabels `ray_creditrisk_(.*)` to `creditrisk_$1` (README, "Metrics and
 alerts"). Ray reports to its agent every `RAY_metrics_report_interval_ms` (10 s by default).
 
-Events (a decision, an outcome) are counted as they happen. Everything else is sampled from the
+Events (a decision, an outcome) are counted as they happen, and the log's shipper sets the oldest
+unshipped row's age on each pass. Everything else is sampled from the
 parts' own figures (`sample`, called from the deployment's `check_health`, so every
 `health_check_period_s`): the parts keep plain totals and know nothing of Ray, and a counter here
 moves by what a total grew since the last sample.
@@ -77,6 +78,10 @@ class ReplicaMetrics:
         self.decisions.inc(1, tags={"decision": decision, "model_version": version})
         self.probability.observe(probability)
 
+    def log_age(self, seconds: float) -> None:
+        """The oldest unshipped row's age, set by the log's shipper on each pass (every second)."""
+        self.gauges["oldest_age"].set(seconds)
+
     def outcomes_recorded(self, n: int) -> None:
         if n > 0:
             self.outcomes.inc(n)
@@ -92,7 +97,6 @@ class ReplicaMetrics:
                 _start_at_zero(self.decisions, {"decision": known, "model_version": str(model["version"])})
         _set_number(self.gauges["backlog_rows"], wal.get("backlog_rows"))
         _set_number(self.gauges["backlog_bytes"], wal.get("backlog_bytes"))
-        _set_number(self.gauges["oldest_age"], wal.get("oldest_unshipped_age_s"))
         _set_number(self.gauges["quarantined"], wal.get("quarantined_rows"))
         for attr, counter in self.totals.items():
             grown = int(totals.get(attr, 0)) - self._seen.get(attr, 0)

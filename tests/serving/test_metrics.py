@@ -69,5 +69,6 @@ def test_gauges_show_the_served_and_audited_version_and_the_log(served) -> None:
     assert total(samples, "ray_creditrisk_served_model_version") == v
     assert total(samples, "ray_creditrisk_audited_champion_version") == v
     for name in ("ray_creditrisk_request_log_backlog_rows", "ray_creditrisk_request_log_backlog_bytes",
+                 "ray_creditrisk_request_log_oldest_unshipped_age_seconds",
                  "ray_creditrisk_request_log_quarantined_rows"):
         assert any(n == name for n, _ in samples), f"{name} missing"
