@@ -17,14 +17,14 @@ $(STAMP): pyproject.toml constraints.txt
 	rm -f $(VENV)/.installed-*; touch $@
 
 # What `creditrisk rehearse` starts besides the project venv: the BigQuery emulator (its own venv)
-# and Debian's PostgreSQL (creditrisk_app/rehearsal/parts.py).
+# Debian's PostgreSQL (creditrisk_app/rehearsal/parts.py), Prometheus and its pushgateway.
 rehearse-setup: setup
 	bash tests/bqemu/setup.sh
 	bash tests/postgres/setup.sh
+	bash tests/prometheus/setup.sh
 
 test-setup: rehearse-setup
 	bash tests/serving/setup_browser.sh
-	bash tests/prometheus/setup.sh
 
 run: setup
 	$(BIN)/creditrisk demo $(if $(DATA),--data $(DATA),) $(ARGS)

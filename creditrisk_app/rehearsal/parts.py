@@ -111,6 +111,7 @@ class RayCluster:
         self.gcs_port, self.dashboard_port = free_port(), free_port()
         self.address = f"{HEAD_IP}:{self.gcs_port}"
         self.dashboard = f"http://127.0.0.1:{self.dashboard_port}"
+        self.metrics_ports = {"head": free_port(), "worker": free_port()}  # each node's metrics agent
         self.nodes: list[Service] = []
 
     @property
@@ -120,7 +121,13 @@ class RayCluster:
     def node_env(self, name: str) -> dict[str, str]:
         """What differs between the nodes: each its own home and name, one shared log root."""
         return {"CREDITRISK_NODE": name, "CREDITRISK_HOME": str(self.folder / f"node-{name}"),
-                "CREDITRISK_WAL_DIR": str(self.wal_root)}
+                "CREDITRISK_WAL_DIR": str(self.wal_root),
+                # Ray reports its metrics every 10 s by default; 2 s lets a check see a count settle
+                "RAY_metrics_report_interval_ms": "2000"}
+
+    def metrics_targets(self) -> list[str]:
+        """Each node's metrics agent, where Prometheus scrapes that node's replicas."""
+        return [f"{HEAD_IP}:{self.metrics_ports['head']}", f"{WORKER_IP}:{self.metrics_ports['worker']}"]
 
     def node_logs(self, name: str) -> list[Path]:
         """Where node `name`'s replicas keep their logs: its folder under the shared root (and its
@@ -172,12 +179,14 @@ class RayCluster:
             "head", "--head", f"--node-ip-address={HEAD_IP}", f"--port={self.gcs_port}",
             "--include-dashboard=true", "--dashboard-host=127.0.0.1",
             f"--dashboard-port={self.dashboard_port}",
-            f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}"))
+            f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
+            f"--metrics-export-port={self.metrics_ports['head']}"))
         self.nodes[0].ready_path = "/api/version"
         self.nodes[0].wait_ready(120)
         self.nodes.append(self._ray(
             "worker", f"--address={self.address}", f"--node-ip-address={WORKER_IP}",
-            f"--dashboard-agent-listen-port={free_port()}"))
+            f"--dashboard-agent-listen-port={free_port()}",
+            f"--metrics-export-port={self.metrics_ports['worker']}"))
         deadline = time.monotonic() + 120
         while len(self.alive_nodes()) < 2:
             if time.monotonic() > deadline or self.nodes[1].proc.poll() is not None:

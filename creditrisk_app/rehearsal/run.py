@@ -28,11 +28,12 @@ from typing import Any
 import httpx
 import yaml  # type: ignore[import-untyped]
 
+from creditrisk_app import observability
 from creditrisk_app.demo.dagster_api import DagsterAPI
 from creditrisk_app.demo.loop import sensor_verdict
 from creditrisk_app.demo.traffic import Traffic
 from creditrisk_app.processes import BIN, REPO, Service, spawn_mlflow_server
-from creditrisk_app.rehearsal import identities
+from creditrisk_app.rehearsal import identities, observe
 from creditrisk_app.rehearsal.drill import node_death
 from creditrisk_app.rehearsal.identities import Identities
 from creditrisk_app.rehearsal.parts import PgCluster, RayCluster, start_bigquery_emulator, start_dagster
@@ -104,7 +105,7 @@ def _env(folder: Path, pg: PgCluster, bq: Service, mlflow: Service, token: str,
             "DAGSTER_PG_DB": "dagster", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 
 
-def _week(i: int, api: DagsterAPI, traffic: Traffic, url: str, env: dict[str, str], steps: Steps,
+def _week(i: int, api: DagsterAPI, traffic: Traffic, prometheus: str, steps: Steps,
           drift_start: datetime) -> dict[str, Any]:
     """One simulated week as production runs it; returns what the champion_model decided (or {})."""
     from creditrisk.applicants.synth import generate
@@ -121,6 +122,9 @@ def _week(i: int, api: DagsterAPI, traffic: Traffic, url: str, env: dict[str, st
     md = api.metadata("drift_report", key) or {}
     steps.check(f"week {key}: {len(answered)} requests over HTTP, weekly_drift_job", status == "SUCCESS",
                 f"{status}, dataset_drift={md.get('dataset_drift')}")
+    drifted = bool(md.get("dataset_drift"))
+    steps.check(f"week {key}: Prometheus's CreditriskDrift {'fires' if drifted else 'is quiet'}",
+                *observe.drift_alert(prometheus, w.label, drifted))
     decision: dict[str, Any] = {}
     runs, skipped = sensor_verdict(api, w.label, key, 180)
     if skipped:
@@ -161,7 +165,13 @@ def rehearse(out: Out = print, *, data: str | None = None, keep: bool = False) -
         steps.check("mlflow server, Postgres backend, proxied artifacts, basic-auth", True, mlflow.url)
         steps.check("mlflow users, the model and its grants (by the admin)", True,
                     identities.provision(mlflow.url, ids))
-        env = _env(folder, pg, bq, mlflow, token, data)
+        if not observability.installed():
+            steps.check("prometheus and its pushgateway installed", False, observability.INSTALL_HINT)
+            return False
+        gateway = observability.spawn_pushgateway(free_port(), folder / "pushgateway.log")
+        stops.append(gateway.stop)
+        gateway.wait_ready(30)
+        env = {**_env(folder, pg, bq, mlflow, token, data), "CREDITRISK_PUSHGATEWAY": gateway.url}
         ok, line = cli({**env, **ids.reviewers[0].env()}, "bootstrap", *(["--data", data] if data else []))
         if not steps.check(f"bootstrap by {ids.reviewers[0].name}: champion v1 in the remote registry",
                            ok, line):
@@ -175,6 +185,12 @@ def rehearse(out: Out = print, *, data: str | None = None, keep: bool = False) -
         ray.start()
         steps.check("ray cluster, token auth (stands for KubeRay)", len(ray.alive_nodes()) == 2,
                     f"nodes {sorted(ray.alive_nodes())}, dashboard {ray.dashboard}")
+        prometheus = observability.spawn_prometheus(folder / "prometheus", free_port(), ray.metrics_targets(),
+                                                    gateway.url)
+        stops.append(prometheus.stop)
+        prometheus.wait_ready(60)
+        steps.check("prometheus scraping both Ray nodes and the pushgateway (Debian's)", True,
+                    f"{prometheus.url}, targets {ray.metrics_targets()}")
         deployed = ray.run(str(BIN / "serve"), "deploy", str(serve_config(folder, port)), "--address",
                            ray.dashboard)
         if not steps.check("serve deploy deploy/serve_config.yaml", deployed.returncode == 0,
@@ -195,7 +211,7 @@ def rehearse(out: Out = print, *, data: str | None = None, keep: bool = False) -
         api, traffic = DagsterAPI(dagster[0].url), Traffic(url, token, seed=42)
         drift_start, decision = START + timedelta(weeks=DRIFT_WEEK - 1), {}
         for i in range(WEEKS):
-            decision = _week(i, api, traffic, url, env, steps, drift_start) or decision
+            decision = _week(i, api, traffic, prometheus.url, steps, drift_start) or decision
         steps.check("promotion decision in the remote registry: awaiting approval",
                     bool(decision.get("awaiting_approval")), str(decision.get("reason"))[:160])
         waiting = str(decision.get("challenger_version", ""))
@@ -209,6 +225,13 @@ def rehearse(out: Out = print, *, data: str | None = None, keep: bool = False) -
             time.sleep(1)
         steps.check("replicas on both nodes serve the new version", served_versions(url) == {version},
                     f"v{version} on {replica_nodes(ray)}")
+        steps.check("Prometheus: every replica's served-version gauge moved to it",
+                    *observe.served_version(prometheus.url, version))
+        # Before the drill: a killed node's series vanish with it.
+        steps.check("Prometheus: the replicas' decision counters sum to the requests answered",
+                    *observe.decisions_counted(prometheus.url, len(traffic.stats.answered)))
+        steps.check("Prometheus: every query of the Grafana dashboard returns data",
+                    *observe.dead_panels(prometheus.url))
         store = wiring.make_store(get_settings(env))
         passed, figures = node_death(url, token, START + timedelta(weeks=WEEKS + 1), ray.worker_endpoints(),
                                      ray.kill_worker, store, ray.node_logs("worker"))

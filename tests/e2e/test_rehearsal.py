@@ -15,7 +15,9 @@ STEPS = ("postgres", "bigquery emulator", "mlflow server", "basic-auth", "grants
          "the serving user cannot move an alias", "anonymous client cannot read",
          "cannot approve", "approved by", "serve the new version",
          "the worker node killed under load: every answer stored",
-         "every answered request is in BigQuery")
+         "every answered request is in BigQuery", "prometheus scraping both Ray nodes",
+         "CreditriskDrift fires", "CreditriskDrift is quiet", "served-version gauge moved",
+         "decision counters sum to the requests answered", "Grafana dashboard returns data")
 
 
 def leftovers() -> list[str]:
