@@ -87,7 +87,7 @@ class ServiceArgs(BaseModel):
     health_check_period_s: float = Field(default=5.0, gt=0,
                                          description="also the cadence of the exported gauges")
     metrics: bool = Field(default=True, description="export the replica's Prometheus series through Ray "
-                          "(serving.metrics); off only to measure what they cost (bench/metrics_bench.py)")
+                          "(serving.metrics); off only to measure their cost (bench/toggle_bench.py)")
     # Inference log: a write-ahead log on the replica's disk, shipped to the request store
     flush_interval_s: float = Field(default=1.0, gt=0, le=60,
                                     description="how often logged rows are shipped to the store")

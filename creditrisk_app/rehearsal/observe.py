@@ -36,14 +36,16 @@ def decisions_counted(prometheus: str, sent: int) -> tuple[bool, str]:
     return _until(probe)
 
 
-def served_version(prometheus: str, version: str) -> tuple[bool, str]:
-    """Every replica's served-version gauge shows `version` (and the audited champion agrees)."""
+def served_version(prometheus: str, version: str, replicas: int) -> tuple[bool, str]:
+    """Each of the `replicas` replicas' served-version gauge shows `version`, as does the audited champion."""
     def probe() -> tuple[bool, str]:
         served = {r["metric"].get("replica", "?"): r["value"][1]
                   for r in query(prometheus, "creditrisk_served_model_version")}
         audited = {r["value"][1] for r in query(prometheus, "creditrisk_audited_champion_version")}
-        ok = bool(served) and set(served.values()) == {version} and audited == {version}
-        return ok, f"served {sorted(served.values())} on {len(served)} replica(s), audited {sorted(audited)}"
+        up = {r["metric"].get("instance", "?"): r["value"][1] for r in query(prometheus, 'up{job="ray"}')}
+        ok = len(served) == replicas and set(served.values()) == {version} and audited == {version}
+        return ok, (f"served {sorted(served.values())} on {len(served)} of {replicas} replicas, audited "
+                    f"{sorted(audited)}; scraped agents up: {up}")
     return _until(probe)
 
 

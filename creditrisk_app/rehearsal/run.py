@@ -226,7 +226,7 @@ def rehearse(out: Out = print, *, data: str | None = None, keep: bool = False) -
         steps.check("replicas on both nodes serve the new version", served_versions(url) == {version},
                     f"v{version} on {replica_nodes(ray)}")
         steps.check("Prometheus: every replica's served-version gauge moved to it",
-                    *observe.served_version(prometheus.url, version))
+                    *observe.served_version(prometheus.url, version, len(replica_nodes(ray))))
         # Before the drill: a killed node's series vanish with it.
         steps.check("Prometheus: the replicas' decision counters sum to the requests answered",
                     *observe.decisions_counted(prometheus.url, len(traffic.stats.answered)))
