@@ -1,0 +1,114 @@
+"""/predict speed of two commits of this repository, alternating, with and without fsync, one run.
+
+Usage: python bench/commits_bench.py --old REV --new REV [--rounds 3] [--requests-c1 2000]
+       [--requests-c32 8000]
+Each commit is checked out into a temporary git worktree; its service (one replica, fast path, a
+local WAL with fsync off, then on) runs in a child process that imports that worktree's code first
+(PYTHONPATH), with this venv's packages. Rounds alternate old and new so a drift of the machine's
+load hits both alike; wrk (serve_bench.py's closed loop) measures c=1 p50 and c=32 throughput.
+Prints every run, the medians per commit and fsync mode, and issue 19's floor: the new commit within
+10% of the old on both figures. Needs Debian's `wrk`. Not part of CI.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve_bench import REPO, WRK_LUA, make_registry, measure  # noqa: E402 - a sibling script
+
+MAX_CHANGE = 0.10  # issue 19: p50 and throughput within 10% of the previous commit's
+SERVE = """
+import sys
+from serving.config import ServiceArgs
+from serving.runtime import LocalService
+args = ServiceArgs.model_validate_json(sys.argv[1])
+service = LocalService(args, int(sys.argv[2])).start()
+print("ready", flush=True)
+sys.stdin.read()  # until the bench closes it
+service.stop()
+"""
+
+
+def serve(tree: Path, args_json: str, port: int) -> subprocess.Popen[str]:
+    """A service of `tree`'s code, answering once this returns; stopped by closing its stdin."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, args_json, str(port)], cwd=tree, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        raise RuntimeError(f"the service of {tree} did not start")
+    return proc
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--old", required=True)
+    ap.add_argument("--new", required=True)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--requests-c1", type=int, default=2000)
+    ap.add_argument("--requests-c32", type=int, default=8000)
+    a = ap.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("commits_bench: needs the wrk load generator: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from serving.config import ServiceArgs
+    from serving.runtime import free_port
+
+    run = Path(tempfile.mkdtemp(prefix="commits-bench-"))
+    trees = {rev: run / f"tree-{i}" for i, rev in enumerate((a.old, a.new))}
+    for rev, tree in trees.items():
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), rev], cwd=REPO, check=True)
+    lua, bodies = run / "bench.lua", run / "bodies.jsonl"
+    lua.write_text(WRK_LUA)
+    uri, sample = make_registry(run)
+    bodies.write_text("\n".join(sample) + "\n")
+    print(f"load avg {os.getloadavg()[0]:.2f}; old {a.old}, new {a.new}; {a.rounds} rounds", flush=True)
+    figures: dict[tuple[str, bool], dict[str, list[float]]] = {}
+    try:
+        for i in range(a.rounds):
+            for fsync in (False, True):
+                for rev, tree in trees.items():
+                    name = f"{'new' if rev == a.new else 'old'}{'+fsync' if fsync else ''}-{i}"
+                    args = ServiceArgs(mlflow_uri=uri, store_dir=str(run / f"store-{name}"),
+                                       wal_dir=str(run / f"wal-{name}"), wal_fsync=fsync, max_replicas=1)
+                    port = free_port()
+                    proc = serve(tree, args.model_dump_json(exclude_unset=True), port)  # what both know
+                    try:
+                        r = measure(name, f"http://127.0.0.1:{port}", lua, bodies, a.requests_c1,
+                                    a.requests_c32)
+                    finally:
+                        assert proc.stdin is not None
+                        proc.stdin.close()
+                        proc.wait(timeout=120)
+                    got = figures.setdefault((rev, fsync), {"p50": [], "rps": []})
+                    got["p50"].append(r["c1"]["p50"])
+                    got["rps"].append(r["c32"]["rps"])
+    finally:
+        for tree in trees.values():
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, check=False)
+        shutil.rmtree(run, ignore_errors=True)
+    ok = True
+    for fsync in (False, True):
+        old, new = figures[(a.old, fsync)], figures[(a.new, fsync)]
+        p50 = [statistics.median(old["p50"]), statistics.median(new["p50"])]
+        rps = [statistics.median(old["rps"]), statistics.median(new["rps"])]
+        passed = p50[1] <= p50[0] * (1 + MAX_CHANGE) and rps[1] >= rps[0] * (1 - MAX_CHANGE)
+        ok = ok and passed
+        mode = "fsync" if fsync else "no fsync"
+        print(f"{mode:<8} medians: c1 p50 old {p50[0]:.3f} ms, new {p50[1]:.3f} ms "
+              f"({p50[1] / p50[0] - 1:+.1%}); c32 old {rps[0]:.0f} req/s, new {rps[1]:.0f} req/s "
+              f"({rps[1] / rps[0] - 1:+.1%}); floor 10%: {'pass' if passed else 'FAIL'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
