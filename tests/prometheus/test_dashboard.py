@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import yaml  # type: ignore[import-untyped]
-from test_rules import README, promtool
+from promtool import README, promtool
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "creditrisk.json"
 

@@ -2,21 +2,10 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
-
-RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("no promtool: run `bash tests/prometheus/setup.sh` (make test does)", pytrace=False)
-    return path
+from promtool import README, RULES, promtool
 
 
 @pytest.mark.parametrize("tests", sorted(p.name for p in RULES.glob("*.test.yml")))

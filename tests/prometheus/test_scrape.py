@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import yaml  # type: ignore[import-untyped]
-from test_rules import RULES, promtool
+from promtool import RULES, promtool
 
 from creditrisk_app.observability import prometheus_config
 
