@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from serving.api_models import PREDICT_EXAMPLES
 
+DECISIONS = "ray_creditrisk_decisions_total"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 # Labels Ray adds that vary per process or session; the rest (ours, replica, deployment) identify a series.
 NOISE = {"Component", "NodeAddress", "SessionName", "Version", "WorkerId", "otel_scope_name",
@@ -39,9 +40,23 @@ def until(url: str, done: Callable[[Samples], bool], timeout_s: float = 20.0) ->
         time.sleep(0.25)
 
 
+def settled(url: str, timeout_s: float = 20.0) -> Samples:
+    """A scrape once earlier tests' decisions are all reported: the same counts 1 s (two of Ray's
+    report intervals here) apart, and the gauges there."""
+    deadline, last = time.monotonic() + timeout_s, scrape(url)
+    while True:
+        time.sleep(1.0)
+        now = scrape(url)
+        counts = [{k: v for k, v in x.items() if k[0] == DECISIONS} for x in (last, now)]
+        gauges = "ray_creditrisk_served_model_version" in {n for n, _ in now}
+        if (counts[0] == counts[1] and gauges) or time.monotonic() > deadline:
+            return now
+        last = now
+
+
 def test_each_decision_is_counted_once_by_outcome_and_version(served, client: httpx.Client) -> None:
     v = served.champion_version
-    before = until(served.metrics_url, lambda s: ("ray_creditrisk_served_model_version" in {n for n, _ in s}))
+    before = settled(served.metrics_url)
     # Counters and gauges exist before their first event (an alert on absent() or rate() needs them).
     for name in ("ray_creditrisk_store_shipment_failures_total", "ray_creditrisk_model_reloads_total",
                  "ray_creditrisk_model_load_refusals_total", "ray_creditrisk_outcomes_recorded_total",
