@@ -17,11 +17,10 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_bench import REPO, WRK_LUA, make_registry, measure  # noqa: E402 - a sibling script
+from serve_bench import REPO, measure, needs_wrk, wrk_inputs  # noqa: E402 - a sibling script
 
 MAX_CHANGE = 0.10  # issue 19: p50 and throughput within 10% of the previous commit's
 SERVE = """
@@ -56,21 +55,16 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--requests-c1", type=int, default=2000)
     ap.add_argument("--requests-c32", type=int, default=8000)
     a = ap.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("commits_bench: needs the wrk load generator: apt-get install -y wrk", file=sys.stderr)
+    if needs_wrk("commits_bench"):
         return 2
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from serving.config import ServiceArgs
     from serving.runtime import free_port
 
-    run = Path(tempfile.mkdtemp(prefix="commits-bench-"))
+    run, lua, bodies, uri, _ = wrk_inputs("commits-bench-")
     trees = {rev: run / f"tree-{i}" for i, rev in enumerate((a.old, a.new))}
     for rev, tree in trees.items():
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), rev], cwd=REPO, check=True)
-    lua, bodies = run / "bench.lua", run / "bodies.jsonl"
-    lua.write_text(WRK_LUA)
-    uri, sample = make_registry(run)
-    bodies.write_text("\n".join(sample) + "\n")
     print(f"load avg {os.getloadavg()[0]:.2f}; old {a.old}, new {a.new}; {a.rounds} rounds", flush=True)
     figures: dict[tuple[str, bool], dict[str, list[float]]] = {}
     try:

@@ -16,11 +16,10 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_bench import WRK_LUA, make_registry, measure  # noqa: E402
+from serve_bench import measure, needs_wrk, wrk_inputs  # noqa: E402
 
 ON = {"enabled": True, "requests_per_minute": 10_000_000, "burst": 1_000_000}
 
@@ -56,18 +55,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--requests-c32", type=int, default=15000)
     a = ap.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    if shutil.which("wrk") is None:
-        print("limits_bench: needs the wrk load generator: apt-get install -y wrk", file=sys.stderr)
+    if needs_wrk("limits_bench"):
         return 2
     from serving.config import ServiceArgs
     from serving.runtime import LocalService, free_port, wait_ready
 
-    run = Path(tempfile.mkdtemp(prefix="limits-bench-"))
-    lua, bodies = run / "bench.lua", run / "bodies.jsonl"
-    lua.write_text(WRK_LUA)
-    uri, sample = make_registry(run)
-    bodies.write_text("\n".join(sample) + "\n")
-    print(f"load avg {os.getloadavg()[0]:.2f}; {len(sample)} applicant bodies", flush=True)
+    run, lua, bodies, uri, n_bodies = wrk_inputs("limits-bench-")
+    print(f"load avg {os.getloadavg()[0]:.2f}; {n_bodies} applicant bodies", flush=True)
     port = free_port()
     serve_bench = Path(__file__).resolve().parent / "serve_bench.py"
     proc = subprocess.Popen([sys.executable, str(serve_bench), "--baseline-server", str(port),

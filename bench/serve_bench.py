@@ -85,6 +85,25 @@ def make_registry(run: Path) -> tuple[str, list[str]]:
     return uri, [json.dumps({k: (int(v) if k == "person_age" else v) for k, v in r.items()}) for r in sample]
 
 
+def needs_wrk(bench: str) -> bool:
+    """True (and says how to install it) when Debian's wrk load generator is missing."""
+    if shutil.which("wrk") is None:
+        print(f"{bench}: needs the wrk load generator: apt-get install -y wrk", file=sys.stderr)
+        return True
+    return False
+
+
+def wrk_inputs(prefix: str) -> tuple[Path, Path, Path, str, int]:
+    """A temp folder with wrk's script, request bodies and a registry holding a champion trained on
+    the base data: (folder, script, bodies, registry URI, number of bodies)."""
+    run = Path(tempfile.mkdtemp(prefix=prefix))
+    lua, bodies = run / "bench.lua", run / "bodies.jsonl"
+    lua.write_text(WRK_LUA)
+    uri, sample = make_registry(run)
+    bodies.write_text("\n".join(sample) + "\n")
+    return run, lua, bodies, uri, len(sample)
+
+
 def baseline_server(port: int, uri: str) -> None:
     """The baseline: one uvicorn process, FastAPI, the same model, validation and reasons, no Ray."""
     import uvicorn
@@ -151,8 +170,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--mlflow-uri", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    if shutil.which("wrk") is None:
-        print("serve_bench: needs the wrk load generator: apt-get install -y wrk", file=sys.stderr)
+    if needs_wrk("serve_bench"):
         return 2
     if a.baseline_server:
         baseline_server(a.baseline_server, a.mlflow_uri)
@@ -160,12 +178,8 @@ def main(argv: list[str]) -> int:
     from serving.config import ServiceArgs
     from serving.runtime import FAST_PATH_ENV, LocalService, free_port, wait_ready
 
-    run = Path(tempfile.mkdtemp(prefix="serve-bench-"))
-    lua, bodies = run / "bench.lua", run / "bodies.jsonl"
-    lua.write_text(WRK_LUA)
-    uri, sample = make_registry(run)
-    bodies.write_text("\n".join(sample) + "\n")
-    print(f"load avg {os.getloadavg()[0]:.2f}; {len(sample)} applicant bodies; wrk closed loop, 1 thread",
+    run, lua, bodies, uri, n_bodies = wrk_inputs("serve-bench-")
+    print(f"load avg {os.getloadavg()[0]:.2f}; {n_bodies} applicant bodies; wrk closed loop, 1 thread",
           flush=True)
 
     port = free_port()

@@ -16,11 +16,10 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_bench import WRK_LUA, make_registry, measure  # noqa: E402 - a sibling script, not a package
+from serve_bench import measure, needs_wrk, wrk_inputs  # noqa: E402 - a sibling script, not a package
 
 MAX_THROUGHPUT_LOSS = 0.05  # issues 20 and 22: at most 5% of c=32 throughput
 # c=1 p50 added: issue 20 allows metrics 0.1 ms; issue 22 allows the limit 5% (of ~1-2 ms here)
@@ -36,18 +35,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--requests-c1", type=int, default=2000)
     ap.add_argument("--requests-c32", type=int, default=8000)
     a = ap.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("toggle_bench: needs the wrk load generator: apt-get install -y wrk", file=sys.stderr)
+    if needs_wrk("toggle_bench"):
         return 2
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from serving.config import ServiceArgs
     from serving.runtime import LocalService, free_port, wait_ready
 
-    run = Path(tempfile.mkdtemp(prefix="metrics-bench-"))
-    lua, bodies = run / "bench.lua", run / "bodies.jsonl"
-    lua.write_text(WRK_LUA)
-    uri, sample = make_registry(run)
-    bodies.write_text("\n".join(sample) + "\n")
+    run, lua, bodies, uri, n_bodies = wrk_inputs("toggle-bench-")
     print(f"load avg {os.getloadavg()[0]:.2f}; {a.rounds} rounds of {a.toggle} off, then on", flush=True)
     p50: dict[bool, list[float]] = {False: [], True: []}
     rps: dict[bool, list[float]] = {False: [], True: []}
