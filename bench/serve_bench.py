@@ -13,11 +13,13 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from creditrisk.applicants.schema import (
     Applicant,  # module level: FastAPI resolves the baseline's annotations here
@@ -58,8 +60,13 @@ def wrk(url: str, lua: Path, bodies: Path, conns: int, requests: int, duration_s
     return r
 
 
-def measure(name: str, base: str, lua: Path, bodies: Path, n1: int, n32: int) -> dict[str, dict]:
+SETTLE_S = 5.0  # after a start Ray's agents finish their own start-up on these 2 cores; let them
+
+
+def measure(name: str, base: str, lua: Path, bodies: Path, n1: int, n32: int,
+            settle_s: float = 0.0) -> dict[str, dict]:
     url = f"{base}/predict"
+    time.sleep(settle_s)
     res = {"warm-up": wrk(url, lua, bodies, 8, 500)}  # connections, batch queue, allocator
     res.update({"c1": wrk(url, lua, bodies, 1, n1), "c32": wrk(url, lua, bodies, 32, n32)})
     for key, r in list(res.items())[1:]:
@@ -83,6 +90,18 @@ def make_registry(run: Path) -> tuple[str, list[str]]:
     changes.bootstrap(version, actor="bench", reason="serve bench", forced=False)
     sample = clean[FEATURES].dropna().sample(400, random_state=0).to_dict("records")
     return uri, [json.dumps({k: (int(v) if k == "person_age" else v) for k, v in r.items()}) for r in sample]
+
+
+def in_turn(i: int, pair: tuple[Any, Any]) -> tuple[Any, Any]:
+    """Round `i`'s order of an A/B pair: AB, BA, AB, ..., so a drift of the machine's load within
+    a round does not always favour the side that runs first."""
+    return pair if i % 2 == 0 else (pair[1], pair[0])
+
+
+def paired_change(a: list[float], b: list[float]) -> float:
+    """Median over rounds of b/a - 1: each round's two runs share the machine's state of the moment,
+    so this is steadier than comparing the two sides' medians when the machine drifts."""
+    return statistics.median(y / x - 1 for x, y in zip(a, b, strict=True))
 
 
 def needs_wrk(bench: str) -> bool:

@@ -53,7 +53,7 @@ class CreditRiskService:
                                  budget_bytes=args.log_budget_bytes, when_full=args.when_log_full,
                                  backend=wiring.store_backend(settings),
                                  alerter=alerter, stale_after_s=args.log_stale_after_s,
-                                 on_age=metrics.log_age if metrics else None)
+                                 on_age=metrics.shipper_pass if metrics else None)
         limit = resolved(args.rate_limit, production=settings.is_production)
         log.info("replica %s: %s", replica_id, describe(limit, production=settings.is_production))
         self.replica = Replica(args, predictor, logger, os.environ.get(args.outcomes_token_env) or None,

@@ -10,7 +10,9 @@ ingress controller's limit (deploy/k8s/ingress.yaml) is the boundary a client me
 is bounded: a bucket idle until full again is dropped (a new one starts full, so nothing is lost),
 and beyond `max_clients` at once the least recently seen go first, so a flood from many addresses
 costs at most `max_clients` entries (~230 bytes each: 12 MB at the default 50,000) while a client
-that keeps asking stays known; parsed addresses are cached, at most 8,192 of them (~2 MB).
+that keeps asking stays known. What an address is (its bucket, trusted proxy or not, exempt or not)
+is worked out once and cached, at most 8,192 addresses per replica (~2 MB): parsing and network
+tests are most of the check's cost, and peers (our proxies) and clients repeat.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -34,6 +37,16 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 LIMITED_PATHS = frozenset({"/predict"})  # the one anonymous route that scores and logs a decision
 UNKNOWN, UNPARSEABLE = "unknown", "unparseable"
 IPV6_BLOCK = 64
+CACHED_ADDRESSES = 8192
+
+
+class Peer(NamedTuple):
+    """What the limit needs to know of one address, worked out once."""
+
+    address: str
+    key: str  # the bucket it counts against
+    trusted: bool  # one of our proxies: its X-Forwarded-For is believed
+    exempt: bool  # never limited
 
 
 class TokenBuckets:
@@ -71,7 +84,7 @@ def networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
 
 
-@functools.lru_cache(maxsize=8192)  # parsing is most of the check's cost; proxies and clients repeat
+@functools.lru_cache(maxsize=CACHED_ADDRESSES)
 def _address(text: str) -> Address | None:
     """An address from a peer or a forwarded entry (bare, "v4:port" or "[v6]:port"); None if not one."""
     text = text.strip()
@@ -90,24 +103,35 @@ def _within(address: Address, nets: tuple[Network, ...]) -> bool:
     return any(address in net for net in nets)
 
 
-def _client(scope: Scope, trusted: tuple[Network, ...]) -> Address | str:
-    """The client's parsed address, or UNKNOWN / UNPARSEABLE (see `client_address`)."""
-    peer = scope.get("client")
-    address = _address(str(peer[0])) if peer else None
-    if address is None:
+def walk(scope: Scope, peer: Callable[[str], Peer | None]) -> Peer | str:
+    """The client: the connection's peer, or behind trusted proxies the last address in
+    `X-Forwarded-For` they did not add (read from the right); UNKNOWN / UNPARSEABLE when there is none."""
+    client = scope.get("client")
+    found = peer(str(client[0])) if client else None
+    if found is None:
         return UNKNOWN
-    hops = [hop for name, value in scope.get("headers", ()) if name == b"x-forwarded-for"
-            for hop in value.decode("latin-1").split(",")]  # one header line per proxy, or one joined
-    while _within(address, trusted) and hops:
-        address = _address(hops.pop())
-        if address is None:
-            return UNPARSEABLE  # a trusted proxy writes addresses: this came from the client's side
-    return address
+    if found.trusted:  # only then are the headers read: a direct client's claims are never looked at
+        hops = [hop for name, value in scope.get("headers", ()) if name == b"x-forwarded-for"
+                for hop in value.decode("latin-1").split(",")]  # one header line per proxy, or one joined
+        while found.trusted and hops:
+            found = peer(hops.pop())
+            if found is None:
+                return UNPARSEABLE  # a trusted proxy writes addresses: this came from the client's side
+    return found
+
+
+def classify(text: str, trusted: tuple[Network, ...], exempt: tuple[Network, ...] = ()) -> Peer | None:
+    """What `text` is to a limit with these networks, or None when it is not an address."""
+    address = _address(text)
+    if address is None:
+        return None
+    return Peer(str(address), _key(address), _within(address, trusted), _within(address, exempt))
 
 
 def client_address(scope: Scope, trusted: tuple[Network, ...]) -> str:
     """The client's address: the peer, or behind trusted proxies the last address they did not add."""
-    return str(_client(scope, trusted))
+    found = walk(scope, lambda text: classify(text, trusted))
+    return found if isinstance(found, str) else found.address
 
 
 def _key(address: Address | str) -> str:
@@ -155,17 +179,19 @@ class ClientRateLimit:
         self.app, self.limit, self.paths, self.clock = app, limit, paths, clock
         self.buckets = TokenBuckets(limit.requests_per_minute, limit.burst, limit.max_clients)
         self.trusted, self.exempt = networks(limit.trusted_proxies), networks(limit.exempt)
+        self._peer = functools.lru_cache(maxsize=CACHED_ADDRESSES)(
+            functools.partial(classify, trusted=self.trusted, exempt=self.exempt))
         self._warned = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self.limit.enabled or scope["type"] != "http" or _route_path(scope) not in self.paths:
             await self.app(scope, receive, send)
             return
-        address = _client(scope, self.trusted)
-        if not isinstance(address, str) and _within(address, self.exempt):
+        who = walk(scope, self._peer)
+        if not isinstance(who, str) and who.exempt:
             await self.app(scope, receive, send)
             return
-        wait = self.buckets.take(_key(address), self.clock())
+        wait = self.buckets.take(who if isinstance(who, str) else who.key, self.clock())
         if self.buckets.evicted_early and not self._warned:
             self._warned = True
             log.warning("rate limit: more than %d clients at once; the least recently seen restart with a "

@@ -7,14 +7,18 @@ counters a `_total` suffix: `creditrisk_decisions` is scraped as `ray_creditrisk
 and the scrape config relabels `ray_creditrisk_(.*)` to `creditrisk_$1` (README, "Metrics and
 alerts"). Ray reports to its agent every `RAY_metrics_report_interval_ms` (10 s by default).
 
-Events (a decision, an outcome) are counted as they happen, and the log's shipper sets the oldest
-unshipped row's age on each pass. Everything else is sampled from the
-parts' own figures (`sample`, called from the deployment's `check_health`, so every
-`health_check_period_s`): the parts keep plain totals and know nothing of Ray, and a counter here
-moves by what a total grew since the last sample.
+A decision is counted in plain Python on the request path and handed to Ray on the log shipper's
+once-a-second pass (`shipper_pass`, which also sets the oldest unshipped row's age) and at each
+sample: Ray's record call checks and merges tags on every call, which would otherwise be paid per
+request, while Ray exports only every report interval anyway. Outcomes are counted as they are
+stored. Everything else is sampled from the parts' own figures (`sample`, called from the
+deployment's `check_health`, so every `health_check_period_s`): the parts keep plain totals and know
+nothing of Ray, and a counter here moves by what a total grew since the last sample.
 """
 from __future__ import annotations
 
+import threading
+from collections import Counter as Tally
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -66,21 +70,42 @@ class ReplicaMetrics:
         }
         self._seen: dict[str, int] = {}
         self._versions: set[str] = set()
+        # Decisions not yet handed to Ray; the lock because Serve may run check_health off the loop.
+        self._lock = threading.Lock()
+        self._pending: Tally[tuple[str, str]] = Tally()
+        self._pending_pd: list[float] = []
         for counter in (self.outcomes, *self.totals.values()):
             _start_at_zero(counter, {})
 
     def decided(self, decision: str, version: str, probability: float) -> None:
-        """One answered, logged decision."""
-        if version not in self._versions:  # a version's series exist at 0 for both decisions
+        """One answered, logged decision (exported at the next `flush`)."""
+        with self._lock:
+            self._pending[(decision, version)] += 1
+            self._pending_pd.append(probability)
+
+    def flush(self) -> int:
+        """Hand the decisions counted since the last flush to Ray; returns how many."""
+        with self._lock:
+            pending, self._pending = self._pending, Tally()
+            observed, self._pending_pd = self._pending_pd, []
+        for (decision, version), n in pending.items():
+            self._known_version(version)
+            self.decisions.inc(n, tags={"decision": decision, "model_version": version})
+        for probability in observed:  # Ray's histogram takes one value per call
+            self.probability.observe(probability)
+        return len(observed)
+
+    def shipper_pass(self, oldest_age_s: float) -> None:
+        """The log shipper's call on each pass (every second): the oldest unshipped row's age, and a flush."""
+        self.gauges["oldest_age"].set(oldest_age_s)
+        self.flush()
+
+    def _known_version(self, version: str) -> None:
+        """Create a version's series at 0 for both decisions, the first time it is seen."""
+        if version not in self._versions:
             self._versions.add(version)
             for known in DECISIONS:
                 _start_at_zero(self.decisions, {"decision": known, "model_version": version})
-        self.decisions.inc(1, tags={"decision": decision, "model_version": version})
-        self.probability.observe(probability)
-
-    def log_age(self, seconds: float) -> None:
-        """The oldest unshipped row's age, set by the log's shipper on each pass (every second)."""
-        self.gauges["oldest_age"].set(seconds)
 
     def outcomes_recorded(self, n: int) -> None:
         if n > 0:
@@ -88,13 +113,12 @@ class ReplicaMetrics:
 
     def sample(self, readiness: Mapping[str, Any], totals: Mapping[str, int]) -> None:
         """Refresh the gauges from a `/readyz` body and the counters from the parts' totals."""
+        self.flush()
         model, wal = readiness.get("model", {}), readiness.get("request_log", {})
         _set_number(self.gauges["served"], model.get("version"))
         _set_number(self.gauges["audited"], model.get("audited_version"))
-        if model.get("version") is not None and str(model["version"]) not in self._versions:
-            self._versions.add(str(model["version"]))
-            for known in DECISIONS:
-                _start_at_zero(self.decisions, {"decision": known, "model_version": str(model["version"])})
+        if model.get("version") is not None:
+            self._known_version(str(model["version"]))
         _set_number(self.gauges["backlog_rows"], wal.get("backlog_rows"))
         _set_number(self.gauges["backlog_bytes"], wal.get("backlog_bytes"))
         _set_number(self.gauges["quarantined"], wal.get("quarantined_rows"))

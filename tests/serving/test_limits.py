@@ -19,6 +19,7 @@ from serving.limits import (
     describe,
     effective,
     networks,
+    walk,
 )
 
 LOCAL = ["127.0.0.1/32"]
@@ -125,6 +126,19 @@ def test_the_middleware_answers_429_with_retry_after_only_on_predict_and_not_for
     assert [r.status_code for r in _statuses(app, "10.8.3.4", 5)] == [200] * 5
     off = _app(RateLimit(enabled=False, requests_per_minute=2, burst=2))
     assert [r.status_code for r in _statuses(off, "198.51.100.7", 5)] == [200] * 5
+
+
+def test_each_middleware_judges_a_cached_address_by_its_own_networks() -> None:
+    """The address cache is per limit: one that trusts the proxy reads its header, one that does not
+    counts the proxy itself, and an address exempt in one is limited in the other."""
+    proxied = {"type": "http", "client": ("127.0.0.1", 1), "headers": [(b"x-forwarded-for", b"198.51.100.9")]}
+    trusting = _app(RateLimit(enabled=True, requests_per_minute=60, burst=1, exempt=["10.8.0.0/16"]))
+    wary = _app(RateLimit(enabled=True, requests_per_minute=60, burst=1, trusted_proxies=[]))
+    for _ in range(2):  # the second time from the cache
+        assert walk(proxied, trusting._peer).key == "198.51.100.9"
+        assert walk(proxied, wary._peer).key == "127.0.0.1"
+    assert [r.status_code for r in _statuses(trusting, "10.8.3.4", 3)] == [200] * 3
+    assert [r.status_code for r in _statuses(wary, "10.8.3.4", 3)] == [200, 429, 429]
 
 
 def test_limits_are_on_in_production_and_off_locally_unless_configured() -> None:
