@@ -23,7 +23,7 @@ from creditrisk.settings import Settings, redact
 from creditrisk.store.base import RequestStore
 
 if TYPE_CHECKING:
-    from creditrisk.store.bigquery import ClientSource
+    from creditrisk.store.bigquery_client import ClientSource
 
 LOCAL_STORE, BIGQUERY_STORE = "local-parquet", "bigquery"
 

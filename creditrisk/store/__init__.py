@@ -2,6 +2,7 @@
 
 Modules: `base` (the `RequestStore` interface), `rows` (the row contract: columns, dtypes, coercion),
 `request_ids` (UUIDv7 ids on the request's clock), `local` (Parquet read through DuckDB), `bigquery`
-(production), `durable` (fsync-then-publish), `quarantine` (unreadable files set aside), `compaction`,
+(production: reads and retention; `bigquery_client` its client, errors and tables, `bigquery_writes` its
+appends), `durable` (fsync-then-publish), `quarantine` (unreadable files set aside), `compaction`,
 `retention` (what a retention run may delete).
 """

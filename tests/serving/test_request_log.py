@@ -4,33 +4,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
-from request_log_rows import FlakyStore, row
+from request_log_rows import FlakyStore, Recorder, die_with_rows, row
 
-from creditrisk.alerts import Alerter
 from creditrisk.store.local import LocalRequestStore
 from serving.config import ServiceArgs
 from serving.health import overall
 from serving.logger import InferenceLogger, LogRefused
 from serving.runtime import ship_what_replicas_left
 from serving.wal import SegmentLog, read_segment
-
-
-class Recorder(Alerter):
-    def __init__(self) -> None:
-        super().__init__()
-        object.__setattr__(self, "sent", [])
-
-    def send(self, title: str, details: dict[str, Any]) -> bool:
-        self.sent.append(title)  # type: ignore[attr-defined]
-        return False
 
 
 def logger(tmp_path: Path, store: LocalRequestStore, owner: str = "r1", **kw: Any) -> InferenceLogger:
@@ -177,27 +162,9 @@ def test_fsync_group_commit_shares_one_sync_among_concurrent_requests(tmp_path: 
     assert 1 <= syncs <= 8 and store.count() == 64
 
 
-def die_with_rows(wal_root: Path, n: int) -> None:
-    """A replica process that logs `n` rows and a torn line, then is SIGKILLed (its lock dies with it)."""
-    script = textwrap.dedent(f"""
-        import os, signal, sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from test_request_log import row
-        from serving.wal import SegmentLog, encode
-        wal = SegmentLog({str(wal_root)!r}, "dead-replica")
-        wal.open()
-        for i in range({n}):
-            wal.append(encode([row(i)]), 1)
-        wal.append(b'{{"request_id": "torn', 0)  # a write cut in the middle
-        os.kill(os.getpid(), signal.SIGKILL)
-    """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
-
-
 def test_a_killed_owner_leaves_segments_that_the_next_one_ships_exactly_once(tmp_path: Path) -> None:
     """A real SIGKILL: the kernel drops the dead process's lock; its rows reach the store once."""
-    die_with_rows(tmp_path / "wal", 50)
+    die_with_rows(tmp_path / "wal", 50, torn=True)
     store = LocalRequestStore(tmp_path / "store")
 
     async def scenario() -> None:

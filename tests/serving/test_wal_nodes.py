@@ -6,19 +6,14 @@ import asyncio
 import fcntl
 import logging
 import os
-import signal
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from request_log_rows import row
+from request_log_rows import Recorder, die_with_rows, row
 
-from creditrisk.alerts import Alerter
 from creditrisk.settings import get_settings
 from creditrisk.store.local import LocalRequestStore
 from serving import flocks
@@ -27,36 +22,9 @@ from serving.logger import InferenceLogger
 from serving.wal import SegmentLog, check_node, encode
 
 
-class Recorder(Alerter):
-    def __init__(self) -> None:
-        super().__init__()
-        object.__setattr__(self, "sent", [])
-
-    def send(self, title: str, details: dict[str, Any]) -> bool:
-        self.sent.append(title)  # type: ignore[attr-defined]
-        return False
-
-
-def die_on_node(root: Path, node: str, n: int) -> None:
-    """A replica process on `node` that logs `n` rows, then is SIGKILLed with its machine."""
-    script = textwrap.dedent(f"""
-        import os, signal, sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from request_log_rows import row
-        from serving.wal import SegmentLog, encode
-        wal = SegmentLog({str(root)!r}, "dead-replica", node={node!r})
-        wal.open()
-        for i in range({n}):
-            wal.append(encode([row(i)]), 1)
-        os.kill(os.getpid(), signal.SIGKILL)
-    """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
-
-
 def test_a_dead_nodes_rows_are_shipped_by_a_replica_on_another_node(tmp_path: Path) -> None:
     root = tmp_path / "shared"
-    die_on_node(root, "node-b", 40)
+    die_with_rows(root, 40, node="node-b")
     assert (root / "node-b" / "dead-replica" / "owner.lock").exists()  # each node writes its own folder
     store = LocalRequestStore(tmp_path / "store")
 
