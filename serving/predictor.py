@@ -30,6 +30,8 @@ class _Loop:
 
 
 class ChampionPredictor(ChampionModel):
+    """The champion model with Serve's request batching and its reload loop."""
+
     def __init__(self, registry_factory: Callable[[], Registry], config: PredictorConfig,
                  alerter: Alerter | None = None) -> None:
         super().__init__(registry_factory, config, alerter)
