@@ -1,10 +1,46 @@
-"""Which local service owns a loopback port: a claim held for the service's whole life."""
+"""Loopback ports of local services: picking a free one, and a service's claim on its own."""
 from __future__ import annotations
 
+import random
+import socket
 import tempfile
 from pathlib import Path
 
 from serving.flocks import try_flock
+
+# Ray's workers bind ports 10002-19999 by default (`--min/max-worker-port`); above them and below the
+# kernel's ephemeral range nothing binds a port it did not choose.
+PICKED_FROM = 20_000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (where every bind to port 0 lands)."""
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
+def free_port() -> int:
+    """A loopback port free now and outside the kernel's ephemeral range.
+
+    Why: a port taken from the ephemeral range (by binding port 0) is free only until some process
+    binds port 0 again; a Ray start does that dozens of times before HAProxy or the metrics agent
+    binds the port it was given, and one such start failed with "Address already in use".
+    """
+    low = ephemeral_low()
+    for _ in range(100 if low - PICKED_FROM >= 1_000 else 0):
+        port = random.randrange(PICKED_FROM, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # a machine without such a gap
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class PortTaken(ValueError):

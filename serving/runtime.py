@@ -17,7 +17,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import stat
 import tempfile
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from serving.config import APP_NAME, ServiceArgs
-from serving.ports import claim_port
+from serving.ports import claim_port, free_port  # noqa: F401 - free_port: its long-standing import path
 
 FAST_PATH_ENV: dict[str, str] = {
     "RAY_SERVE_ENABLE_DIRECT_INGRESS": "1",
@@ -60,12 +59,6 @@ exec "{real}" "$@"
 
 
 HAPROXY_PIDS = "haproxy.pids"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def fast_path_env(run_dir: Path) -> dict[str, str]:

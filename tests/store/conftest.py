@@ -6,7 +6,6 @@ The emulator runs from its own venv (`.venv-bqemu`, made by `bash tests/bqemu/se
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -17,17 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from serving.ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 BQEMU_PYTHON = REPO / ".venv-bqemu" / "bin" / "python"
 LAUNCHER = REPO / "tests" / "bqemu" / "launcher.py"
 PROJECT = "test-project"
 START_TIMEOUT_S = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _ready(endpoint: str) -> bool:
@@ -49,7 +44,7 @@ def bq_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not BQEMU_PYTHON.exists():
         pytest.fail(f"the BigQuery emulator venv is missing ({BQEMU_PYTHON}): "
                     "run `bash tests/bqemu/setup.sh`", pytrace=False)
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log_dir = tmp_path_factory.mktemp("bqemu")
     stdout, stderr = log_dir / "stdout.log", log_dir / "stderr.log"
