@@ -1,7 +1,7 @@
 """/predict speed of two commits of this repository, alternating, with and without fsync, one run.
 
-Usage: python bench/commits_bench.py --old REV --new REV [--rounds 3] [--requests-c1 2000]
-       [--requests-c32 8000]
+Usage: python bench/commits_bench.py --old REV --new REV [--rounds 5] [--requests-c1 4000]
+       [--requests-c32 16000] [--fsync both|off|on]
 Each commit is checked out into a temporary git worktree; its service (one replica, fast path, a
 local WAL with fsync off, then on) runs in a child process that imports that worktree's code first
 (PYTHONPATH), with this venv's packages. Rounds alternate old and new (old-new, then new-old, ...)
@@ -63,6 +63,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--requests-c1", type=int, default=4000)
     ap.add_argument("--requests-c32", type=int, default=16000)
+    ap.add_argument("--fsync", choices=("both", "off", "on"), default="both",
+                    help="which WAL modes to measure (one mode: twice the rounds in the same time)")
     a = ap.parse_args(argv)
     if needs_wrk("commits_bench"):
         return 2
@@ -70,6 +72,7 @@ def main(argv: list[str]) -> int:
     from serving.config import ServiceArgs
     from serving.runtime import free_port
 
+    modes = {"both": (False, True), "off": (False,), "on": (True,)}[a.fsync]
     run, lua, bodies, uri, _ = wrk_inputs("commits-bench-")
     trees = {rev: run / f"tree-{i}" for i, rev in enumerate((a.old, a.new))}
     for rev, tree in trees.items():
@@ -78,7 +81,7 @@ def main(argv: list[str]) -> int:
     figures: dict[tuple[str, bool], dict[str, list[float]]] = {}
     try:
         for i in range(a.rounds):
-            for fsync in (False, True):
+            for fsync in modes:
                 for rev, tree in in_turn(i, tuple(trees.items())):
                     name = f"{'new' if rev == a.new else 'old'}{'+fsync' if fsync else ''}-{i}"
                     args = ServiceArgs(mlflow_uri=uri, store_dir=str(run / f"store-{name}"),
@@ -100,7 +103,7 @@ def main(argv: list[str]) -> int:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, check=False)
         shutil.rmtree(run, ignore_errors=True)
     ok = True
-    for fsync in (False, True):
+    for fsync in modes:
         old, new = figures[(a.old, fsync)], figures[(a.new, fsync)]
         p50 = [statistics.median(old["p50"]), statistics.median(new["p50"])]
         rps = [statistics.median(old["rps"]), statistics.median(new["rps"])]

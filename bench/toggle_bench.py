@@ -1,7 +1,7 @@
 """What one serving feature costs: /predict with it off against on, alternating, one run.
 
-Usage: python bench/toggle_bench.py --toggle metrics|rate_limit [--rounds 3] [--requests-c1 2000]
-       [--requests-c32 8000]
+Usage: python bench/toggle_bench.py --toggle metrics|rate_limit [--rounds 5] [--requests-c1 4000]
+       [--requests-c32 16000]
 The service (one replica, fast path, local WAL without fsync) is started with the feature off and on
 alternately, `--rounds` times each (off-on, then on-off, ...), so a drift of the machine's load hits
 both sides alike; each start settles, then is measured with wrk (serve_bench.py's closed loop) at
