@@ -6,7 +6,8 @@ Each commit is checked out into a temporary git worktree; its service (one repli
 local WAL with fsync off, then on) runs in a child process that imports that worktree's code first
 (PYTHONPATH), with this venv's packages. Rounds alternate old and new (old-new, then new-old, ...)
 so a drift of the machine's load hits both alike; each start settles, then wrk (serve_bench.py's
-closed loop) measures c=1 p50 and c=32 throughput. Prints every run, the median of the rounds'
+closed loop) measures c=1 p50 and c=32 throughput. With fsync, each commit's request log is also
+timed alone in process (1 and 32 callers, no Ray). Prints every run, the median of the rounds'
 paired changes, and the medians per commit and fsync mode against issue 19's floor (which decides
 pass or fail): the new commit within 10% of the old on both figures. Needs Debian's `wrk`. Not part of CI.
 """
@@ -42,6 +43,49 @@ print("ready", flush=True)
 sys.stdin.read()  # until the bench closes it
 service.stop()
 """
+# The request log alone, in the tree's code: a fsync'ed WAL, its shipper to a local store, and
+# `conns` callers recording rows for `seconds`; prints the p50 of record() and the rows per second.
+LOG = """
+import asyncio, shutil, sys, tempfile, time
+from datetime import datetime, timezone
+from pathlib import Path
+from creditrisk.applicants.schema import EXAMPLE_APPLICANT
+from creditrisk.store.local import LocalRequestStore
+from creditrisk.store.request_ids import new_request_id
+from serving.logger import InferenceLogger
+from serving.wal import SegmentLog
+
+async def main(seconds, conns):
+    home = Path(tempfile.mkdtemp(prefix="commits-bench-log-"))
+    wal = SegmentLog(home / "wal", "o", fsync=True)
+    log = InferenceLogger(lambda: LocalRequestStore(home / "store"), wal)
+    log.start()
+    took, end = [], time.monotonic() + seconds
+    async def caller():
+        while time.monotonic() < end:
+            row = {**EXAMPLE_APPLICANT, "request_id": new_request_id(), "ts": datetime.now(timezone.utc),
+                   "probability": 0.5, "prediction": 1, "decision": "denied", "threshold": 0.4,
+                   "model_name": "m", "model_version": "1", "reasons": "[]", "latency_ms": 1.0}
+            t = time.perf_counter()
+            await log.record(row)
+            took.append(time.perf_counter() - t)
+    await asyncio.gather(*(caller() for _ in range(conns)))
+    await log.close()
+    took.sort()
+    shutil.rmtree(home, ignore_errors=True)
+    print(took[len(took) // 2] * 1e3, len(took) / seconds)
+
+asyncio.run(main(float(sys.argv[1]), int(sys.argv[2])))
+"""
+LOG_SECONDS = 6.0
+
+
+def log_alone(tree: Path, conns: int) -> tuple[float, float]:
+    """p50 of one record() in ms, and rows per second, of `tree`'s request log with fsync."""
+    out = subprocess.run([sys.executable, "-c", LOG, str(LOG_SECONDS), str(conns)], cwd=tree, check=True,
+                         env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True)
+    p50, rate = out.stdout.split()[-2:]
+    return float(p50), float(rate)
 
 
 def serve(tree: Path, args_json: str, port: int) -> subprocess.Popen[str]:
@@ -98,6 +142,19 @@ def main(argv: list[str]) -> int:
                     got = figures.setdefault((rev, fsync), {"p50": [], "rps": []})
                     got["p50"].append(r["c1"]["p50"])
                     got["rps"].append(r["c32"]["rps"])
+        if True in modes:  # the log alone, without Ray's start-to-start spread: what the code changed
+            alone: dict[tuple[str, int], list[tuple[float, float]]] = {}
+            for i in range(a.rounds):
+                for rev, tree in in_turn(i, tuple(trees.items())):
+                    for conns in (1, 32):
+                        alone.setdefault((rev, conns), []).append(log_alone(tree, conns))
+            for conns in (1, 32):
+                old_log, new_log = alone[(a.old, conns)], alone[(a.new, conns)]
+                print(f"log alone, fsync, {conns} callers: record() p50 old "
+                      f"{statistics.median(p for p, _ in old_log):.3f} ms, new "
+                      f"{statistics.median(p for p, _ in new_log):.3f} ms; old "
+                      f"{statistics.median(r for _, r in old_log):.0f} rows/s, new "
+                      f"{statistics.median(r for _, r in new_log):.0f} rows/s (medians of {a.rounds})")
     finally:
         for tree in trees.values():
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, check=False)

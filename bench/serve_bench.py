@@ -60,13 +60,17 @@ def wrk(url: str, lua: Path, bodies: Path, conns: int, requests: int, duration_s
     return r
 
 
-SETTLE_S = 5.0  # after a start Ray's agents finish their own start-up on these 2 cores; let them
+# After a start Ray's agents finish their own start-up on these 2 cores, and the page cache writes
+# back what the previous run left dirty (which slowed the fsync runs that followed no-fsync ones).
+SETTLE_S = 5.0
 
 
 def measure(name: str, base: str, lua: Path, bodies: Path, n1: int, n32: int,
             settle_s: float = 0.0) -> dict[str, dict]:
     url = f"{base}/predict"
-    time.sleep(settle_s)
+    if settle_s:
+        os.sync()
+        time.sleep(settle_s)
     res = {"warm-up": wrk(url, lua, bodies, 8, 500)}  # connections, batch queue, allocator
     res.update({"c1": wrk(url, lua, bodies, 1, n1), "c32": wrk(url, lua, bodies, 32, n32)})
     for key, r in list(res.items())[1:]:
