@@ -1,6 +1,7 @@
 """Loopback ports of local services: picking a free one, and a service's claim on its own."""
 from __future__ import annotations
 
+import os
 import random
 import socket
 import tempfile
@@ -11,6 +12,7 @@ from serving.flocks import try_flock
 # Ray's workers bind ports 10002-19999 by default (`--min/max-worker-port`); above them and below the
 # kernel's ephemeral range nothing binds a port it did not choose.
 PICKED_FROM = 20_000
+CLAIM_PREFIX = "creditrisk-serve-127.0.0.1-"
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
@@ -55,9 +57,35 @@ def claim_port(port: int) -> int:
     SO_REUSEPORT, so the bind refuses nothing, and the second service died later with a Ray
     traceback (or, where its start succeeds, would share the port's traffic).
     """
-    path = Path(tempfile.gettempdir()) / f"creditrisk-serve-127.0.0.1-{port}.lock"
+    path = Path(tempfile.gettempdir()) / f"{CLAIM_PREFIX}{port}.lock"
     fd = try_flock(path, create=True, mode=0o644)
     if fd is None:
         raise PortTaken(f"port {port} on 127.0.0.1 is taken by another creditrisk service on this machine, "
                         f"starting or serving (lock {path}); choose another with --port")
+    sweep_claims(path.parent, keep=path)
     return fd
+
+
+def sweep_claims(folder: Path, keep: Path) -> int:
+    """Remove the claim files no live service holds (each stopped service leaves its own); returns how many.
+
+    A file is removed only while this process holds its lock, and a service that opened it just
+    before keeps a lock only if the name still leads to its file (`serving.flocks`), so a sweep never
+    takes a port from a service that is starting.
+    """
+    removed = 0
+    for stale in folder.glob(f"{CLAIM_PREFIX}*.lock"):
+        if stale == keep:
+            continue
+        try:
+            fd = try_flock(stale)
+        except OSError:  # another user's claim, or gone: not ours to remove
+            continue
+        if fd is None:
+            continue  # a live service's claim
+        try:
+            stale.unlink(missing_ok=True)
+            removed += 1
+        finally:
+            os.close(fd)
+    return removed

@@ -1,6 +1,7 @@
 """Picking a loopback port for a local server: free, and not one a later bind to port 0 can take."""
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,3 +39,27 @@ def test_without_a_gap_below_the_ephemeral_range_it_falls_back_to_the_kernels_ch
     monkeypatch.setattr(ports, "EPHEMERAL_RANGE", narrow)
     assert ports.ephemeral_low() == 20_500
     assert ports.free_port() >= 1024
+
+
+def test_a_claim_sweeps_the_files_of_stopped_services_and_keeps_live_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each stopped service left its 0-byte claim file behind, one per port it ever used."""
+    monkeypatch.setattr(ports.tempfile, "gettempdir", lambda: str(tmp_path))
+    stale = [tmp_path / f"{ports.CLAIM_PREFIX}{p}.lock" for p in (21001, 21002, 21003)]
+    for path in stale:
+        path.touch()
+    live = ports.claim_port(21004)  # a service still serving holds its claim
+    other = tmp_path / "unrelated.lock"
+    other.touch()
+    try:
+        mine = ports.claim_port(21005)
+        try:
+            left = sorted(p.name for p in tmp_path.iterdir())
+            assert left == [f"{ports.CLAIM_PREFIX}21004.lock", f"{ports.CLAIM_PREFIX}21005.lock",
+                            "unrelated.lock"]
+            with pytest.raises(ports.PortTaken):  # the live claim still holds after the sweep
+                ports.claim_port(21004)
+        finally:
+            os.close(mine)
+    finally:
+        os.close(live)
