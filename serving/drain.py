@@ -21,9 +21,9 @@ DRAIN_TIMEOUT_S = 60.0
 
 
 def unshipped_rows(folder: Path) -> int:
-    """Rows in the segments under one node's folder (0 when it has none)."""
+    """Rows in the segments anywhere under `folder`, e.g. one node's (0 when it has none)."""
     n = 0
-    for seg in folder.glob("*/*.jsonl") if folder.is_dir() else []:
+    for seg in folder.rglob("*.jsonl") if folder.is_dir() else []:
         try:
             n += seg.read_bytes().count(b"\n")
         except OSError:

@@ -24,6 +24,7 @@ import httpx
 
 from creditrisk.applicants.schema import EXAMPLE_APPLICANT
 from creditrisk.store.base import RequestStore
+from serving.drain import unshipped_rows
 
 # Steady load before and after the kill, and how long every answer may take to reach the store.
 LOAD_BEFORE_S, LOAD_AFTER_S, STORE_DEADLINE_S = 3.0, 5.0, 120.0
@@ -109,14 +110,7 @@ class SteadyLoad:
 
 def log_rows(folders: list[Path]) -> int:
     """Rows in the write-ahead segments under `folders` (what a node has not shipped yet)."""
-    n = 0
-    for folder in folders:
-        for seg in folder.rglob("*.jsonl") if folder.is_dir() else []:
-            try:
-                n += seg.read_bytes().count(b"\n")
-            except OSError:
-                continue  # shipped and removed while counted
-    return n
+    return sum(unshipped_rows(folder) for folder in folders)
 
 
 def node_death(url: str, token: str, day: datetime, endpoints: list[str],
